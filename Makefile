@@ -1,0 +1,39 @@
+# The platform's entry points. Each part (chassis/, users-service/, ...) has its own Makefile
+# with its own `ci` target; this one installs what is needed and delegates.
+PYTHON ?= python3
+RUNNER := $(PYTHON) infra/local/platform.py
+TOOLS := var/tools/bin
+PARTS := users-service
+
+.PHONY: up down test lint bootstrap test-chassis test-services test-system
+
+## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
+up:
+	@$(RUNNER) up
+
+## down: stop a platform started by `make up` in another terminal
+down:
+	@$(RUNNER) down
+
+bootstrap:
+	@$(RUNNER) bootstrap
+
+## test: every test of every part, against the local PostgreSQL / RabbitMQ / Redis
+test: bootstrap lint
+	$(MAKE) test-chassis
+	$(MAKE) test-services
+	$(MAKE) test-system
+
+test-chassis:
+	$(MAKE) -C chassis test
+
+test-services:
+	@set -e; for part in $(PARTS); do $(MAKE) -C $$part ci; done
+
+test-system:
+	$(TOOLS)/pytest -c infra/tests/pytest.ini infra/tests
+
+## lint: ruff over the whole tree (each part's own pyproject settings apply inside it)
+lint: bootstrap
+	$(TOOLS)/ruff check .
+	$(TOOLS)/ruff format --check .

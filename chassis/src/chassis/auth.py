@@ -1,0 +1,214 @@
+"""Stateless JWT authentication for resource services (catalog, orders, ...).
+
+Access tokens are RS256 JWTs signed by users-service with a ``kid`` header. This module
+verifies them against users-service's JWKS without touching the database:
+
+* the key set is fetched once and kept in the Django cache (Redis in production) and in
+  process memory, for ``JWKS_CACHE_SECONDS``;
+* a token naming an unknown ``kid`` triggers one refetch (a key was just rotated in), but at
+  most once per ``JWKS_MIN_REFRESH_SECONDS`` so forged kids cannot hammer users-service;
+* the algorithm is fixed by configuration, never taken from the token.
+
+Settings (all under ``CHASSIS_JWT``): ``JWKS_URL``, ``ISSUER``, ``ALGORITHMS`` (default
+``["RS256"]``), ``LEEWAY_SECONDS``, ``JWKS_CACHE_SECONDS``, ``JWKS_MIN_REFRESH_SECONDS``,
+``JWKS_TIMEOUT_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+logger = logging.getLogger(__name__)
+
+CACHE_KEY = "chassis:jwks"
+
+DEFAULTS: dict[str, Any] = {
+    "JWKS_URL": "http://127.0.0.1:8101/.well-known/jwks.json",
+    "ISSUER": "users",
+    "ALGORITHMS": ["RS256"],
+    "LEEWAY_SECONDS": 0,
+    "JWKS_CACHE_SECONDS": 300,
+    "JWKS_MIN_REFRESH_SECONDS": 30,
+    "JWKS_TIMEOUT_SECONDS": 3,
+}
+
+
+def jwt_settings() -> dict[str, Any]:
+    return {**DEFAULTS, **getattr(settings, "CHASSIS_JWT", {})}
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    default_detail = "Token is invalid or expired."
+    default_code = "token-not-valid"
+
+
+def fetch_jwks(url: str, timeout: float) -> dict[str, Any]:
+    """GET the JWKS document (only http(s) URLs from configuration, never from a token)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"JWKS_URL must be http(s): {url!r}")
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked
+        return json.load(response)
+
+
+@dataclass
+class KeyStore:
+    """Public keys by ``kid``, refreshed from the JWKS on expiry or on an unknown kid."""
+
+    fetch: Callable[[str, float], dict[str, Any]] = fetch_jwks
+    clock: Callable[[], float] = time.monotonic
+    _keys: dict[str, Any] = field(default_factory=dict)
+    _loaded_at: float = float("-inf")
+    _refreshed_at: float = float("-inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def key_for(self, kid: str) -> Any | None:
+        conf = jwt_settings()
+        now = self.clock()
+        if now - self._loaded_at > conf["JWKS_CACHE_SECONDS"]:
+            self._load(conf, use_shared_cache=True)
+        if kid not in self._keys and now - self._refreshed_at >= conf["JWKS_MIN_REFRESH_SECONDS"]:
+            self._load(conf, use_shared_cache=False)
+        return self._keys.get(kid)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys, self._loaded_at, self._refreshed_at = {}, float("-inf"), float("-inf")
+
+    def _load(self, conf: dict[str, Any], *, use_shared_cache: bool) -> None:
+        with self._lock:
+            document = cache.get(CACHE_KEY) if use_shared_cache else None
+            if document is None:
+                self._refreshed_at = self.clock()
+                try:
+                    document = self.fetch(conf["JWKS_URL"], conf["JWKS_TIMEOUT_SECONDS"])
+                except Exception:  # network, HTTP or JSON failure: keep the keys we have
+                    logger.exception("jwks.fetch_failed", extra={"url": conf["JWKS_URL"]})
+                    return
+                cache.set(CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
+            self._keys = self._parse(document, conf["ALGORITHMS"])
+            self._loaded_at = self.clock()
+
+    @staticmethod
+    def _parse(document: dict[str, Any], algorithms: list[str]) -> dict[str, Any]:
+        keys: dict[str, Any] = {}
+        for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+            if not isinstance(jwk, dict) or not jwk.get("kid"):
+                continue
+            try:
+                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=algorithms[0]).key
+            except jwt.PyJWKError:
+                logger.warning("jwks.key_skipped", extra={"kid": jwk.get("kid")})
+        return keys
+
+
+key_store = KeyStore()
+
+
+@dataclass(frozen=True)
+class TokenUser:
+    """The request user of a resource service, built from access-token claims only."""
+
+    id: str
+    email: str
+    full_name: str
+    is_staff: bool
+    groups: tuple[str, ...]
+    claims: dict[str, Any]
+
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def pk(self) -> str:
+        return self.id
+
+    def __str__(self) -> str:
+        return self.email
+
+    def in_group(self, name: str) -> bool:
+        return name in self.groups
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> TokenUser:
+        groups = claims.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise InvalidToken("Token claim 'groups' is malformed.")
+        return cls(
+            id=str(claims["sub"]),
+            email=str(claims.get("email", "")),
+            full_name=str(claims.get("name", "")),
+            is_staff=claims.get("is_staff") is True,
+            groups=tuple(groups),
+            claims=claims,
+        )
+
+
+def decode_access_token(raw: str, store: KeyStore | None = None) -> dict[str, Any]:
+    """Verify ``raw`` (signature, exp, iss, token_type) and return its claims.
+
+    Raises :class:`InvalidToken` with a reason safe to show the client.
+    """
+    conf = jwt_settings()
+    store = store or key_store
+    try:
+        header = jwt.get_unverified_header(raw)
+    except jwt.DecodeError as exc:
+        raise InvalidToken("Token is malformed.") from exc
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidToken("Token has no 'kid' header.")
+    key = store.key_for(kid)
+    if key is None:
+        raise InvalidToken("Token is signed with an unknown key.")
+    try:
+        claims = jwt.decode(
+            raw,
+            key,
+            algorithms=conf["ALGORITHMS"],
+            issuer=conf["ISSUER"],
+            leeway=conf["LEEWAY_SECONDS"],
+            options={"require": ["exp", "iat", "sub", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("Token has expired.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"Token is invalid: {exc}") from exc
+    if claims.get("token_type") != "access":
+        raise InvalidToken("Token is not an access token.")
+    return claims
+
+
+class JWKSAuthentication(authentication.BaseAuthentication):
+    """DRF authentication: ``Authorization: Bearer <access token>`` -> :class:`TokenUser`."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[TokenUser, dict[str, Any]] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise InvalidToken("Authorization header must be 'Bearer <token>'.")
+        try:
+            raw = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise InvalidToken("Token is malformed.") from exc
+        claims = decode_access_token(raw)
+        return TokenUser.from_claims(claims), claims
+
+    def authenticate_header(self, request: Request) -> str:
+        return f'{self.keyword} realm="api"'

@@ -1,0 +1,190 @@
+"""Settings every service shares, read from the environment (12-factor) with django-environ.
+
+A service's ``config/settings.py`` starts with::
+
+    env = environ.Env()
+    globals().update(chassis.conf.common_settings(env, service="users", base_dir=BASE_DIR))
+
+and then adds its own apps, URLs and service-specific settings. Defaults are the safe,
+production ones (DEBUG off, secure cookies, HSTS, HTTPS redirect); local runs loosen them
+through the environment (``infra/local`` does), never through a second settings file.
+
+Environment variables read here (each service's ``.env.example`` lists them all):
+``SECRET_KEY`` (required), ``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``,
+``VAR_DIR``, ``DATABASE_URL``, ``DB_CONN_MAX_AGE``, ``REDIS_URL``, ``CELERY_BROKER_URL``,
+``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_PRELOAD``,
+``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+# Every view speaks JSON; the browsable API is not served.
+REST_FRAMEWORK_BASE: dict[str, Any] = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["chassis.parsers.JSONParser"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "chassis.pagination.CursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "chassis.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "EXCEPTION_HANDLER": "chassis.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+
+def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[str, Any]:
+    """Return the settings shared by all services, for ``globals().update(...)``."""
+    var_dir = Path(env.str("VAR_DIR", default=str(base_dir / "var")))
+    debug = env.bool("DEBUG", default=False)
+    secure = env.bool("SECURE_COOKIES", default=not debug)
+    broker_url = env.str("CELERY_BROKER_URL", default="filesystem://")
+    redis_url = env.str("REDIS_URL", default="")
+    database = env.db_url("DATABASE_URL", default=f"sqlite:///{var_dir / f'{service}.sqlite3'}")
+    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+    return {
+        "SERVICE_NAME": service,
+        "VAR_DIR": var_dir,
+        "SECRET_KEY": env.str("SECRET_KEY"),
+        "DEBUG": debug,
+        "ALLOWED_HOSTS": env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"]),
+        "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", default=[]),
+        "DATABASES": {"default": database},
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "CACHES": {"default": _cache(redis_url, service)},
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
+        # Security: safe by default; the local runner relaxes HTTPS-only bits explicitly.
+        "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
+        "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", default=not debug),
+        "SECURE_HSTS_SECONDS": env.int("SECURE_HSTS_SECONDS", default=0 if debug else 31_536_000),
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": env.bool("SECURE_HSTS_PRELOAD", default=True),
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "SECURE_REFERRER_POLICY": "same-origin",
+        "SESSION_COOKIE_SECURE": secure,
+        "CSRF_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_NAME": f"{service}_sessionid",
+        "CSRF_COOKIE_NAME": f"{service}_csrftoken",
+        "CSRF_FAILURE_VIEW": "chassis.errors.csrf_failure",
+        "X_FRAME_OPTIONS": "DENY",
+        "APPEND_SLASH": False,
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576),
+        "DATA_UPLOAD_MAX_NUMBER_FIELDS": 1000,
+        "STATIC_URL": f"/static/{service}/",
+        "STATIC_ROOT": var_dir / "static" / service,
+        "STORAGES": {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {
+                "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            },
+        },
+        "USE_TZ": True,
+        "TIME_ZONE": "UTC",
+        "LANGUAGE_CODE": "en-us",
+        "USE_I18N": True,
+        "DJANGO_GUID": {
+            "GUID_HEADER_NAME": "X-Request-ID",
+            "VALIDATE_GUID": False,  # keep the gateway's / caller's id as Kong does
+            "RETURN_HEADER": True,
+            "EXPOSE_HEADER": True,
+            "UUID_LENGTH": 32,
+        },
+        "LOGGING": logging_config(
+            level=env.str("LOG_LEVEL", default="INFO"),
+            json=env.str("LOG_FORMAT", default="json") == "json",
+            service=service,
+        ),
+        "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+        "CHASSIS_JWT": {
+            "JWKS_URL": env.str(
+                "JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"
+            ),
+            "ISSUER": env.str("JWT_ISSUER", default="users"),
+        },
+    }
+
+
+def rest_framework(**overrides: Any) -> dict[str, Any]:
+    """``REST_FRAMEWORK`` with the platform defaults, plus a service's own keys."""
+    return {**REST_FRAMEWORK_BASE, **overrides}
+
+
+def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict[str, Any]:
+    """``SPECTACULAR_SETTINGS`` shared shape: self-hosted Swagger UI, one error component."""
+    return {
+        "TITLE": title,
+        "DESCRIPTION": description,
+        "VERSION": version,
+        "SERVE_INCLUDE_SCHEMA": False,
+        "SCHEMA_PATH_PREFIX": r"/api/v1/",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "ENUM_NAME_OVERRIDES": {},
+    }
+
+
+def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
+    """kombu's filesystem transport (the embedded default) needs folders under ``VAR_DIR``."""
+    if not url.startswith("filesystem://"):
+        return {}
+    root = var_dir / "broker"
+    for sub in ("queue", "processed", "control"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(root / "queue"),
+        "data_folder_out": str(root / "queue"),
+        "processed_folder": str(root / "processed"),
+        "store_processed": False,
+        "control_folder": str(root / "control"),
+    }
+
+
+def _cache(redis_url: str, service: str) -> dict[str, Any]:
+    if redis_url:
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": service,
+            "TIMEOUT": 300,
+        }
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": service}
+
+
+def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
+    """JSON lines on stdout, each carrying the request's correlation id."""
+    json_format = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "format": json_format,
+                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                "static_fields": {"service": service},
+            },
+            "console": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "filters": ["correlation_id"],
+                "formatter": "json" if json else "console",
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            "django.request": {"level": "ERROR"},  # 4xx are the client's business, not ours
+            "django_guid": {"level": "WARNING"},
+        },
+    }

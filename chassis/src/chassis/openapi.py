@@ -1,0 +1,77 @@
+"""OpenAPI glue: every operation documents the error responses it can really return.
+
+:class:`AutoSchema` adds the problem-document responses derived from the view itself:
+400 and 413 where there is a request body, 401 where authentication is possible, 403 where a
+permission beyond "authenticated" applies, 404 where the path has parameters, 429 where the
+view is throttled. An ``@extend_schema(responses=...)`` entry for a code wins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework import permissions
+
+from chassis.serializers import ProblemSerializer
+
+_DESCRIPTIONS = {
+    "400": "Invalid input (malformed JSON, wrong types, failed validation).",
+    "401": "Missing, invalid or expired credentials.",
+    "403": "Authenticated but not allowed.",
+    "404": "No such resource.",
+    "413": "Request body too large.",
+    "429": "Rate limit exceeded; see Retry-After.",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+        """Name nested serializers after their view: ``RegisterApi.InputSerializer`` ->
+        ``RegisterInput``, so the HackSoft-style nested classes never collide."""
+        qualname = type(serializer).__qualname__
+        if "." in qualname:
+            outer, inner = qualname.split(".")[-2:]
+            return outer.removesuffix("Api") + inner.removesuffix("Serializer")
+        return super().get_serializer_name(serializer, direction)
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            if code not in responses:
+                response = self._get_response_for_code(
+                    ProblemSerializer, code, ["application/problem+json"], direction
+                )
+                response["description"] = _DESCRIPTIONS[code]
+                responses[code] = response
+        return responses
+
+    def _error_codes(self) -> list[str]:
+        codes = []
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes += ["400", "413"]
+        if self.view.get_authenticators():
+            codes.append("401")
+        if any(not _is_plain(p) for p in self.view.get_permissions()):
+            codes.append("403")
+        if "{" in self.path:
+            codes.append("404")
+        if getattr(self.view, "throttle_scope", None) or self.view.get_throttles():
+            codes.append("429")
+        return codes
+
+
+def _is_plain(permission: Any) -> bool:
+    return isinstance(permission, (permissions.IsAuthenticated, permissions.AllowAny))  # noqa: UP038
+
+
+class BearerJWTScheme(OpenApiAuthenticationExtension):
+    """``Authorization: Bearer <JWT>``; services register subclasses for their own classes."""
+
+    target_class = "chassis.auth.JWKSAuthentication"
+    name = "jwtAuth"
+    match_subclasses = True
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

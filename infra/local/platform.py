@@ -1,0 +1,305 @@
+#!/usr/bin/env python3
+"""The no-container runner behind ``make up``: install, prepare and run the whole platform.
+
+Standard library only, so it runs on a bare machine with nothing but python3.
+
+    python3 infra/local/platform.py bootstrap   # venvs for tools, chassis and every service
+    python3 infra/local/platform.py prepare     # databases, migrations, keys, demo staff
+    python3 infra/local/platform.py up          # bootstrap + prepare + run under honcho
+    python3 infra/local/platform.py down        # stop a running `up`
+
+Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
+``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
+answer, else SQLite files and kombu's filesystem transport under ``var/``. ``DATABASE_URL``
+style overrides: ``USERS_DATABASE_URL``, ``CELERY_BROKER_URL``, ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VAR = Path(os.environ.get("PLATFORM_VAR", ROOT / "var")).resolve()
+TOOLS = ROOT / "var" / "tools"  # shared by every PLATFORM_VAR: it holds no state
+WHEELS = ROOT / "var" / "wheels"
+PROCFILE = ROOT / "infra" / "local" / "Procfile"
+TOOLS_LOCK = ROOT / "infra" / "requirements.lock"
+DB_PREFIX = os.environ.get("PLATFORM_DB_PREFIX", "")
+HOST = "127.0.0.1"
+
+# name -> directory, port, and the manage.py commands that prepare it (after migrate).
+SERVICES: dict[str, dict] = {
+    "users": {
+        "dir": "users-service",
+        "port": int(os.environ.get("USERS_PORT", "8101")),
+        "prepare": [
+            ["jwt_keys", "--dir", "{var}/keys/users", "--ensure", "2"],
+            ["ensure_demo_staff", "--email", "admin@example.com",
+             "--password-file", "{var}/demo-staff-password"],
+        ],
+    },
+}
+
+
+def say(message: str) -> None:
+    print(f"\033[1m==> {message}\033[0m", flush=True)
+
+
+def run(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None, quiet: bool = False) -> None:
+    result = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env,
+        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None,
+        text=True, check=False,
+    )
+    if result.returncode != 0:
+        if quiet and result.stdout:
+            print(result.stdout, file=sys.stderr)
+        sys.exit(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}")
+
+
+def tree_hash(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for base in paths:
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*")
+            if p.is_file() and ".venv" not in p.parts and "__pycache__" not in p.parts
+            and ".egg-info" not in str(p) and "build" not in p.parts
+        )
+        for path in files:
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# --- bootstrap ---------------------------------------------------------------------------
+
+def bootstrap() -> None:
+    """Create or refresh every virtual environment; a no-op when nothing changed."""
+    uv = ensure_tools()
+    chassis_hash = tree_hash(ROOT / "chassis" / "src", ROOT / "chassis" / "pyproject.toml")
+    ensure_chassis_wheel(uv, chassis_hash)
+    ensure_venv(uv, ROOT / "chassis", chassis_hash, editable="-e.")
+    for spec in SERVICES.values():
+        ensure_venv(uv, ROOT / spec["dir"], chassis_hash)
+
+
+def ensure_tools() -> Path:
+    marker = TOOLS / ".lock-hash"
+    wanted = tree_hash(TOOLS_LOCK)
+    if not (marker.exists() and marker.read_text() == wanted):
+        say("installing tools (uv, honcho, ruff, pytest) into var/tools")
+        run([sys.executable, "-m", "venv", "--clear", TOOLS], quiet=True)
+        run([TOOLS / "bin" / "pip", "install", "-q", "--no-deps", "-r", TOOLS_LOCK], quiet=True)
+        marker.write_text(wanted)
+    return TOOLS / "bin" / "uv"
+
+
+def ensure_chassis_wheel(uv: Path, chassis_hash: str) -> None:
+    marker = WHEELS / ".chassis-hash"
+    if marker.exists() and marker.read_text() == chassis_hash:
+        return
+    say("building the chassis wheel")
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    for old in WHEELS.glob("platform_chassis-*.whl"):
+        old.unlink()
+    run([uv, "build", "--wheel", "--quiet", "--out-dir", WHEELS, ROOT / "chassis"], quiet=True)
+    marker.write_text(chassis_hash)
+
+
+def ensure_venv(uv: Path, part: Path, chassis_hash: str, editable: str | None = None) -> None:
+    lock = part / "requirements-dev.lock"
+    venv = part / ".venv"
+    marker = venv / ".platform-hash"
+    wanted = tree_hash(lock) + chassis_hash
+    if marker.exists() and marker.read_text() == wanted:
+        return
+    say(f"installing {part.name} into {part.name}/.venv")
+    if not (venv / "bin" / "python").exists():
+        run([uv, "venv", "--quiet", "--python", sys.executable, venv], quiet=True)
+    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    sync = [uv, "pip", "sync", "--quiet", "--find-links", WHEELS, lock]
+    if editable is None:
+        sync += ["--reinstall-package", "platform-chassis"]
+    run(sync, cwd=part, env=env, quiet=True)
+    if editable:
+        run([uv, "pip", "install", "--quiet", "--no-deps", editable], cwd=part, env=env, quiet=True)
+    marker.write_text(wanted)
+
+
+# --- environment -------------------------------------------------------------------------
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def secret(name: str) -> str:
+    path = VAR / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def platform_env() -> dict[str, str]:
+    """The environment every process gets: backing services chosen, plus local relaxations."""
+    postgres, rabbit, redis = answers(5432), answers(5672), answers(6379)
+    broker = os.environ.get("CELERY_BROKER_URL") or (
+        f"amqp://guest:guest@{HOST}:5672//" if rabbit else "filesystem://")
+    env = {
+        "VAR_DIR": str(VAR),
+        "CELERY_BROKER_URL": broker,
+        "REDIS_URL": os.environ.get("REDIS_URL") or (f"redis://{HOST}:6379/0" if redis else ""),
+        # Local runs speak plain HTTP on 127.0.0.1: no HTTPS redirect, no Secure cookies.
+        "DEBUG": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_COOKIES": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
+        "JWKS_URL": f"http://{HOST}:{SERVICES['users']['port']}/.well-known/jwks.json",
+    }
+    for name, spec in SERVICES.items():
+        key = f"{name.upper()}_"
+        env[key + "PORT"] = str(spec["port"])
+        env[key + "SECRET_KEY"] = secret(f"{name}-secret-key")
+        env[key + "DATABASE_URL"] = os.environ.get(key + "DATABASE_URL") or (
+            f"postgres://postgres@{HOST}:5432/{DB_PREFIX}{name}" if postgres
+            else f"sqlite:///{VAR / f'{name}.sqlite3'}")
+        env[key + "JWT_KEYS_DIR"] = str(VAR / "keys" / name)
+    env["_CHOICE"] = json.dumps({
+        "database": "PostgreSQL 127.0.0.1:5432" if postgres else f"SQLite files in {VAR}",
+        "broker": "RabbitMQ 127.0.0.1:5672" if broker.startswith("amqp")
+        else f"kombu filesystem transport in {VAR}/broker",
+        "cache": "Redis 127.0.0.1:6379" if env["REDIS_URL"] else "in-process memory",
+    })
+    return env
+
+
+def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    key = f"{name.upper()}_"
+    return {
+        **os.environ, **env,
+        "SECRET_KEY": env[key + "SECRET_KEY"],
+        "DATABASE_URL": env[key + "DATABASE_URL"],
+        "JWT_KEYS_DIR": env[key + "JWT_KEYS_DIR"],
+    }
+
+
+# --- prepare / up / down -----------------------------------------------------------------
+
+def prepare(env: dict[str, str]) -> None:
+    for name, spec in SERVICES.items():
+        part = ROOT / spec["dir"]
+        python = part / ".venv" / "bin" / "python"
+        senv = service_env(name, env)
+        say(f"preparing {name}: database, migrations, static files")
+        for command in (["ensure_database"], ["migrate", "--no-input"],
+                        ["collectstatic", "--no-input"], *spec["prepare"]):
+            args = [a.format(var=VAR) for a in command]
+            run([python, "manage.py", *args, "-v", "0" if args[0] != "jwt_keys" else "1"],
+                cwd=part, env=senv, quiet=args[0] in ("migrate", "collectstatic"))
+
+
+def summary(env: dict[str, str]) -> None:
+    choice = json.loads(env["_CHOICE"])
+    password = (VAR / "demo-staff-password").read_text().strip()
+    print("\n" + "=" * 72)
+    print("Platform backing services:")
+    for what, where in choice.items():
+        print(f"  {what:<9} {where}")
+    print("Reach it at:")
+    for name, spec in SERVICES.items():
+        base = f"http://{HOST}:{spec['port']}"
+        print(f"  {name:<9} {base}/api/v1/   admin {base}/admin/{name}/   "
+              f"docs {base}/docs/{name}/")
+    print(f"Demo staff account: admin@example.com / {password}")
+    print("Ctrl-C stops everything.")
+    print("=" * 72 + "\n", flush=True)
+
+
+def up() -> None:
+    bootstrap()
+    env = platform_env()
+    say("backing services: " + ", ".join(f"{k}={v}" for k, v in json.loads(env["_CHOICE"]).items()))
+    prepare(env)
+    busy = [str(s["port"]) for s in SERVICES.values() if answers(s["port"])]
+    if busy:
+        sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
+    summary(env)
+    pidfile = VAR / "run" / "honcho.pid"
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    honcho = subprocess.Popen(
+        [TOOLS / "bin" / "honcho", "-f", PROCFILE, "-d", ROOT, "start"],
+        env={**os.environ, **env, "PATH": f"{TOOLS / 'bin'}:{os.environ['PATH']}"},
+        start_new_session=True,
+    )
+    pidfile.write_text(str(honcho.pid))
+
+    def forward(signum: int, _frame: object) -> None:
+        honcho.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        code = honcho.wait()
+    finally:
+        pidfile.unlink(missing_ok=True)
+    sys.exit(0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code)
+
+
+def down() -> None:
+    pidfile = VAR / "run" / "honcho.pid"
+    if not pidfile.exists():
+        print("the platform is not running (no var/run/honcho.pid)")
+        return
+    pid = int(pidfile.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pidfile.unlink(missing_ok=True)
+        print("the platform was not running")
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    print("platform stopped")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["bootstrap", "prepare", "up", "down", "env"])
+    args = parser.parse_args()
+    if args.command == "bootstrap":
+        bootstrap()
+    elif args.command == "prepare":
+        bootstrap()
+        prepare(platform_env())
+    elif args.command == "env":
+        for key, value in sorted(platform_env().items()):
+            print(f"{key}={value}")
+    elif args.command == "up":
+        up()
+    else:
+        down()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""gunicorn settings, overridable through GUNICORN_* environment variables."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = 2000
+max_requests_jitter = 200
+limit_request_line = 8190
+limit_request_field_size = 8190
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    '{"time":"%(t)s","level":"INFO","logger":"gunicorn.access","service":"users",'
+    '"method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":"%(B)s","duration_us":%(D)s,'
+    '"remote":"%(h)s","correlation_id":"%({x-request-id}o)s"}'
+)

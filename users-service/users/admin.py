@@ -1,0 +1,63 @@
+"""Staff admin for accounts: email login, useful columns, filters and search."""
+
+from typing import Any, ClassVar
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from users import services
+from users.models import User
+
+
+class UserCreateForm(UserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserEditForm
+    add_form = UserCreateForm
+    ordering = ("-date_joined",)
+    list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login")
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
+    search_fields = ("email", "full_name")
+    readonly_fields = ("id", "date_joined", "last_login", "password_changed_at")
+    filter_horizontal = ("groups", "user_permissions")
+    date_hierarchy = "date_joined"
+    actions: ClassVar = ["deactivate_users"]
+    fieldsets = (
+        (None, {"fields": ("id", "email", "password")}),
+        ("Profile", {"fields": ("full_name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups",
+                                    "user_permissions")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "password_changed_at")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",),
+                "fields": ("email", "full_name", "password1", "password2")}),
+    )
+
+    @admin.action(description="Deactivate selected accounts (revokes their refresh tokens)")
+    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = 0
+        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
+            services.user_deactivate(user=user, by=request.user)  # type: ignore[arg-type]
+            done += 1
+        self.message_user(request, f"{done} account(s) deactivated.")
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        was_active = User.objects.filter(pk=obj.pk, is_active=True).exists() if change else False
+        super().save_model(request, obj, form, change)
+        if was_active and not obj.is_active:
+            services.tokens_revoke_all(user=obj)

@@ -1,0 +1,180 @@
+"""Writes: accounts and the token lifecycle. APIs call these; nothing else writes users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import update_last_login
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from chassis.errors import Conflict, DomainError
+from users.models import User
+from users.tokens import RefreshToken, access_claims
+
+
+class InvalidInput(DomainError):
+    code = "validation-error"
+    title = "Invalid input."
+
+
+class InvalidCredentials(exceptions.AuthenticationFailed):
+    default_detail = "No active account matches these credentials."
+    default_code = "invalid-credentials"
+
+
+class InvalidRefreshToken(exceptions.AuthenticationFailed):
+    default_detail = "Refresh token is invalid, expired or revoked."
+    default_code = "token-not-valid"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    expires_in: int
+
+
+def _field_error(field: str, code: str, messages: list[str]) -> InvalidInput:
+    return InvalidInput(
+        "The request did not pass validation.",
+        errors=[{"field": field, "code": code, "message": m} for m in messages],
+    )
+
+
+def _validate_password(password: str, user: User, field: str) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise _field_error(field, "password-too-weak", list(exc.messages)) from exc
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, full_name: str = "") -> User:
+    """Create an active, non-staff account. Raises InvalidInput (taken email, weak password)."""
+    email = User.objects.normalize_email(email).lower()
+    user = User(email=email, full_name=full_name)
+    _validate_password(password, user, "password")
+    if User.objects.filter(email__iexact=email).exists():
+        raise _field_error("email", "unique", ["An account with this email already exists."])
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise _field_error("email", "unique", ["An account with this email already exists."]) from exc
+    return user
+
+
+def user_update(*, user: User, data: dict[str, Any]) -> User:
+    """Update the profile fields a user may change themselves (``full_name``)."""
+    fields = [name for name in ("full_name",) if name in data]
+    for name in fields:
+        setattr(user, name, data[name])
+    if fields:
+        user.save(update_fields=fields)
+    return user
+
+
+@transaction.atomic
+def user_password_change(*, user: User, current_password: str, new_password: str) -> None:
+    """Set a new password and revoke every outstanding refresh token of the user.
+
+    Raises InvalidInput when the current password is wrong or the new one is too weak.
+    """
+    if not user.check_password(current_password):
+        raise _field_error("current_password", "invalid", ["The current password is wrong."])
+    _validate_password(new_password, user, "new_password")
+    user.set_password(new_password)
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at"])
+    tokens_revoke_all(user=user)
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, by: User) -> User:
+    """Deactivate ``user`` (no login, no refresh) and revoke their refresh tokens."""
+    if user.pk == by.pk:
+        raise Conflict("Staff cannot deactivate their own account.")
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        tokens_revoke_all(user=user)
+    return user
+
+
+def tokens_revoke_all(*, user: User) -> int:
+    """Blacklist every unexpired refresh token issued to ``user``; returns how many."""
+    pending = OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in pending], ignore_conflicts=True
+    )
+    return len(revoked)
+
+
+def _issue_pair(user: User) -> TokenPair:
+    refresh = RefreshToken.for_user(user)  # recorded as outstanding
+    access = refresh.access_token
+    for claim, value in access_claims(user).items():
+        access[claim] = value
+    return TokenPair(
+        access=str(access), refresh=str(refresh),
+        expires_in=int(access.lifetime.total_seconds()),
+    )
+
+
+@transaction.atomic
+def token_pair_obtain(*, request: HttpRequest | None, email: str, password: str) -> TokenPair:
+    """Log in: verify the password of an active account and issue an access/refresh pair.
+
+    Raises InvalidCredentials (401) for a wrong password, unknown or inactive account alike.
+    """
+    user = authenticate(request, username=email, password=password)
+    if not isinstance(user, User):
+        raise InvalidCredentials()
+    update_last_login(User, user)
+    return _issue_pair(user)
+
+
+@transaction.atomic
+def token_refresh(*, refresh: str) -> TokenPair:
+    """Rotate a refresh token: revoke it and issue a new pair with freshly read claims.
+
+    The outstanding-token row is locked, so two concurrent refreshes with one token yield one
+    new pair. Raises InvalidRefreshToken (401) for a bad, expired, revoked or orphan token or
+    an inactive account.
+    """
+    try:
+        token = RefreshToken(refresh)
+    except TokenError as exc:
+        raise InvalidRefreshToken() from exc
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
+    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise InvalidRefreshToken()
+    user = User.objects.filter(pk=token["sub"], is_active=True).first()
+    if user is None:
+        raise InvalidRefreshToken()
+    BlacklistedToken.objects.create(token=outstanding)
+    return _issue_pair(user)
+
+
+@transaction.atomic
+def token_revoke(*, refresh: str) -> None:
+    """Log out: blacklist ``refresh``. Raises InvalidRefreshToken if it is not valid now."""
+    try:
+        token = RefreshToken(refresh)
+    except TokenError as exc:
+        raise InvalidRefreshToken() from exc
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
+    if outstanding is None:
+        raise InvalidRefreshToken()
+    BlacklistedToken.objects.get_or_create(token=outstanding)
