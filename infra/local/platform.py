@@ -44,8 +44,13 @@ SERVICES: dict[str, dict] = {
         "port": int(os.environ.get("USERS_PORT", "8101")),
         "prepare": [
             ["jwt_keys", "--dir", "{var}/keys/users", "--ensure", "2"],
-            ["ensure_demo_staff", "--email", "admin@example.com",
-             "--password-file", "{var}/demo-staff-password"],
+            [
+                "ensure_demo_staff",
+                "--email",
+                "admin@example.com",
+                "--password-file",
+                "{var}/demo-staff-password",
+            ],
         ],
     },
 }
@@ -57,9 +62,13 @@ def say(message: str) -> None:
 
 def run(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None, quiet: bool = False) -> None:
     result = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env,
-        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None,
-        text=True, check=False,
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE if quiet else None,
+        stderr=subprocess.STDOUT if quiet else None,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         if quiet and result.stdout:
@@ -70,10 +79,18 @@ def run(cmd: list[str], *, cwd: Path = ROOT, env: dict | None = None, quiet: boo
 def tree_hash(*paths: Path) -> str:
     digest = hashlib.sha256()
     for base in paths:
-        files = [base] if base.is_file() else sorted(
-            p for p in base.rglob("*")
-            if p.is_file() and ".venv" not in p.parts and "__pycache__" not in p.parts
-            and ".egg-info" not in str(p) and "build" not in p.parts
+        files = (
+            [base]
+            if base.is_file()
+            else sorted(
+                p
+                for p in base.rglob("*")
+                if p.is_file()
+                and ".venv" not in p.parts
+                and "__pycache__" not in p.parts
+                and ".egg-info" not in str(p)
+                and "build" not in p.parts
+            )
         )
         for path in files:
             digest.update(str(path.relative_to(ROOT)).encode())
@@ -82,6 +99,7 @@ def tree_hash(*paths: Path) -> str:
 
 
 # --- bootstrap ---------------------------------------------------------------------------
+
 
 def bootstrap() -> None:
     """Create or refresh every virtual environment; a no-op when nothing changed."""
@@ -99,7 +117,10 @@ def ensure_tools() -> Path:
     if not (marker.exists() and marker.read_text() == wanted):
         say("installing tools (uv, honcho, ruff, pytest) into var/tools")
         run([sys.executable, "-m", "venv", "--clear", TOOLS], quiet=True)
-        run([TOOLS / "bin" / "pip", "install", "-q", "--no-deps", "-r", TOOLS_LOCK], quiet=True)
+        run(
+            [TOOLS / "bin" / "pip", "install", "-q", "--no-deps", "-r", TOOLS_LOCK],
+            quiet=True,
+        )
         marker.write_text(wanted)
     return TOOLS / "bin" / "uv"
 
@@ -112,7 +133,10 @@ def ensure_chassis_wheel(uv: Path, chassis_hash: str) -> None:
     WHEELS.mkdir(parents=True, exist_ok=True)
     for old in WHEELS.glob("platform_chassis-*.whl"):
         old.unlink()
-    run([uv, "build", "--wheel", "--quiet", "--out-dir", WHEELS, ROOT / "chassis"], quiet=True)
+    run(
+        [uv, "build", "--wheel", "--quiet", "--out-dir", WHEELS, ROOT / "chassis"],
+        quiet=True,
+    )
     marker.write_text(chassis_hash)
 
 
@@ -132,11 +156,17 @@ def ensure_venv(uv: Path, part: Path, chassis_hash: str, editable: str | None = 
         sync += ["--reinstall-package", "platform-chassis"]
     run(sync, cwd=part, env=env, quiet=True)
     if editable:
-        run([uv, "pip", "install", "--quiet", "--no-deps", editable], cwd=part, env=env, quiet=True)
+        run(
+            [uv, "pip", "install", "--quiet", "--no-deps", editable],
+            cwd=part,
+            env=env,
+            quiet=True,
+        )
     marker.write_text(wanted)
 
 
 # --- environment -------------------------------------------------------------------------
+
 
 def answers(port: int) -> bool:
     try:
@@ -159,7 +189,8 @@ def platform_env() -> dict[str, str]:
     """The environment every process gets: backing services chosen, plus local relaxations."""
     postgres, rabbit, redis = answers(5432), answers(5672), answers(6379)
     broker = os.environ.get("CELERY_BROKER_URL") or (
-        f"amqp://guest:guest@{HOST}:5672//" if rabbit else "filesystem://")
+        f"amqp://guest:guest@{HOST}:5672//" if rabbit else "filesystem://"
+    )
     env = {
         "VAR_DIR": str(VAR),
         "CELERY_BROKER_URL": broker,
@@ -178,22 +209,28 @@ def platform_env() -> dict[str, str]:
         env[key + "PORT"] = str(spec["port"])
         env[key + "SECRET_KEY"] = secret(f"{name}-secret-key")
         env[key + "DATABASE_URL"] = os.environ.get(key + "DATABASE_URL") or (
-            f"postgres://postgres@{HOST}:5432/{DB_PREFIX}{name}" if postgres
-            else f"sqlite:///{VAR / f'{name}.sqlite3'}")
+            f"postgres://postgres@{HOST}:5432/{DB_PREFIX}{name}"
+            if postgres
+            else f"sqlite:///{VAR / f'{name}.sqlite3'}"
+        )
         env[key + "JWT_KEYS_DIR"] = str(VAR / "keys" / name)
-    env["_CHOICE"] = json.dumps({
-        "database": "PostgreSQL 127.0.0.1:5432" if postgres else f"SQLite files in {VAR}",
-        "broker": "RabbitMQ 127.0.0.1:5672" if broker.startswith("amqp")
-        else f"kombu filesystem transport in {VAR}/broker",
-        "cache": "Redis 127.0.0.1:6379" if env["REDIS_URL"] else "in-process memory",
-    })
+    env["_CHOICE"] = json.dumps(
+        {
+            "database": "PostgreSQL 127.0.0.1:5432" if postgres else f"SQLite files in {VAR}",
+            "broker": "RabbitMQ 127.0.0.1:5672"
+            if broker.startswith("amqp")
+            else f"kombu filesystem transport in {VAR}/broker",
+            "cache": "Redis 127.0.0.1:6379" if env["REDIS_URL"] else "in-process memory",
+        }
+    )
     return env
 
 
 def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
     key = f"{name.upper()}_"
     return {
-        **os.environ, **env,
+        **os.environ,
+        **env,
         "SECRET_KEY": env[key + "SECRET_KEY"],
         "DATABASE_URL": env[key + "DATABASE_URL"],
         "JWT_KEYS_DIR": env[key + "JWT_KEYS_DIR"],
@@ -202,17 +239,32 @@ def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
 
 # --- prepare / up / down -----------------------------------------------------------------
 
+
 def prepare(env: dict[str, str]) -> None:
     for name, spec in SERVICES.items():
         part = ROOT / spec["dir"]
         python = part / ".venv" / "bin" / "python"
         senv = service_env(name, env)
         say(f"preparing {name}: database, migrations, static files")
-        for command in (["ensure_database"], ["migrate", "--no-input"],
-                        ["collectstatic", "--no-input"], *spec["prepare"]):
+        for command in (
+            ["ensure_database"],
+            ["migrate", "--no-input"],
+            ["collectstatic", "--no-input"],
+            *spec["prepare"],
+        ):
             args = [a.format(var=VAR) for a in command]
-            run([python, "manage.py", *args, "-v", "0" if args[0] != "jwt_keys" else "1"],
-                cwd=part, env=senv, quiet=args[0] in ("migrate", "collectstatic"))
+            run(
+                [
+                    python,
+                    "manage.py",
+                    *args,
+                    "-v",
+                    "0" if args[0] != "jwt_keys" else "1",
+                ],
+                cwd=part,
+                env=senv,
+                quiet=args[0] in ("migrate", "collectstatic"),
+            )
 
 
 def summary(env: dict[str, str]) -> None:
@@ -225,8 +277,7 @@ def summary(env: dict[str, str]) -> None:
     print("Reach it at:")
     for name, spec in SERVICES.items():
         base = f"http://{HOST}:{spec['port']}"
-        print(f"  {name:<9} {base}/api/v1/   admin {base}/admin/{name}/   "
-              f"docs {base}/docs/{name}/")
+        print(f"  {name:<9} {base}/api/v1/   admin {base}/admin/{name}/   docs {base}/docs/{name}/")
     print(f"Demo staff account: admin@example.com / {password}")
     print("Ctrl-C stops everything.")
     print("=" * 72 + "\n", flush=True)

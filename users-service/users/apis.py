@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chassis.pagination import CursorPagination
+from chassis.serializers import InputSerializer
+from chassis.throttling import ScopedRateThrottle
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -13,9 +16,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chassis.pagination import CursorPagination
-from chassis.serializers import InputSerializer
-from chassis.throttling import ScopedRateThrottle
 from users import selectors, services
 from users.keys import keyring
 from users.models import User
@@ -28,8 +28,16 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ("id", "email", "full_name", "is_active", "is_staff", "groups", "date_joined",
-                  "last_login")
+        fields = (
+            "id",
+            "email",
+            "full_name",
+            "is_active",
+            "is_staff",
+            "groups",
+            "date_joined",
+            "last_login",
+        )
         read_only_fields = fields
 
 
@@ -41,10 +49,13 @@ class TokenPairOutputSerializer(serializers.Serializer):
 
 
 def _pair_response(pair: services.TokenPair) -> Response:
-    data = {"access": pair.access, "refresh": pair.refresh, "token_type": "Bearer",
-            "expires_in": pair.expires_in}
-    return Response(TokenPairOutputSerializer(data).data,
-                    headers={"Cache-Control": "no-store"})
+    data = {
+        "access": pair.access,
+        "refresh": pair.refresh,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+    }
+    return Response(TokenPairOutputSerializer(data).data, headers={"Cache-Control": "no-store"})
 
 
 class PublicAuthApi(APIView):
@@ -54,7 +65,7 @@ class PublicAuthApi(APIView):
     carries ``WWW-Authenticate``.
     """
 
-    authentication_classes: list[Any] = []
+    authentication_classes = ()
     permission_classes = (AllowAny,)
     throttle_classes = (ScopedRateThrottle,)
 
@@ -70,8 +81,12 @@ class RegisterApi(PublicAuthApi):
         password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
         full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={201: UserOutputSerializer},
-                   summary="Register an account", tags=["auth"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: UserOutputSerializer},
+        summary="Register an account",
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -86,8 +101,12 @@ class TokenObtainApi(PublicAuthApi):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={200: TokenPairOutputSerializer},
-                   summary="Log in: obtain an access/refresh token pair", tags=["auth"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: TokenPairOutputSerializer},
+        summary="Log in: obtain an access/refresh token pair",
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -101,9 +120,12 @@ class RefreshInputSerializer(InputSerializer):
 class TokenRefreshApi(PublicAuthApi):
     throttle_scope = "refresh"
 
-    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairOutputSerializer},
-                   summary="Rotate a refresh token: new pair, old refresh token revoked",
-                   tags=["auth"])
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={200: TokenPairOutputSerializer},
+        summary="Rotate a refresh token: new pair, old refresh token revoked",
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -113,8 +135,12 @@ class TokenRefreshApi(PublicAuthApi):
 class LogoutApi(PublicAuthApi):
     throttle_scope = "refresh"
 
-    @extend_schema(request=RefreshInputSerializer, responses={204: None},
-                   summary="Log out: revoke a refresh token", tags=["auth"])
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={204: None},
+        summary="Log out: revoke a refresh token",
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -126,9 +152,13 @@ class JwksApi(PublicAuthApi):
     throttle_classes = ()
 
     @extend_schema(
-        responses={200: inline_serializer("Jwks", {"keys": serializers.ListField(
-            child=serializers.DictField())})},
-        summary="Public signing keys (JWKS)", tags=["auth"],
+        responses={
+            200: inline_serializer(
+                "Jwks", {"keys": serializers.ListField(child=serializers.DictField())}
+            )
+        },
+        summary="Public signing keys (JWKS)",
+        tags=["auth"],
     )
     def get(self, request: Request) -> Response:
         return Response(keyring().jwks(), headers={"Cache-Control": "public, max-age=300"})
@@ -142,8 +172,12 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
 
-    @extend_schema(request=InputSerializer, responses={200: UserOutputSerializer},
-                   summary="Update my profile", tags=["users"])
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: UserOutputSerializer},
+        summary="Update my profile",
+        tags=["users"],
+    )
     def patch(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -159,8 +193,12 @@ class PasswordChangeApi(APIView):
         current_password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
         new_password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={204: None}, tags=["users"],
-                   summary="Change my password (revokes all my refresh tokens)")
+    @extend_schema(
+        request=InputSerializer,
+        responses={204: None},
+        tags=["users"],
+        summary="Change my password (revokes all my refresh tokens)",
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -198,8 +236,9 @@ def _get_user_or_404(user_id: Any) -> User:
 class UserDetailApi(APIView):
     permission_classes = (IsAdminUser,)
 
-    @extend_schema(responses={200: UserOutputSerializer}, summary="Account detail (staff)",
-                   tags=["staff"])
+    @extend_schema(
+        responses={200: UserOutputSerializer}, summary="Account detail (staff)", tags=["staff"]
+    )
     def get(self, request: Request, user_id: Any) -> Response:
         return Response(UserOutputSerializer(_get_user_or_404(user_id)).data)
 
@@ -207,8 +246,12 @@ class UserDetailApi(APIView):
 class UserDeactivateApi(APIView):
     permission_classes = (IsAdminUser,)
 
-    @extend_schema(request=None, responses={200: UserOutputSerializer}, tags=["staff"],
-                   summary="Deactivate an account (staff): no login, refresh tokens revoked")
+    @extend_schema(
+        request=None,
+        responses={200: UserOutputSerializer},
+        tags=["staff"],
+        summary="Deactivate an account (staff): no login, refresh tokens revoked",
+    )
     def post(self, request: Request, user_id: Any) -> Response:
         user = services.user_deactivate(user=_get_user_or_404(user_id), by=request.user)
         return Response(UserOutputSerializer(user).data)

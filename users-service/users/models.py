@@ -34,8 +34,9 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    email = models.EmailField("email address", max_length=254, unique=True,
-                              help_text="Stored lower-cased; the login.")
+    email = models.EmailField(
+        "email address", max_length=254, unique=True, help_text="Stored lower-cased; the login."
+    )
     full_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(
         default=True, help_text="Inactive accounts can neither log in nor refresh tokens."
@@ -53,8 +54,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         ordering = ("-date_joined",)
         constraints: ClassVar = [
-            models.CheckConstraint(condition=models.Q(email=Lower("email")),
-                                   name="users_user_email_lowercase"),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="users_user_email_lowercase"
+            ),
         ]
         indexes: ClassVar = [models.Index(fields=["-date_joined", "-id"], name="users_joined_idx")]
 

@@ -11,8 +11,9 @@ from users.models import User
 
 
 class UserFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", max_length=100,
-                                  help_text="Substring of email or full name.")
+    q = django_filters.CharFilter(
+        method="search", max_length=100, help_text="Substring of email or full name."
+    )
     is_active = django_filters.BooleanFilter()
     is_staff = django_filters.BooleanFilter()
     group = django_filters.CharFilter(field_name="groups__name", max_length=150)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chassis.errors import Conflict, DomainError
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -15,7 +16,6 @@ from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from chassis.errors import Conflict, DomainError
 from users.models import User
 from users.tokens import RefreshToken, access_claims
 
@@ -69,7 +69,9 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
         with transaction.atomic():
             user.save(force_insert=True)
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise _field_error("email", "unique", ["An account with this email already exists."]) from exc
+        raise _field_error(
+            "email", "unique", ["An account with this email already exists."]
+        ) from exc
     return user
 
 
@@ -127,7 +129,8 @@ def _issue_pair(user: User) -> TokenPair:
     for claim, value in access_claims(user).items():
         access[claim] = value
     return TokenPair(
-        access=str(access), refresh=str(refresh),
+        access=str(access),
+        refresh=str(refresh),
         expires_in=int(access.lifetime.total_seconds()),
     )
 
@@ -157,7 +160,9 @@ def token_refresh(*, refresh: str) -> TokenPair:
         token = RefreshToken(refresh)
     except TokenError as exc:
         raise InvalidRefreshToken() from exc
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
+    outstanding = (
+        OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token["jti"]).first()
+    )
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
         raise InvalidRefreshToken()
     user = User.objects.filter(pk=token["sub"], is_active=True).first()
@@ -174,7 +179,9 @@ def token_revoke(*, refresh: str) -> None:
         token = RefreshToken(refresh)
     except TokenError as exc:
         raise InvalidRefreshToken() from exc
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=token["jti"]).first()
+    outstanding = (
+        OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token["jti"]).first()
+    )
     if outstanding is None:
         raise InvalidRefreshToken()
     BlacklistedToken.objects.get_or_create(token=outstanding)

@@ -26,6 +26,8 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         enable_utc=True,
+        worker_hijack_root_logger=False,  # keep Django's LOGGING: JSON lines with correlation id
+        worker_redirect_stdouts=False,
     )
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.autodiscover_tasks()

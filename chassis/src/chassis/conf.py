@@ -82,9 +82,7 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
         "STATIC_ROOT": var_dir / "static" / service,
         "STORAGES": {
             "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {
-                "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            },
+            "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
         },
         "USE_TZ": True,
         "TIME_ZONE": "UTC",
@@ -104,9 +102,7 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
         ),
         "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
         "CHASSIS_JWT": {
-            "JWKS_URL": env.str(
-                "JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"
-            ),
+            "JWKS_URL": env.str("JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"),
             "ISSUER": env.str("JWT_ISSUER", default="users"),
         },
     }
@@ -173,7 +169,9 @@ def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
                 "static_fields": {"service": service},
             },
-            "console": {"format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"},
+            "console": {
+                "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
+            },
         },
         "handlers": {
             "stdout": {

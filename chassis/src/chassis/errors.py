@@ -101,7 +101,9 @@ def flatten_errors(detail: Any, field: str | None = None) -> list[dict[str, Any]
         for key, value in detail.items():
             key = str(key)
             name = None if key in ("non_field_errors", "detail") else key
-            out.extend(flatten_errors(value, f"{field}.{name}" if field and name else name or field))
+            out.extend(
+                flatten_errors(value, f"{field}.{name}" if field and name else name or field)
+            )
         return out
     if isinstance(detail, list):
         if all(isinstance(item, str) for item in detail):
@@ -137,8 +139,9 @@ def _describe(exc: exceptions.APIException) -> tuple[str, str, list[dict[str, An
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every handled error leaves in the one problem shape."""
     if isinstance(exc, DomainError):
-        body = problem(exc.status, code=exc.code, title=exc.title, detail=exc.detail,
-                       errors=exc.errors)
+        body = problem(
+            exc.status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.errors
+        )
         return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()

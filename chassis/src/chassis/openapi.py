@@ -63,7 +63,7 @@ class AutoSchema(SpectacularAutoSchema):
 
 
 def _is_plain(permission: Any) -> bool:
-    return isinstance(permission, (permissions.IsAuthenticated, permissions.AllowAny))  # noqa: UP038
+    return isinstance(permission, (permissions.IsAuthenticated, permissions.AllowAny))
 
 
 class BearerJWTScheme(OpenApiAuthenticationExtension):

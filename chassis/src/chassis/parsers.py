@@ -16,8 +16,12 @@ from chassis.errors import PayloadTooLarge
 
 
 class JSONParser(parsers.JSONParser):
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:

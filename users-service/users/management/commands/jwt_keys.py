@@ -24,8 +24,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dir", type=Path, help="Key directory (created if missing).")
-        parser.add_argument("--ensure", type=int, default=0,
-                            help="Generate keys until the directory holds this many.")
+        parser.add_argument(
+            "--ensure",
+            type=int,
+            default=0,
+            help="Generate keys until the directory holds this many.",
+        )
         parser.add_argument("--jwks", action="store_true", help="Print the JWKS and exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -35,7 +35,9 @@ class Command(BaseCommand):
         }
         try:
             with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as pg:
-                exists = pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+                exists = pg.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+                ).fetchone()
                 if exists:
                     self.stdout.write(f"database {name} exists")
                     return
