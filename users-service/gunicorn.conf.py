@@ -37,6 +37,7 @@ logconfig_dict = {
         "error": {"class": "logging.StreamHandler", "formatter": "json"},
         "access": {"class": "logging.StreamHandler", "formatter": "raw"},
     },
+    "root": {"handlers": ["error"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},

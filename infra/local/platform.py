@@ -10,8 +10,9 @@ Standard library only, so it runs on a bare machine with nothing but python3.
 
 Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
 ``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
-answer, else SQLite files and kombu's filesystem transport under ``var/``. ``DATABASE_URL``
-style overrides: ``USERS_DATABASE_URL``, ``CELERY_BROKER_URL``, ``REDIS_URL``.
+answer, else SQLite files and kombu's filesystem transport under ``var/`` (``PLATFORM_EMBEDDED=1``
+forces that). Overrides: ``USERS_DATABASE_URL``, ``CELERY_BROKER_URL``, ``REDIS_URL``,
+``USERS_PORT``, ``PLATFORM_DB_PREFIX`` (database names), ``GUNICORN_WORKERS``.
 """
 
 from __future__ import annotations
@@ -187,7 +188,9 @@ def secret(name: str) -> str:
 
 def platform_env() -> dict[str, str]:
     """The environment every process gets: backing services chosen, plus local relaxations."""
-    postgres, rabbit, redis = answers(5432), answers(5672), answers(6379)
+    embedded = os.environ.get("PLATFORM_EMBEDDED") == "1"  # force SQLite + filesystem broker
+    postgres, rabbit, redis = (False, False, False) if embedded else (
+        answers(5432), answers(5672), answers(6379))
     broker = os.environ.get("CELERY_BROKER_URL") or (
         f"amqp://guest:guest@{HOST}:5672//" if rabbit else "filesystem://"
     )
@@ -202,6 +205,7 @@ def platform_env() -> dict[str, str]:
         "SECURE_HSTS_SECONDS": "0",
         "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
+        "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
         "JWKS_URL": f"http://{HOST}:{SERVICES['users']['port']}/.well-known/jwks.json",
     }
     for name, spec in SERVICES.items():

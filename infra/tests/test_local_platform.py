@@ -1,0 +1,98 @@
+"""`make up` end to end: the README's curl walk, the demo staff account, admin and teardown."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+
+import httpx
+import jwt
+
+from conftest import ROOT, RUNNER, Platform
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "correlation_id"}
+
+
+def register_and_login(client: httpx.Client) -> tuple[str, dict]:
+    email = f"walker-{secrets.token_hex(4)}@example.com"
+    password = "a long and unusual passphrase"
+    created = client.post("/api/v1/auth/register",
+                          json={"email": email, "password": password, "full_name": "Walker"})
+    assert created.status_code == 201, created.text
+    token = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert token.status_code == 200, token.text
+    return email, token.json()
+
+
+def test_readme_walk_ends_with_401_in_the_error_shape(platform: Platform,
+                                                      client: httpx.Client) -> None:
+    email, pair = register_and_login(client)
+
+    me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {pair['access']}"})
+    assert me.status_code == 200
+    assert me.json()["email"] == email
+
+    refreshed = client.post("/api/v1/auth/token/refresh", json={"refresh": pair["refresh"]})
+    assert refreshed.status_code == 200
+    new_refresh = refreshed.json()["refresh"]
+    assert new_refresh != pair["refresh"]
+
+    assert client.post("/api/v1/auth/logout", json={"refresh": new_refresh}).status_code == 204
+
+    again = client.post("/api/v1/auth/token/refresh", json={"refresh": new_refresh})
+    assert again.status_code == 401
+    assert again.headers["content-type"] == "application/problem+json"
+    body = again.json()
+    assert set(body) == PROBLEM_KEYS
+    assert body["status"] == 401
+    assert body["type"] == "urn:problem-type:token-not-valid"
+    assert body["correlation_id"] == again.headers["x-request-id"]
+
+
+def test_issued_token_verifies_against_the_served_jwks(client: httpx.Client) -> None:
+    _, pair = register_and_login(client)
+    jwks = client.get("/.well-known/jwks.json").json()
+    assert len(jwks["keys"]) >= 2
+
+    kid = jwt.get_unverified_header(pair["access"])["kid"]
+    key = jwt.PyJWKSet.from_dict(jwks)[kid]
+    claims = jwt.decode(pair["access"], key.key, algorithms=["RS256"], issuer="users")
+    assert {"kid"} <= set(jwt.get_unverified_header(pair["access"]))
+    assert {"exp", "iat", "jti", "sub", "email", "is_staff", "groups"} <= set(claims)
+    me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {pair['access']}"})
+    assert claims["sub"] == me.json()["id"]
+
+
+def test_demo_staff_account_reaches_staff_api_and_admin(platform: Platform,
+                                                        client: httpx.Client) -> None:
+    login = client.post("/api/v1/auth/token",
+                        json={"email": "admin@example.com", "password": platform.demo_password()})
+    assert login.status_code == 200, login.text
+    users = client.get("/api/v1/users/",
+                       headers={"Authorization": f"Bearer {login.json()['access']}"})
+    assert users.status_code == 200
+    assert "admin@example.com" in [u["email"] for u in users.json()["results"]]
+
+    admin = client.get("/admin/users/login/")
+    assert admin.status_code == 200
+    assert "users-service administration" in admin.text
+    css = client.get("/static/users/admin/css/base.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+
+
+def test_readyz_reports_every_check(client: httpx.Client) -> None:
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok",
+                            "checks": {"database": "ok", "migrations": "ok", "broker": "ok"}}
+
+
+def test_prepare_again_is_idempotent(platform: Platform) -> None:
+    before = platform.demo_password()
+    again = subprocess.run([sys.executable, RUNNER, "prepare"], cwd=ROOT, env=platform.env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert platform.demo_password() == before
+    assert "2 signing key(s) present" in again.stdout
