@@ -37,3 +37,5 @@ test-system:
 lint: bootstrap
 	$(TOOLS)/ruff check .
 	$(TOOLS)/ruff format --check .
+	$(TOOLS)/check-jsonschema --builtin-schema vendor.github-workflows \
+		.github/workflows/*.yml */.github/workflows/*.yml

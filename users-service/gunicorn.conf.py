@@ -19,6 +19,7 @@ limit_request_line = 8190
 limit_request_field_size = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True
+worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
 accesslog = "-"
 errorlog = "-"
 logconfig_dict = {

@@ -189,8 +189,9 @@ def secret(name: str) -> str:
 def platform_env() -> dict[str, str]:
     """The environment every process gets: backing services chosen, plus local relaxations."""
     embedded = os.environ.get("PLATFORM_EMBEDDED") == "1"  # force SQLite + filesystem broker
-    postgres, rabbit, redis = (False, False, False) if embedded else (
-        answers(5432), answers(5672), answers(6379))
+    postgres, rabbit, redis = (
+        (False, False, False) if embedded else (answers(5432), answers(5672), answers(6379))
+    )
     broker = os.environ.get("CELERY_BROKER_URL") or (
         f"amqp://guest:guest@{HOST}:5672//" if rabbit else "filesystem://"
     )

@@ -46,8 +46,11 @@ def free_port() -> int:
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql],
+        check=True,
+        capture_output=True,
+    )
 
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -74,21 +77,32 @@ def stop(platform: Platform) -> int:
 
 
 @pytest.fixture(scope="session", params=["local-services", "embedded"])
-def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Platform]:
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
     port = free_port()
-    env = {**os.environ, "PLATFORM_VAR": str(var), "USERS_PORT": str(port),
-           "PLATFORM_DB_PREFIX": prefix, "GUNICORN_WORKERS": "2"}
+    env = {
+        **os.environ,
+        "PLATFORM_VAR": str(var),
+        "USERS_PORT": str(port),
+        "PLATFORM_DB_PREFIX": prefix,
+        "GUNICORN_WORKERS": "2",
+    }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
     log = var / "platform.log"
     with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, RUNNER, "up"], cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, RUNNER, "up"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     platform = Platform(mode, f"http://127.0.0.1:{port}", var, process, log, env)
     try:
         wait_ready(platform.users, process, log)

@@ -17,16 +17,18 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "correlation_id"}
 def register_and_login(client: httpx.Client) -> tuple[str, dict]:
     email = f"walker-{secrets.token_hex(4)}@example.com"
     password = "a long and unusual passphrase"
-    created = client.post("/api/v1/auth/register",
-                          json={"email": email, "password": password, "full_name": "Walker"})
+    created = client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, "full_name": "Walker"}
+    )
     assert created.status_code == 201, created.text
     token = client.post("/api/v1/auth/token", json={"email": email, "password": password})
     assert token.status_code == 200, token.text
     return email, token.json()
 
 
-def test_readme_walk_ends_with_401_in_the_error_shape(platform: Platform,
-                                                      client: httpx.Client) -> None:
+def test_readme_walk_ends_with_401_in_the_error_shape(
+    platform: Platform, client: httpx.Client
+) -> None:
     email, pair = register_and_login(client)
 
     me = client.get("/api/v1/users/me", headers={"Authorization": f"Bearer {pair['access']}"})
@@ -64,13 +66,17 @@ def test_issued_token_verifies_against_the_served_jwks(client: httpx.Client) -> 
     assert claims["sub"] == me.json()["id"]
 
 
-def test_demo_staff_account_reaches_staff_api_and_admin(platform: Platform,
-                                                        client: httpx.Client) -> None:
-    login = client.post("/api/v1/auth/token",
-                        json={"email": "admin@example.com", "password": platform.demo_password()})
+def test_demo_staff_account_reaches_staff_api_and_admin(
+    platform: Platform, client: httpx.Client
+) -> None:
+    login = client.post(
+        "/api/v1/auth/token",
+        json={"email": "admin@example.com", "password": platform.demo_password()},
+    )
     assert login.status_code == 200, login.text
-    users = client.get("/api/v1/users/",
-                       headers={"Authorization": f"Bearer {login.json()['access']}"})
+    users = client.get(
+        "/api/v1/users/", headers={"Authorization": f"Bearer {login.json()['access']}"}
+    )
     assert users.status_code == 200
     assert "admin@example.com" in [u["email"] for u in users.json()["results"]]
 
@@ -85,14 +91,22 @@ def test_demo_staff_account_reaches_staff_api_and_admin(platform: Platform,
 def test_readyz_reports_every_check(client: httpx.Client) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok",
-                            "checks": {"database": "ok", "migrations": "ok", "broker": "ok"}}
+    assert ready.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "migrations": "ok", "broker": "ok"},
+    }
 
 
 def test_prepare_again_is_idempotent(platform: Platform) -> None:
     before = platform.demo_password()
-    again = subprocess.run([sys.executable, RUNNER, "prepare"], cwd=ROOT, env=platform.env,
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, RUNNER, "prepare"],
+        cwd=ROOT,
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert platform.demo_password() == before
     assert "2 signing key(s) present" in again.stdout

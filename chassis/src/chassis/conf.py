@@ -100,7 +100,6 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
             json=env.str("LOG_FORMAT", default="json") == "json",
             service=service,
         ),
-        "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
         "CHASSIS_JWT": {
             "JWKS_URL": env.str("JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"),
             "ISSUER": env.str("JWT_ISSUER", default="users"),
@@ -109,8 +108,14 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
 
 
 def rest_framework(**overrides: Any) -> dict[str, Any]:
-    """``REST_FRAMEWORK`` with the platform defaults, plus a service's own keys."""
-    return {**REST_FRAMEWORK_BASE, **overrides}
+    """``REST_FRAMEWORK`` with the platform defaults, plus a service's own keys.
+
+    ``NUM_PROXIES`` (environment, default 0) is how many proxies (the gateway) stand in front:
+    DRF's throttles then take the client IP from ``X-Forwarded-For`` at that depth; with 0
+    they use the socket address, so a client cannot choose its own throttle key.
+    """
+    num_proxies = environ.Env().int("NUM_PROXIES", default=0)
+    return {**REST_FRAMEWORK_BASE, "NUM_PROXIES": num_proxies, **overrides}
 
 
 def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict[str, Any]:

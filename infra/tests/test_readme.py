@@ -1,0 +1,39 @@
+"""The README's API walk, run verbatim (bar the base URL) against a platform started by the
+runner: the commands it shows must work and end as it says."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+from conftest import ROOT, Platform
+
+
+def readme_walk() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## A walk through the API", 1)[1]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_walk_runs_as_documented(platform: Platform) -> None:
+    script = readme_walk()
+    assert "API=http://127.0.0.1:8101\n" in script
+    script = script.replace("API=http://127.0.0.1:8101", f"API={platform.users}")
+    # Each response body on its own line, so the outputs can be told apart.
+    prelude = 'set -euo pipefail\ncurl() { command curl "$@"; echo; }\n'
+    run = subprocess.run(
+        ["bash", "-c", prelude + script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if line.strip()]
+    assert len(lines) == 5, run.stdout
+    registered, me, logout, refused, jwks = lines
+    assert json.loads(registered)["email"] == "ann@example.com"
+    assert json.loads(me)["email"] == "ann@example.com"
+    assert logout == "204"
+    problem = json.loads(refused)
+    assert problem["status"] == 401
+    assert problem["type"] == "urn:problem-type:token-not-valid"
+    assert problem["detail"] == "Refresh token is invalid, expired or revoked."
+    assert len(json.loads(jwks)["keys"]) >= 2

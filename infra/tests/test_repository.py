@@ -1,0 +1,71 @@
+"""Repository hygiene: configuration documented, no key material tracked, pipelines valid."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+SERVICES = ["users-service"]
+ENV_READ = re.compile(r"""env\.(?:str|bool|int|list|json|db_url)\(\s*"([A-Z0-9_]+)\"""")
+ENV_READ_OS = re.compile(r"""os\.environ\.get\(\s*"([A-Z0-9_]+)\"""")
+
+
+def variables_read(*paths) -> set[str]:
+    found: set[str] = set()
+    for path in paths:
+        text = path.read_text()
+        found |= set(ENV_READ.findall(text)) | set(ENV_READ_OS.findall(text))
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_env_example_lists_every_variable_the_service_reads(service: str) -> None:
+    part = ROOT / service
+    read = variables_read(
+        ROOT / "chassis/src/chassis/conf.py", part / "config/settings.py", part / "gunicorn.conf.py"
+    )
+    documented = {
+        line.split("=", 1)[0]
+        for line in (part / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert read, "no environment reads found: the pattern is out of date"
+    assert sorted(read - documented) == []
+
+
+def test_no_private_key_material_is_tracked() -> None:
+    found = subprocess.run(
+        ["git", "grep", "-l", "-E", "-e", "-----BEGIN ([A-Z]+ )?PRIVATE KEY-----"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout == ""
+
+
+def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
+    workflows = sorted(ROOT.glob(".github/workflows/*.yml")) + sorted(
+        ROOT.glob("*/.github/workflows/*.yml")
+    )
+    assert [p.relative_to(ROOT).as_posix() for p in workflows] == [
+        ".github/workflows/platform.yml",
+        "chassis/.github/workflows/ci.yml",
+        "users-service/.github/workflows/ci.yml",
+    ]
+    check = subprocess.run(
+        [
+            str(ROOT / "var/tools/bin/check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, workflows),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
