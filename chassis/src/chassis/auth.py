@@ -89,15 +89,18 @@ class KeyStore:
 
     def _load(self, conf: dict[str, Any], *, use_shared_cache: bool) -> None:
         with self._lock:
-            document = cache.get(CACHE_KEY) if use_shared_cache else None
+            document = _cache_call(cache.get, CACHE_KEY) if use_shared_cache else None
             if document is None:
-                self._refreshed_at = self.clock()
+                if not use_shared_cache:
+                    # Only unknown-kid refetches are rate-limited: a scheduled reload must not
+                    # delay picking up a key rotated in just after it.
+                    self._refreshed_at = self.clock()
                 try:
                     document = self.fetch(conf["JWKS_URL"], conf["JWKS_TIMEOUT_SECONDS"])
                 except Exception:  # network, HTTP or JSON failure: keep the keys we have
                     logger.exception("jwks.fetch_failed", extra={"url": conf["JWKS_URL"]})
                     return
-                cache.set(CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
+                _cache_call(cache.set, CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
             self._keys = self._parse(document, conf["ALGORITHMS"])
             self._loaded_at = self.clock()
 
@@ -109,9 +112,18 @@ class KeyStore:
                 continue
             try:
                 keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm=algorithms[0]).key
-            except jwt.PyJWKError:
+            except Exception:  # PyJWKError, InvalidKeyError, ...: one bad entry spoils no other
                 logger.warning("jwks.key_skipped", extra={"kid": jwk.get("kid")})
         return keys
+
+
+def _cache_call(method: Callable[..., Any], *args: Any) -> Any:
+    """The shared cache is an optimisation: when it is down, verify from memory and the JWKS."""
+    try:
+        return method(*args)
+    except Exception:
+        logger.warning("jwks.cache_unavailable", exc_info=True)
+        return None
 
 
 key_store = KeyStore()
@@ -166,7 +178,7 @@ def decode_access_token(raw: str, store: KeyStore | None = None) -> dict[str, An
     store = store or key_store
     try:
         header = jwt.get_unverified_header(raw)
-    except jwt.DecodeError as exc:
+    except jwt.InvalidTokenError as exc:  # DecodeError, or a bad 'kid' / 'crit' header
         raise InvalidToken("Token is malformed.") from exc
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:

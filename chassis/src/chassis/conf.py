@@ -181,6 +181,7 @@ def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
                 "filters": ["correlation_id"],
                 "formatter": "json" if json else "console",
             }

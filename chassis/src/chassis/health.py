@@ -48,7 +48,8 @@ def check_broker() -> None:
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
     timeout = getattr(settings, "HEALTH_BROKER_TIMEOUT_SECONDS", 2)
     with Connection(url, connect_timeout=timeout, transport_options=options) as conn:
-        conn.ensure_connection(max_retries=1, timeout=timeout)
+        # One attempt, no retry back-off: a probe must answer within its own timeout.
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
 
 
 CHECKS: dict[str, Check] = {

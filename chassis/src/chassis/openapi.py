@@ -29,11 +29,14 @@ _DESCRIPTIONS = {
 class AutoSchema(SpectacularAutoSchema):
     def get_serializer_name(self, serializer: Any, direction: str) -> str:
         """Name nested serializers after their view: ``RegisterApi.InputSerializer`` ->
-        ``RegisterInput``, so the HackSoft-style nested classes never collide."""
-        qualname = type(serializer).__qualname__
+        ``RegisterInput``, so the HackSoft-style nested classes never collide.
+
+        The whole path counts (``OrderPlaceApi.InputSerializer.LineSerializer`` ->
+        ``OrderPlaceInputLine``); a class defined in a function is named from that scope."""
+        qualname = type(serializer).__qualname__.split("<locals>.")[-1]
         if "." in qualname:
-            outer, inner = qualname.split(".")[-2:]
-            return outer.removesuffix("Api") + inner.removesuffix("Serializer")
+            outer, *inner = qualname.split(".")
+            return outer.removesuffix("Api") + "".join(n.removesuffix("Serializer") for n in inner)
         return super().get_serializer_name(serializer, direction)
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:

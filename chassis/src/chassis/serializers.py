@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -10,17 +11,26 @@ from rest_framework import serializers
 class InputSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not declare.
 
-    A typo in a field name (``full_nmae``) is reported instead of silently ignored.
+    A typo in a field name (``full_nmae``) is reported instead of silently ignored, together
+    with the other field errors. Checked on the data itself (not ``initial_data``), so it also
+    holds when the serializer is nested or used with ``many=True``.
     """
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
-                )
-        return attrs
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, Mapping) else []
+        errors = {
+            name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+            for name in unknown
+        }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if errors and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **errors}) from exc
+            raise
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
 
 
 class ProblemItemSerializer(serializers.Serializer):

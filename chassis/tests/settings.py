@@ -1,0 +1,54 @@
+"""Settings of the chassis's test project: a minimal service built the way services are."""
+
+import os
+from pathlib import Path
+
+import environ
+
+from chassis.conf import common_settings, rest_framework, spectacular
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# Test defaults, overridden by the real environment (the Makefile exports DATABASE_URL).
+env = environ.Env()
+env.ENVIRON = {
+    "SECRET_KEY": "chassis-tests-only-not-a-secret",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/chassis",
+    "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+    "LOG_LEVEL": "INFO",
+    **os.environ,
+}
+
+globals().update(common_settings(env, service="chassis", base_dir=BASE_DIR))
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "drf_spectacular",
+    "django_guid",
+    "chassis",
+]
+
+MIDDLEWARE = [
+    "chassis.health.HealthCheckMiddleware",
+    "django_guid.middleware.guid_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+ALLOWED_HOSTS = ["testserver"]
+SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+
+REST_FRAMEWORK = rest_framework(
+    DEFAULT_AUTHENTICATION_CLASSES=["chassis.auth.JWKSAuthentication"],
+    DEFAULT_THROTTLE_RATES={"probe": "1000/min"},
+)
+
+SPECTACULAR_SETTINGS = spectacular(title="chassis tests", description="Test-only API.")
+
+# The JWKS URL is pointed at a server the auth tests start; nothing listens here.
+CHASSIS_JWT = {"JWKS_URL": "http://127.0.0.1:1/.well-known/jwks.json", "ISSUER": "users"}
+HEALTH_BROKER_TIMEOUT_SECONDS = 1

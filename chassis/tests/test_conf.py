@@ -1,0 +1,201 @@
+import environ
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from chassis.conf import broker_transport_options, common_settings, rest_framework, spectacular
+
+# Every variable chassis.conf reads (its docstring lists them).
+ENVIRONMENT_VARIABLES = [
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CSRF_TRUSTED_ORIGINS",
+    "VAR_DIR",
+    "DATABASE_URL",
+    "DB_CONN_MAX_AGE",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_COOKIES",
+    "NUM_PROXIES",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "DATA_UPLOAD_MAX_MEMORY_SIZE",
+    "JWKS_URL",
+    "JWT_ISSUER",
+]
+
+
+@pytest.fixture
+def environment(monkeypatch):
+    """An empty environment but for SECRET_KEY; returns a setter for more variables."""
+    for name in ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECRET_KEY", "s3cret")
+
+    def set_variables(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return set_variables
+
+
+def settings_for(base_dir):
+    return common_settings(environ.Env(), service="orders", base_dir=base_dir)
+
+
+def test_production_safe_defaults(environment, tmp_path):
+    conf = settings_for(tmp_path)
+
+    assert conf["SECRET_KEY"] == "s3cret"
+    assert conf["DEBUG"] is False
+    assert conf["ALLOWED_HOSTS"] == ["localhost", "127.0.0.1"]
+    assert conf["SECURE_SSL_REDIRECT"] is True
+    assert conf["SESSION_COOKIE_SECURE"] is True
+    assert conf["CSRF_COOKIE_SECURE"] is True
+    assert conf["SECURE_HSTS_SECONDS"] == 31_536_000
+    assert conf["SECURE_HSTS_PRELOAD"] is True
+    assert conf["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert conf["SESSION_COOKIE_NAME"] == "orders_sessionid"
+    assert conf["CSRF_COOKIE_NAME"] == "orders_csrftoken"
+    assert conf["STATIC_URL"] == "/static/orders/"
+    assert conf["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1_048_576
+    assert conf["CHASSIS_JWT"] == {
+        "JWKS_URL": "http://127.0.0.1:8101/.well-known/jwks.json",
+        "ISSUER": "users",
+    }
+    assert conf["LOGGING"]["handlers"]["stdout"]["formatter"] == "json"
+
+
+def test_embedded_defaults_live_under_var_dir(environment, tmp_path):
+    conf = settings_for(tmp_path)
+    var = tmp_path / "var"
+
+    assert conf["VAR_DIR"] == var
+    database = conf["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.sqlite3"
+    assert database["NAME"] == str(var / "orders.sqlite3")
+    assert database["CONN_MAX_AGE"] == 60
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert conf["CELERY_BROKER_URL"] == "filesystem://"
+    assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {
+        "data_folder_in": str(var / "broker" / "queue"),
+        "data_folder_out": str(var / "broker" / "queue"),
+        "processed_folder": str(var / "broker" / "processed"),
+        "store_processed": False,
+        "control_folder": str(var / "broker" / "control"),
+    }
+    assert sorted(p.name for p in (var / "broker").iterdir()) == ["control", "processed", "queue"]
+    assert conf["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "orders",
+    }
+
+
+def test_var_dir_from_the_environment(environment, tmp_path):
+    environment(VAR_DIR=str(tmp_path / "state"))
+
+    conf = settings_for(tmp_path / "app")
+
+    assert conf["DATABASES"]["default"]["NAME"] == str(tmp_path / "state" / "orders.sqlite3")
+    assert (tmp_path / "state" / "broker" / "queue").is_dir()
+    assert not (tmp_path / "app").exists()
+
+
+def test_services_from_the_environment(environment, tmp_path):
+    environment(
+        DATABASE_URL="postgres://orders:pw@db:5432/orders",
+        DB_CONN_MAX_AGE="0",
+        CELERY_BROKER_URL="amqp://orders:pw@rabbitmq:5672//",
+        REDIS_URL="redis://redis:6379/0",
+        ALLOWED_HOSTS="orders.example.com,orders",
+        JWKS_URL="http://users:8000/.well-known/jwks.json",
+        JWT_ISSUER="users-prod",
+        LOG_FORMAT="console",
+    )
+
+    conf = settings_for(tmp_path)
+
+    database = conf["DATABASES"]["default"]
+    assert (database["ENGINE"], database["NAME"], database["HOST"], database["PORT"]) == (
+        "django.db.backends.postgresql",
+        "orders",
+        "db",
+        5432,
+    )
+    assert database["CONN_MAX_AGE"] == 0
+    assert conf["CELERY_BROKER_URL"] == "amqp://orders:pw@rabbitmq:5672//"
+    assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {}
+    assert not (tmp_path / "var").exists()
+    assert conf["CACHES"]["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://redis:6379/0",
+        "KEY_PREFIX": "orders",
+        "TIMEOUT": 300,
+    }
+    assert conf["ALLOWED_HOSTS"] == ["orders.example.com", "orders"]
+    assert conf["CHASSIS_JWT"] == {
+        "JWKS_URL": "http://users:8000/.well-known/jwks.json",
+        "ISSUER": "users-prod",
+    }
+    assert conf["LOGGING"]["handlers"]["stdout"]["formatter"] == "console"
+
+
+def test_debug_relaxes_the_https_only_defaults(environment, tmp_path):
+    environment(DEBUG="true")
+
+    conf = settings_for(tmp_path)
+
+    assert conf["DEBUG"] is True
+    assert conf["SECURE_SSL_REDIRECT"] is False
+    assert conf["SECURE_HSTS_SECONDS"] == 0
+    assert conf["SESSION_COOKIE_SECURE"] is False
+    assert conf["CSRF_COOKIE_SECURE"] is False
+
+
+def test_missing_secret_key_is_refused(environment, monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY")
+
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+        settings_for(tmp_path)
+
+
+def test_rest_framework_defaults_and_overrides(environment):
+    conf = rest_framework(DEFAULT_THROTTLE_RATES={"login": "5/min"}, PAGE_SIZE=10)
+
+    assert conf["EXCEPTION_HANDLER"] == "chassis.errors.exception_handler"
+    assert conf["DEFAULT_PARSER_CLASSES"] == ["chassis.parsers.JSONParser"]
+    assert conf["DEFAULT_RENDERER_CLASSES"] == ["rest_framework.renderers.JSONRenderer"]
+    assert conf["DEFAULT_PERMISSION_CLASSES"] == ["rest_framework.permissions.IsAuthenticated"]
+    assert conf["DEFAULT_PAGINATION_CLASS"] == "chassis.pagination.CursorPagination"
+    assert conf["DEFAULT_SCHEMA_CLASS"] == "chassis.openapi.AutoSchema"
+    assert conf["DEFAULT_THROTTLE_RATES"] == {"login": "5/min"}
+    assert conf["PAGE_SIZE"] == 10
+    assert conf["NUM_PROXIES"] == 0
+
+
+def test_rest_framework_num_proxies_from_the_environment(environment):
+    environment(NUM_PROXIES="1")
+
+    assert rest_framework()["NUM_PROXIES"] == 1
+    assert rest_framework(NUM_PROXIES=2)["NUM_PROXIES"] == 2
+
+
+def test_spectacular_settings():
+    conf = spectacular(title="orders API", description="Orders.")
+
+    assert (conf["TITLE"], conf["DESCRIPTION"], conf["VERSION"]) == (
+        "orders API",
+        "Orders.",
+        "1.0.0",
+    )
+    assert conf["SCHEMA_PATH_PREFIX"] == r"/api/v1/"
+    assert conf["COMPONENT_SPLIT_REQUEST"] is True
+    assert conf["SWAGGER_UI_DIST"] == "SIDECAR"
+
+
+def test_broker_transport_options_only_for_the_filesystem(tmp_path):
+    assert broker_transport_options("amqp://localhost//", tmp_path) == {}
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,89 @@
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+from chassis.serializers import InputSerializer, ProblemSerializer
+
+
+class AddressSerializer(InputSerializer):
+    city = serializers.CharField()
+
+
+class ProfileSerializer(InputSerializer):
+    full_name = serializers.CharField()
+    address = AddressSerializer(required=False)
+    previous = AddressSerializer(many=True, required=False)
+
+
+def errors_of(serializer) -> dict:
+    assert serializer.is_valid() is False
+    return serializer.errors
+
+
+def unknown() -> list:
+    return [ErrorDetail("Unknown field.", code="unknown_field")]
+
+
+def test_declared_fields_pass():
+    data = {"full_name": "Ada", "address": {"city": "London"}, "previous": [{"city": "Paris"}]}
+    serializer = ProfileSerializer(data=data)
+
+    assert serializer.is_valid() is True
+    assert serializer.validated_data == data
+
+
+def test_unknown_field_is_refused():
+    assert errors_of(ProfileSerializer(data={"full_name": "Ada", "full_nmae": "x"})) == {
+        "full_nmae": unknown()
+    }
+
+
+def test_unknown_fields_are_reported_with_the_other_errors():
+    errors = errors_of(ProfileSerializer(data={"full_nmae": "Ada"}))
+
+    assert errors == {
+        "full_name": [ErrorDetail("This field is required.", code="required")],
+        "full_nmae": unknown(),
+    }
+
+
+def test_unknown_fields_in_nested_serializers():
+    data = {"full_name": "Ada", "address": {"city": "L", "zip": "1"}, "previous": [{"town": "P"}]}
+
+    errors = errors_of(ProfileSerializer(data=data))
+
+    assert errors["address"] == {"zip": unknown()}
+    assert dict(errors["previous"]) == {
+        0: {
+            "city": [ErrorDetail("This field is required.", code="required")],
+            "town": unknown(),
+        }
+    }
+
+
+def test_unknown_fields_with_many_at_the_top():
+    errors = errors_of(AddressSerializer(data=[{"city": "L"}, {"city": "P", "x": 1}], many=True))
+
+    assert dict(errors) == {1: {"x": unknown()}}
+
+
+def test_unknown_fields_refused_in_partial_updates():
+    assert errors_of(ProfileSerializer(data={"nick": "a"}, partial=True)) == {"nick": unknown()}
+
+
+def test_non_object_input_gets_the_usual_error():
+    assert errors_of(ProfileSerializer(data=["full_name"])) == {
+        "non_field_errors": [
+            ErrorDetail("Invalid data. Expected a dictionary, but got list.", code="invalid")
+        ]
+    }
+
+
+def test_problem_serializer_describes_the_problem_document():
+    assert list(ProblemSerializer().fields) == [
+        "type",
+        "title",
+        "status",
+        "detail",
+        "errors",
+        "correlation_id",
+    ]

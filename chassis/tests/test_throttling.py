@@ -1,0 +1,63 @@
+import pytest
+
+THROTTLED = "/api/v1/throttled/"
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(**rates: str) -> None:
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+    return set_rates
+
+
+def test_rate_changed_at_runtime_applies(api_client, rates):
+    rates(probe="2/min")
+
+    statuses = [api_client.get(THROTTLED).status_code for _ in range(3)]
+    response = api_client.get(THROTTLED)
+
+    assert statuses == [200, 200, 429]
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "60"
+    assert response.json() == {
+        "type": "urn:problem-type:throttled",
+        "title": "Too many requests.",
+        "status": 429,
+        "detail": "Request was throttled. Expected available in 60 seconds.",
+        "errors": [],
+        "correlation_id": response["X-Request-ID"],
+    }
+
+    rates(probe="3/min")
+    assert [api_client.get(THROTTLED).status_code for _ in range(2)] == [200, 429]
+
+
+def test_scope_without_a_rate_is_not_throttled(api_client, rates):
+    rates(other="1/min")
+
+    assert [api_client.get(THROTTLED).status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_clients_cannot_pick_their_own_throttle_key(api_client, rates):
+    rates(probe="1/min")
+
+    first = api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="198.51.100.1")
+    second = api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="198.51.100.2")
+
+    assert (first.status_code, second.status_code) == (200, 429)
+
+
+def test_clients_behind_the_gateway_are_told_apart(api_client, rates, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "NUM_PROXIES": 1,
+        "DEFAULT_THROTTLE_RATES": {"probe": "1/min"},
+    }
+
+    ada = [api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="198.51.100.1") for _ in range(2)]
+    bob = api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.2")
+
+    assert [r.status_code for r in ada] == [200, 429]
+    assert bob.status_code == 200
