@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 THROTTLED = "/api/v1/throttled/"
 
@@ -34,10 +35,12 @@ def test_rate_changed_at_runtime_applies(api_client, rates):
     assert [api_client.get(THROTTLED).status_code for _ in range(2)] == [200, 429]
 
 
-def test_scope_without_a_rate_is_not_throttled(api_client, rates):
+def test_scope_without_a_rate_is_a_configuration_error(api_client, rates):
+    """Fail closed: a scope with no rate (a typo, a dropped setting) must not go unthrottled."""
     rates(other="1/min")
 
-    assert [api_client.get(THROTTLED).status_code for _ in range(3)] == [200, 200, 200]
+    with pytest.raises(ImproperlyConfigured, match="No default throttle rate set for 'probe'"):
+        api_client.get(THROTTLED)
 
 
 def test_clients_cannot_pick_their_own_throttle_key(api_client, rates):

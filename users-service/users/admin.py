@@ -1,10 +1,10 @@
 """Staff admin for accounts: email login, useful columns, filters and search."""
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -24,10 +24,22 @@ class UserEditForm(UserChangeForm):
         fields = ("email", "full_name")
 
 
+class PasswordSetForm(AdminPasswordChangeForm):
+    """The admin's "change password" form, saved through the service: a password set by staff
+    (after a compromise, say) ends the sessions opened with the old one."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data["set_usable_password"]
+        password = self.cleaned_data["password1"] if usable else None
+        services.user_password_set(user=self.user, password=password)
+        return self.user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreateForm
+    change_password_form = PasswordSetForm
     ordering = ("-date_joined",)
     list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
@@ -35,7 +47,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("id", "date_joined", "last_login", "password_changed_at")
     filter_horizontal = ("groups", "user_permissions")
     date_hierarchy = "date_joined"
-    actions: ClassVar = ["deactivate_users"]
+    actions = ("deactivate_users",)
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         ("Profile", {"fields": ("full_name",)}),
@@ -52,7 +64,7 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Deactivate selected accounts (revokes their refresh tokens)")
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         done = 0
-        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
+        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):  # type: ignore[misc]
             services.user_deactivate(user=user, by=request.user)  # type: ignore[arg-type]
             done += 1
         self.message_user(request, f"{done} account(s) deactivated.")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from chassis.errors import PROBLEM_CONTENT_TYPE
 from chassis.pagination import CursorPagination
-from chassis.serializers import InputSerializer
+from chassis.serializers import InputSerializer, ProblemSerializer
 from chassis.throttling import ScopedRateThrottle
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from users import selectors, services
@@ -23,8 +25,23 @@ from users.models import User
 PASSWORD_MAX = 128
 
 
+def _problem(status_code: int, description: str) -> dict[Any, OpenApiResponse]:
+    """A documented error response the chassis cannot derive from the view (its AutoSchema
+    adds 401 only where the view authenticates requests, not for credentials in the body)."""
+    return {
+        (status_code, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer, description=description
+        )
+    }
+
+
+BAD_REFRESH_RESPONSE = _problem(401, "The refresh token is invalid, expired or revoked.")
+
+
 class UserOutputSerializer(serializers.ModelSerializer):
-    groups = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    groups: serializers.RelatedField[Any, Any, Any] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = User
@@ -58,6 +75,11 @@ def _pair_response(pair: services.TokenPair) -> Response:
     return Response(TokenPairOutputSerializer(data).data, headers={"Cache-Control": "no-store"})
 
 
+def _account(request: Request) -> User:
+    """The authenticated account (the view's permissions guarantee there is one)."""
+    return cast(User, request.user)
+
+
 class PublicAuthApi(APIView):
     """Base for endpoints that take credentials in the body: no header authentication.
 
@@ -67,7 +89,7 @@ class PublicAuthApi(APIView):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (ScopedRateThrottle,)
+    throttle_classes: tuple[type[BaseThrottle], ...] = (ScopedRateThrottle,)
 
     def get_authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
@@ -103,7 +125,10 @@ class TokenObtainApi(PublicAuthApi):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: TokenPairOutputSerializer},
+        responses={
+            200: TokenPairOutputSerializer,
+            **_problem(401, "No active account matches these credentials."),
+        },
         summary="Log in: obtain an access/refresh token pair",
         tags=["auth"],
     )
@@ -122,7 +147,7 @@ class TokenRefreshApi(PublicAuthApi):
 
     @extend_schema(
         request=RefreshInputSerializer,
-        responses={200: TokenPairOutputSerializer},
+        responses={200: TokenPairOutputSerializer, **BAD_REFRESH_RESPONSE},
         summary="Rotate a refresh token: new pair, old refresh token revoked",
         tags=["auth"],
     )
@@ -137,7 +162,7 @@ class LogoutApi(PublicAuthApi):
 
     @extend_schema(
         request=RefreshInputSerializer,
-        responses={204: None},
+        responses={204: None, **BAD_REFRESH_RESPONSE},
         summary="Log out: revoke a refresh token",
         tags=["auth"],
     )
@@ -181,7 +206,7 @@ class MeApi(APIView):
     def patch(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        user = services.user_update(user=request.user, data=data.validated_data)
+        user = services.user_update(user=_account(request), data=data.validated_data)
         return Response(UserOutputSerializer(user).data)
 
 
@@ -202,7 +227,7 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.user_password_change(user=request.user, **data.validated_data)
+        services.user_password_change(user=_account(request), **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -248,10 +273,13 @@ class UserDeactivateApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: UserOutputSerializer},
+        responses={
+            200: UserOutputSerializer,
+            **_problem(409, "Staff cannot deactivate their own account."),
+        },
         tags=["staff"],
         summary="Deactivate an account (staff): no login, refresh tokens revoked",
     )
     def post(self, request: Request, user_id: Any) -> Response:
-        user = services.user_deactivate(user=_get_user_or_404(user_id), by=request.user)
+        user = services.user_deactivate(user=_get_user_or_404(user_id), by=_account(request))
         return Response(UserOutputSerializer(user).data)

@@ -90,7 +90,9 @@ def keyring_from_settings() -> KeyRing:
             f"no JWT signing keys: put <kid>.pem files in JWT_KEYS_DIR ({directory}) or set "
             "JWT_KEYS; `manage.py jwt_keys --dir DIR --ensure 2` generates them"
         )
-    signing_kid = settings.JWT_SIGNING_KID or sorted(keys)[-1]
+    # Unset: the oldest key signs (kids start with their creation date), so a key added for a
+    # rotation is published first and signs only once JWT_SIGNING_KID names it.
+    signing_kid = settings.JWT_SIGNING_KID or sorted(keys)[0]
     if signing_kid not in keys:
         raise ImproperlyConfigured(f"JWT_SIGNING_KID={signing_kid!r} is not in the key ring")
     return KeyRing(keys=keys, signing_kid=signing_kid)

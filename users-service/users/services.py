@@ -17,7 +17,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from users.models import User
-from users.tokens import RefreshToken, access_claims
+from users.tokens import RefreshToken, access_claims, password_stamp
 
 
 class InvalidInput(DomainError):
@@ -94,7 +94,20 @@ def user_password_change(*, user: User, current_password: str, new_password: str
     if not user.check_password(current_password):
         raise _field_error("current_password", "invalid", ["The current password is wrong."])
     _validate_password(new_password, user, "new_password")
-    user.set_password(new_password)
+    user_password_set(user=user, password=new_password)
+
+
+@transaction.atomic
+def user_password_set(*, user: User, password: str | None) -> None:
+    """Set ``user``'s password (``None``: disable password login) with no questions asked, as
+    staff do in the admin. Records the change and revokes every refresh token of the user, so
+    every session opened with the old password ends (access tokens included, see
+    AccessTokenAuthentication). Validating the password is the caller's business.
+    """
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
     user.password_changed_at = timezone.now()
     user.save(update_fields=["password", "password_changed_at"])
     tokens_revoke_all(user=user)
@@ -125,6 +138,7 @@ def tokens_revoke_all(*, user: User) -> int:
 
 def _issue_pair(user: User) -> TokenPair:
     refresh = RefreshToken.for_user(user)  # recorded as outstanding
+    refresh["pwd_at"] = password_stamp(user)  # a password change ends this session too
     access = refresh.access_token
     for claim, value in access_claims(user).items():
         access[claim] = value
@@ -148,25 +162,36 @@ def token_pair_obtain(*, request: HttpRequest | None, email: str, password: str)
     return _issue_pair(user)
 
 
-@transaction.atomic
-def token_refresh(*, refresh: str) -> TokenPair:
-    """Rotate a refresh token: revoke it and issue a new pair with freshly read claims.
+def _locked_outstanding(refresh: str) -> tuple[RefreshToken, OutstandingToken]:
+    """Verify ``refresh`` and lock its outstanding-token row (FOR UPDATE) for this transaction.
 
-    The outstanding-token row is locked, so two concurrent refreshes with one token yield one
-    new pair. Raises InvalidRefreshToken (401) for a bad, expired, revoked or orphan token or
-    an inactive account.
+    Raises InvalidRefreshToken for a bad, expired or revoked token, or one never issued here.
     """
     try:
-        token = RefreshToken(refresh)
+        token = RefreshToken(refresh)  # type: ignore[arg-type]  # the stubs omit str
     except TokenError as exc:
         raise InvalidRefreshToken() from exc
     outstanding = (
         OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token["jti"]).first()
     )
-    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+    if outstanding is None:
+        raise InvalidRefreshToken()
+    return token, outstanding
+
+
+@transaction.atomic
+def token_refresh(*, refresh: str) -> TokenPair:
+    """Rotate a refresh token: revoke it and issue a new pair with freshly read claims.
+
+    The outstanding-token row is locked, so two concurrent refreshes with one token yield one
+    new pair. Raises InvalidRefreshToken (401) for a bad, expired, revoked or orphan token, an
+    inactive account, or a token issued under a password that has since changed.
+    """
+    token, outstanding = _locked_outstanding(refresh)
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
         raise InvalidRefreshToken()
     user = User.objects.filter(pk=token["sub"], is_active=True).first()
-    if user is None:
+    if user is None or token.get("pwd_at", 0) != password_stamp(user):
         raise InvalidRefreshToken()
     BlacklistedToken.objects.create(token=outstanding)
     return _issue_pair(user)
@@ -175,13 +200,5 @@ def token_refresh(*, refresh: str) -> TokenPair:
 @transaction.atomic
 def token_revoke(*, refresh: str) -> None:
     """Log out: blacklist ``refresh``. Raises InvalidRefreshToken if it is not valid now."""
-    try:
-        token = RefreshToken(refresh)
-    except TokenError as exc:
-        raise InvalidRefreshToken() from exc
-    outstanding = (
-        OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=token["jti"]).first()
-    )
-    if outstanding is None:
-        raise InvalidRefreshToken()
+    _, outstanding = _locked_outstanding(refresh)
     BlacklistedToken.objects.get_or_create(token=outstanding)

@@ -1,13 +1,15 @@
 """Access and refresh tokens: simplejwt's token classes, signed by the key ring with a ``kid``.
 
 Claims of an access token: ``token_type``, ``exp``, ``iat``, ``jti``, ``iss``, ``sub`` (user
-id), ``email``, ``name``, ``is_staff``, ``groups``. Refresh tokens carry only ``sub``: every
-refresh mints the access claims again from the database, so a user who lost staff rights or
-was deactivated does not keep them through refreshes.
+id), ``email``, ``name``, ``is_staff``, ``groups``, ``pwd_at`` (see :func:`password_stamp`).
+Refresh tokens carry only ``sub``: every refresh mints the access claims again from the
+database, so a user who lost staff rights or was deactivated does not keep them through
+refreshes.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -81,4 +83,19 @@ def access_claims(user: Any) -> dict[str, Any]:
         "name": user.full_name,
         "is_staff": user.is_staff,
         "groups": sorted(user.groups.values_list("name", flat=True)),
+        "pwd_at": password_stamp(user),
     }
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def password_stamp(user: Any) -> int:
+    """When the password last changed, in microseconds since the epoch (0: never).
+
+    users-service refuses access tokens whose ``pwd_at`` is not the account's current stamp.
+    Comparing ``iat`` instead cannot work: it has a one-second resolution, so a token issued
+    in the same second as the change, before it, would stay valid.
+    """
+    changed = user.password_changed_at
+    return (changed - _EPOCH) // timedelta(microseconds=1) if changed else 0

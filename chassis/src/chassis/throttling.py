@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
@@ -13,5 +14,9 @@ class ScopedRateThrottle(throttling.ScopedRateThrottle):
     """
 
     def get_rate(self) -> str | None:
+        if not self.scope:
+            return None
         rates = api_settings.DEFAULT_THROTTLE_RATES
-        return rates.get(self.scope) if self.scope else None
+        if self.scope not in rates:  # fail closed: a typo must not remove a rate limit
+            raise ImproperlyConfigured(f"No default throttle rate set for '{self.scope}' scope")
+        return rates[self.scope]

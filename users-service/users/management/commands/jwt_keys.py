@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,8 @@ class Command(BaseCommand):
             raise CommandError("use --dir DIR --ensure N (N >= 1), or --jwks")
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         existing = sorted(directory.glob("*.pem"))
-        for index in range(len(existing), options["ensure"]):
-            kid = f"{datetime.now(UTC):%Y%m%d}-{index + 1}"
+        for _ in range(len(existing), options["ensure"]):
+            kid = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
             path = directory / f"{kid}.pem"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
