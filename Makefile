@@ -3,7 +3,7 @@
 PYTHON ?= python3
 RUNNER := $(PYTHON) infra/local/platform.py
 TOOLS := var/tools/bin
-PARTS := users-service
+PARTS := gateway-config users-service
 
 .PHONY: up down test lint bootstrap test-chassis test-services test-system
 

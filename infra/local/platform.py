@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +38,9 @@ PROCFILE = ROOT / "infra" / "local" / "Procfile"
 TOOLS_LOCK = ROOT / "infra" / "requirements.lock"
 DB_PREFIX = os.environ.get("PLATFORM_DB_PREFIX", "")
 HOST = "127.0.0.1"
+GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
+GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
+SYSTEM_PACKAGES = {"haproxy": "haproxy", "deck": "deck"}  # command -> Debian package
 
 # name -> directory, port, and the manage.py commands that prepare it (after migrate).
 SERVICES: dict[str, dict] = {
@@ -103,13 +107,32 @@ def tree_hash(*paths: Path) -> str:
 
 
 def bootstrap() -> None:
-    """Create or refresh every virtual environment; a no-op when nothing changed."""
+    """Install what is missing (Debian packages, virtual environments); else a no-op."""
+    ensure_system_packages()
     uv = ensure_tools()
     chassis_hash = tree_hash(ROOT / "chassis" / "src", ROOT / "chassis" / "pyproject.toml")
     ensure_chassis_wheel(uv, chassis_hash)
     ensure_venv(uv, ROOT / "chassis", chassis_hash, editable="-e.")
+    ensure_venv(uv, ROOT / "gateway-config", "", pins_chassis=False)
     for spec in SERVICES.values():
         ensure_venv(uv, ROOT / spec["dir"], chassis_hash)
+
+
+def ensure_system_packages() -> None:
+    missing = [pkg for cmd, pkg in SYSTEM_PACKAGES.items() if shutil.which(cmd) is None]
+    if not missing:
+        return
+    say(f"installing Debian packages: {' '.join(missing)}")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    if sudo and shutil.which("sudo") is None:
+        sys.exit(f"please install the Debian packages {' '.join(missing)} (apt-get install)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run([*sudo, "apt-get", "update", "-qq"], env=env, quiet=True)
+    run(
+        [*sudo, "apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+        env=env,
+        quiet=True,
+    )
 
 
 def ensure_tools() -> Path:
@@ -141,7 +164,9 @@ def ensure_chassis_wheel(uv: Path, chassis_hash: str) -> None:
     marker.write_text(chassis_hash)
 
 
-def ensure_venv(uv: Path, part: Path, chassis_hash: str, editable: str | None = None) -> None:
+def ensure_venv(
+    uv: Path, part: Path, chassis_hash: str, editable: str | None = None, pins_chassis: bool = True
+) -> None:
     lock = part / "requirements-dev.lock"
     venv = part / ".venv"
     marker = venv / ".platform-hash"
@@ -153,7 +178,7 @@ def ensure_venv(uv: Path, part: Path, chassis_hash: str, editable: str | None = 
         run([uv, "venv", "--quiet", "--python", sys.executable, venv], quiet=True)
     env = {**os.environ, "VIRTUAL_ENV": str(venv)}
     sync = [uv, "pip", "sync", "--quiet", "--find-links", WHEELS, lock]
-    if editable is None:
+    if editable is None and pins_chassis:
         sync += ["--reinstall-package", "platform-chassis"]
     run(sync, cwd=part, env=env, quiet=True)
     if editable:
@@ -208,6 +233,10 @@ def platform_env() -> dict[str, str]:
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
         "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
         "JWKS_URL": f"http://{HOST}:{SERVICES['users']['port']}/.well-known/jwks.json",
+        # Requests arrive through the gateway, which appends the client to X-Forwarded-For.
+        "NUM_PROXIES": "1",
+        "GATEWAY_PORT": str(GATEWAY_PORT),
+        "GATEWAY_STATUS_PORT": str(GATEWAY_STATUS_PORT),
     }
     for name, spec in SERVICES.items():
         key = f"{name.upper()}_"
@@ -272,6 +301,53 @@ def prepare(env: dict[str, str]) -> None:
             )
 
 
+def render_gateway(env: dict[str, str]) -> None:
+    """Render gateway-config/kong.yml with users-service's current public keys (its JWKS).
+
+    ``GATEWAY_KONG_FILE`` renders another declarative file instead (the benchmark's copy).
+    """
+    kong_file = Path(os.environ.get("GATEWAY_KONG_FILE", ROOT / "gateway-config" / "kong.yml"))
+    shown = kong_file.relative_to(ROOT) if kong_file.is_relative_to(ROOT) else kong_file
+    say(f"rendering the gateway from {shown}")
+    users = ROOT / SERVICES["users"]["dir"]
+    jwks = subprocess.run(
+        [users / ".venv" / "bin" / "python", "manage.py", "jwt_keys", "--jwks"],
+        cwd=users,
+        env=service_env("users", env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if jwks.returncode != 0:
+        sys.exit(f"cannot read users-service's JWKS:\n{jwks.stderr}")
+    jwks_file = VAR / "keys" / "users.jwks.json"
+    jwks_file.write_text(jwks.stdout)
+    gateway = ROOT / "gateway-config"
+    upstreams = [f"--upstream={spec['dir']}={HOST}:{spec['port']}" for spec in SERVICES.values()]
+    run(
+        [
+            gateway / ".venv" / "bin" / "python",
+            "-m",
+            "gateway",
+            "render",
+            "--kong",
+            kong_file.resolve(),
+            "--jwks",
+            jwks_file,
+            "--out",
+            VAR / "gateway",
+            "--listen",
+            f"{HOST}:{GATEWAY_PORT}",
+            "--status-listen",
+            f"{HOST}:{GATEWAY_STATUS_PORT}",
+            *upstreams,
+        ],
+        cwd=gateway,
+        quiet=True,
+    )
+    run(["haproxy", "-c", "-q", "-f", VAR / "gateway" / "haproxy.cfg"], quiet=True)
+
+
 def summary(env: dict[str, str]) -> None:
     choice = json.loads(env["_CHOICE"])
     password = (VAR / "demo-staff-password").read_text().strip()
@@ -293,7 +369,9 @@ def up() -> None:
     env = platform_env()
     say("backing services: " + ", ".join(f"{k}={v}" for k, v in json.loads(env["_CHOICE"]).items()))
     prepare(env)
-    busy = [str(s["port"]) for s in SERVICES.values() if answers(s["port"])]
+    render_gateway(env)
+    ports = [s["port"] for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT]
+    busy = [str(port) for port in ports if answers(port)]
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
     summary(env)
@@ -347,7 +425,9 @@ def main() -> None:
         bootstrap()
     elif args.command == "prepare":
         bootstrap()
-        prepare(platform_env())
+        env = platform_env()
+        prepare(env)
+        render_gateway(env)
     elif args.command == "env":
         for key, value in sorted(platform_env().items()):
             print(f"{key}={value}")

@@ -23,13 +23,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "infra" / "local" / "platform.py"
+# The Django services of the platform (their directory; also their Kong service name).
+SERVICES = ["users-service"]
 START_TIMEOUT = 180  # the first run installs the virtual environments
 
 
 @dataclass
 class Platform:
     mode: str
-    users: str  # base URL of users-service
+    users: str  # base URL of users-service (direct)
+    gateway: str  # base URL of the gateway
     var: Path
     process: subprocess.Popen
     log: Path
@@ -53,13 +56,13 @@ def psql(sql: str) -> None:
     )
 
 
-def wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+def wait_ready(url: str, process: subprocess.Popen, log: Path, probe: str = "/readyz") -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"platform exited with {process.returncode}:\n{log.read_text()[-4000:]}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{probe}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -83,13 +86,21 @@ def platform(
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
-    port = free_port()
+    port, gateway_port, status_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "PLATFORM_VAR": str(var),
         "USERS_PORT": str(port),
+        "GATEWAY_PORT": str(gateway_port),
+        "GATEWAY_STATUS_PORT": str(status_port),
         "PLATFORM_DB_PREFIX": prefix,
         "GUNICORN_WORKERS": "2",
+        # Every test client is 127.0.0.1 and the throttle counters live in the shared Redis:
+        # raise the services' per-IP auth throttles so back-to-back runs do not trip them
+        # (the gateway's own limits stay as kong.yml sets them; each run has fresh counters).
+        "THROTTLE_LOGIN": "1000/min",
+        "THROTTLE_REGISTER": "1000/min",
+        "THROTTLE_REFRESH": "1000/min",
     }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
@@ -103,9 +114,12 @@ def platform(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    platform = Platform(mode, f"http://127.0.0.1:{port}", var, process, log, env)
+    platform = Platform(
+        mode, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gateway_port}", var, process, log, env
+    )
     try:
         wait_ready(platform.users, process, log)
+        wait_ready(platform.gateway, process, log, probe="/.well-known/jwks.json")
         yield platform
     finally:
         code = stop(platform) if process.poll() is None else process.returncode
@@ -116,5 +130,13 @@ def platform(
 
 @pytest.fixture
 def client(platform: Platform) -> Iterator[httpx.Client]:
+    """Talks to the platform as clients do: through the gateway."""
+    with httpx.Client(base_url=platform.gateway, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def direct(platform: Platform) -> Iterator[httpx.Client]:
+    """Talks to users-service directly (probes are not routed through the gateway)."""
     with httpx.Client(base_url=platform.users, timeout=10) as client:
         yield client

@@ -1,13 +1,17 @@
-"""`make up` end to end: the README's curl walk, the demo staff account, admin and teardown."""
+"""`make up` end to end through the gateway: the API walk, staff, admin, teardown."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import subprocess
 import sys
+import time
 
 import httpx
 import jwt
+import pytest
 
 from conftest import ROOT, RUNNER, Platform
 
@@ -88,8 +92,8 @@ def test_demo_staff_account_reaches_staff_api_and_admin(
     assert css.headers["content-type"].startswith("text/css")
 
 
-def test_readyz_reports_every_check(client: httpx.Client) -> None:
-    ready = client.get("/readyz")
+def test_readyz_reports_every_check(direct: httpx.Client) -> None:
+    ready = direct.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ok",
@@ -110,3 +114,53 @@ def test_prepare_again_is_idempotent(platform: Platform) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert platform.demo_password() == before
     assert "2 signing key(s) present" in again.stdout
+
+
+def test_a_forged_token_is_refused_at_the_gateway_before_any_service(
+    platform: Platform, client: httpx.Client
+) -> None:
+    _, pair = register_and_login(client)
+    header, payload, signature = pair["access"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["is_staff"] = True  # the classic escalation attempt
+    tampered = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    forged = f"{header}.{tampered}.{signature}"
+    marker = f"forged-{secrets.token_hex(8)}"
+
+    refused = client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {forged}", "X-Request-ID": marker}
+    )
+
+    assert refused.status_code == 401
+    assert refused.content == b'{"message":"Invalid signature"}'
+    assert refused.headers["content-type"] == "application/json; charset=utf-8"
+    assert refused.headers["x-request-id"] == marker
+    gateway_lines: list[str] = []
+    for _ in range(50):  # the access log line is written once the response is sent
+        log = platform.log.read_text().splitlines()
+        gateway_lines = [line for line in log if marker in line and "gateway.1" in line]
+        if gateway_lines:
+            break
+        time.sleep(0.1)
+    assert len(gateway_lines) == 1
+    assert '"status":401' in gateway_lines[0]
+    assert [line for line in log if marker in line and "users-web.1" in line] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/.well-known/jwks.json", 200),
+        ("POST", "/api/v1/auth/token", 400),
+        ("GET", "/api/v1/users/schema/", 200),
+        ("GET", "/docs/users/", 200),
+        ("GET", "/admin/users/login/", 200),
+        ("GET", "/static/users/admin/css/base.css", 200),
+    ],
+)
+def test_every_route_reaches_users_service(
+    client: httpx.Client, method: str, path: str, status: int
+) -> None:
+    response = client.request(method, path, json={} if method == "POST" else None)
+    assert response.status_code == status
+    assert response.headers["x-ratelimit-limit-minute"] in {"30", "120", "300"}

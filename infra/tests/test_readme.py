@@ -18,8 +18,8 @@ def readme_walk() -> str:
 
 def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     script = readme_walk()
-    assert "API=http://127.0.0.1:8101\n" in script
-    script = script.replace("API=http://127.0.0.1:8101", f"API={platform.users}")
+    assert "API=http://127.0.0.1:8000\n" in script
+    script = script.replace("API=http://127.0.0.1:8000", f"API={platform.gateway}")
     # Each response body on its own line, so the outputs can be told apart.
     prelude = 'set -euo pipefail\ncurl() { command curl "$@"; echo; }\n'
     run = subprocess.run(
@@ -37,3 +37,15 @@ def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     assert problem["type"] == "urn:problem-type:token-not-valid"
     assert problem["detail"] == "Refresh token is invalid, expired or revoked."
     assert len(json.loads(jwks)["keys"]) >= 2
+
+
+def test_readme_forged_token_example_prints_what_it_says(platform: Platform) -> None:
+    section = (ROOT / "README.md").read_text().split("## The gateway", 1)[1]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    example = next(block for block in blocks if "Bearer not.a.token" in block)
+    command, expected = example.strip().splitlines()
+    command = command.replace("http://127.0.0.1:8000", platform.gateway)
+    run = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert run.stdout == expected.removeprefix("# ")

@@ -7,9 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SERVICES
 
-SERVICES = ["users-service"]
 ENV_READ = re.compile(r"""env\.(?:str|bool|int|list|json|db_url)\(\s*"([A-Z0-9_]+)\"""")
 ENV_READ_OS = re.compile(r"""os\.environ\.get\(\s*"([A-Z0-9_]+)\"""")
 
@@ -55,6 +54,7 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
     assert [p.relative_to(ROOT).as_posix() for p in workflows] == [
         ".github/workflows/platform.yml",
         "chassis/.github/workflows/ci.yml",
+        "gateway-config/.github/workflows/ci.yml",
         "users-service/.github/workflows/ci.yml",
     ]
     check = subprocess.run(
