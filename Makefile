@@ -5,7 +5,7 @@ RUNNER := $(PYTHON) infra/local/platform.py
 TOOLS := var/tools/bin
 PARTS := gateway-config users-service
 
-.PHONY: up down test lint bootstrap test-chassis test-services test-system
+.PHONY: up down test lint bootstrap test-chassis test-services test-system bench
 
 ## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
 up:
@@ -39,3 +39,8 @@ lint: bootstrap
 	$(TOOLS)/ruff format --check .
 	$(TOOLS)/check-jsonschema --builtin-schema vendor.github-workflows \
 		.github/workflows/*.yml */.github/workflows/*.yml
+
+## bench: gateway overhead, GET /api/v1/users/me direct vs through the gateway (own platform;
+## about 3 minutes; BENCH_ARGS="--rounds 1 --duration 3" for a quick run)
+bench: bootstrap
+	$(TOOLS)/python infra/bench/gateway_overhead.py $(BENCH_ARGS)

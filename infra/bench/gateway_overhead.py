@@ -1,0 +1,792 @@
+"""Gateway overhead: one authenticated endpoint called directly and through the gateway.
+
+What it measures: ``GET /api/v1/users/me`` with a user's access token, sent by ``wrk`` straight
+to users-service (gunicorn) and through the gateway (HAProxy rendered from kong.yml), in
+alternating rounds of one run. It reports the throughput and p50/p99 latency of both, their
+ratio, the latency the gateway adds at one connection (a separate sequential measurement) and
+the gateway's CPU time per request (utime+stime of the haproxy process from /proc, over the
+requests wrk counted), each next to its target:
+
+- through-gateway throughput at least 0.9x direct (under load: fixed connections, one wrk thread);
+- under 0.5 ms added at p50, at one connection;
+- under 80 us of gateway CPU per request (Kong's published figures work out to roughly
+  120-160 us per request per vCPU).
+
+For scale it also runs, under load, a third target: HAProxy with the gateway's own ``global``
+and ``defaults`` and no rules at all (``bare-haproxy``), i.e. what proxying alone costs on this
+machine, and it reports the CPU every platform process (gunicorn, honcho relaying the logs, ...)
+and everything else on the machine spent during each round.
+
+How: it starts its own isolated platform with ``infra/local/platform.py up`` (temporary
+PLATFORM_VAR, free ports, its own database prefix, dropped at the end), registers a user and
+logs in through the gateway, and stops the platform with Ctrl-C (SIGINT) even on error. The
+gateway is rendered from a copy of gateway-config/kong.yml that differs only in the
+rate-limiting ``minute`` values (raised to 10,000,000): a load test from one address would
+otherwise hit the 600/minute limit. Rate-limit counting still runs on every request.
+users-service's own per-IP auth throttles are raised, and gunicorn's worker recycling is off
+(``--recycle`` keeps it): a worker reboot costs about a second of CPU mid-round, on whichever
+target is running. Any response other than 2xx makes the run fail. catalog-service does not
+exist yet, so the one authenticated API endpoint there is to measure is users-service's.
+
+Run it (``make bench`` runs the bootstrap first):
+
+    var/tools/bin/python infra/bench/gateway_overhead.py                 # 3 rounds x 10 s
+    var/tools/bin/python infra/bench/gateway_overhead.py --rounds 1 --duration 3   # quick
+
+Results: a table on stdout, and infra/bench/results/gateway_overhead-<UTC time>.json / .md
+plus gateway_overhead-latest.md. This is a benchmark: nothing asserts the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform as host
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "infra" / "local" / "platform.py"
+KONG = ROOT / "gateway-config" / "kong.yml"
+RESULTS = ROOT / "infra" / "bench" / "results"
+ENDPOINT = "/api/v1/users/me"
+RAISED_LIMIT = 10_000_000
+START_TIMEOUT = 240  # the first run installs the virtual environments
+TOKEN_LIFETIME = 300  # users-service's access tokens (JWT_ACCESS_SECONDS default)
+SERVICE_THROTTLE = "100000/min"  # users-service's own per-IP auth throttles, raised
+TARGET_RATIO, TARGET_ADDED_P50_MS, TARGET_CPU_US = 0.9, 0.5, 80.0
+KONG_NOTE = "Kong's published figures work out to roughly 120-160 us per request per vCPU"
+RATE_NOTE = (
+    f"rate limits raised to {RAISED_LIMIT:,}/minute for the measurement (counting still runs); "
+    "jwt, correlation-id, size limit, cors and prometheus exactly as in kong.yml"
+)
+BARE_NOTE = (
+    "bare-haproxy: the gateway's own global/defaults and upstream, no rules, its log to a "
+    "file rather than through honcho: what proxying alone costs on this machine"
+)
+CATALOG_NOTE = "catalog-service does not exist yet: the endpoint is users-service's"
+# Counts every response that is not a 2xx (wrk's own counter only sees status >= 400).
+WRK_SCRIPT = """
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0 end
+function response(status, headers, body)
+  if status < 200 or status > 299 then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("bad") end
+  io.write(string.format("non2xx %d\\n", total))
+end
+"""
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot give a trustworthy figure (platform down, non-2xx, wrk failed)."""
+
+
+@dataclass
+class Platform:
+    process: subprocess.Popen
+    var: Path
+    log: Path
+    prefix: str
+    users: str
+    gateway: str
+    credentials: dict[str, str] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)  # every pid of the platform seen running
+    bare: subprocess.Popen | None = None  # HAProxy without rules, for scale
+    urls: dict[str, str] = field(default_factory=dict)  # target -> base URL
+    status: str = ""  # the gateway's Prometheus endpoint
+
+
+# --- tools and the isolated platform -----------------------------------------------------
+
+
+def ensure_wrk() -> str:
+    """wrk's path; installs the Debian package when missing and running as root."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        sys.exit("wrk is not installed: apt-get install wrk (as root), then run again")
+    print("installing wrk (apt-get install -y wrk)", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet = {"env": env, "capture_output": True, "check": False}
+    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
+    return shutil.which("wrk") or sys.exit("could not install wrk (apt-get install wrk)")
+
+
+def raised_kong(dest: Path) -> int:
+    """Copy kong.yml with every rate-limiting ``minute`` raised; nothing else differs."""
+    text = KONG.read_text()
+    raised, count = re.subn(r"(\{minute: )\d+(,)", rf"\g<1>{RAISED_LIMIT}\g<2>", text)
+    plugins = text.count("- name: rate-limiting")
+    if count != plugins or re.search(r"\{[^}]*\b(second|hour|day|month|year):", text):
+        raise BenchError(
+            f"kong.yml has {plugins} rate-limiting plugins, raised {count}: "
+            "update raised_kong() to the file's new shape"
+        )
+    dest.write_text(raised)
+    return count
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def platform_env(var: Path, kong_file: Path, prefix: str, recycle: bool) -> dict[str, str]:
+    ports = {
+        name: str(free_port()) for name in ("USERS_PORT", "GATEWAY_PORT", "GATEWAY_STATUS_PORT")
+    }
+    throttles = {
+        f"THROTTLE_{scope}": SERVICE_THROTTLE
+        for scope in ("LOGIN", "REGISTER", "REFRESH", "PASSWORD")
+    }
+    # gunicorn.conf.py recycles a worker every ~2000 requests; at a few hundred requests a
+    # second each (re)boot costs about a second of CPU in the middle of a round, on whichever
+    # target is running: noise unrelated to the gateway, off unless --recycle.
+    recycling = {} if recycle else {"GUNICORN_CMD_ARGS": "--max-requests 0"}
+    return {
+        **os.environ,
+        **ports,
+        **throttles,
+        **recycling,
+        "PLATFORM_VAR": str(var),
+        "PLATFORM_DB_PREFIX": prefix,
+        "GATEWAY_KONG_FILE": str(kong_file),
+    }
+
+
+def start_platform(var: Path, recycle: bool) -> Platform:
+    kong_file = var / "kong.bench.yml"
+    print(
+        f"gateway rendered from a copy of kong.yml: {raised_kong(kong_file)} rate limits "
+        f"raised to {RAISED_LIMIT:,}/minute (counting still runs)",
+        flush=True,
+    )
+    prefix = f"bench_{secrets.token_hex(3)}_"
+    env = platform_env(var, kong_file, prefix, recycle)
+    log = var / "platform.log"
+    python = shutil.which("python3") or sys.executable  # as `make up` runs it
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [python, RUNNER, "up"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = {name: f"http://127.0.0.1:{env[name]}" for name in ("USERS_PORT", "GATEWAY_PORT")}
+    platform = Platform(process, var, log, prefix, url["USERS_PORT"], url["GATEWAY_PORT"])
+    platform.urls = {"direct": platform.users, "gateway": platform.gateway}
+    platform.status = f"http://127.0.0.1:{env['GATEWAY_STATUS_PORT']}/metrics"
+    return platform
+
+
+def start_bare_proxy(platform: Platform) -> None:
+    """HAProxy with the rendered gateway's global/defaults and upstream, and no rules."""
+    config = (platform.var / "gateway" / "haproxy.cfg").read_text()
+    head = config.split("\nfrontend ", 1)[0]
+    server = re.search(r"^    server .*$", config, re.M)
+    if server is None:
+        raise BenchError("no upstream server line in the rendered haproxy.cfg")
+    port = free_port()
+    bare = platform.var / "bare-haproxy.cfg"
+    bare.write_text(
+        f"{head}\nfrontend bare\n    bind 127.0.0.1:{port}\n"
+        f"    default_backend bare\n\nbackend bare\n{server[0]}\n"
+    )
+    with (platform.var / "bare-haproxy.log").open("w") as out:
+        platform.bare = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(bare)], stdout=out, stderr=subprocess.STDOUT
+        )
+    platform.urls["bare-haproxy"] = f"http://127.0.0.1:{port}"
+    for _ in range(50):
+        if platform.bare.poll() is None and answers(port):
+            return
+        time.sleep(0.1)
+    raise BenchError(f"the bare HAProxy did not start: see {platform.var / 'bare-haproxy.log'}")
+
+
+def answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_ready(platform: Platform) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    for url in (f"{platform.users}/readyz", f"{platform.gateway}/.well-known/jwks.json"):
+        while True:
+            if platform.process.poll() is not None:
+                raise BenchError(f"platform exited with {platform.process.returncode}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"platform not ready after {START_TIMEOUT}s ({url})")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+    platform.seen |= set(process_tree(platform.process.pid))
+
+
+def stop_platform(platform: Platform) -> None:
+    """Ctrl-C to the runner's group, as in a terminal; SIGKILL what is left after 30 s."""
+    if platform.bare is not None and platform.bare.poll() is None:
+        platform.bare.terminate()
+        platform.bare.wait(timeout=30)
+    if platform.process.poll() is None:
+        platform.seen |= set(process_tree(platform.process.pid))
+        os.killpg(platform.process.pid, signal.SIGINT)
+        try:
+            platform.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            print("platform did not stop on Ctrl-C: killing its processes", file=sys.stderr)
+            for pid in platform.seen:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            platform.process.wait(timeout=10)
+    drop_databases(platform.prefix)
+
+
+def drop_databases(prefix: str) -> None:
+    if shutil.which("psql") is None:
+        return
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-At", "-c"]
+    listed = subprocess.run(
+        [*psql, "SELECT datname FROM pg_database"], capture_output=True, text=True, check=False
+    )
+    for name in (n for n in listed.stdout.split() if n.startswith(prefix)):
+        subprocess.run(
+            [*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
+            capture_output=True,
+            check=False,
+        )
+        print(f"dropped database {name}")
+
+
+# --- the user and its tokens -------------------------------------------------------------
+
+
+def register(platform: Platform) -> None:
+    """A fresh account, registered through the gateway as a client would."""
+    platform.credentials = {
+        "email": f"bench-{secrets.token_hex(4)}@example.com",
+        "password": secrets.token_urlsafe(18),
+    }
+    answer = httpx.post(
+        f"{platform.gateway}/api/v1/auth/register",
+        timeout=10,
+        json={**platform.credentials, "full_name": "Gateway Bench"},
+    )
+    if answer.status_code != 201:
+        raise BenchError(f"register answered {answer.status_code}: {answer.text}")
+
+
+def access_token(platform: Platform) -> str:
+    """A new access token (they live 5 minutes): logged in through the gateway."""
+    answer = httpx.post(
+        f"{platform.gateway}/api/v1/auth/token", json=platform.credentials, timeout=10
+    )
+    if answer.status_code != 200:
+        raise BenchError(f"login answered {answer.status_code}: {answer.text}")
+    return answer.json()["access"]
+
+
+def check_endpoint(platform: Platform) -> dict[str, str]:
+    """One request each way: both must answer 200; the gateway's rate-limit headers kept."""
+    headers = {"Authorization": f"Bearer {access_token(platform)}"}
+    answers = {
+        base: httpx.get(base + ENDPOINT, headers=headers, timeout=10)
+        for base in (platform.users, platform.gateway)
+    }
+    for base, answer in answers.items():
+        if answer.status_code != 200:
+            raise BenchError(f"{base}{ENDPOINT} answered {answer.status_code}: {answer.text}")
+    gateway = answers[platform.gateway].headers
+    return {
+        name: gateway.get(name, "-")
+        for name in ("X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute", "X-Request-ID")
+    }
+
+
+# --- CPU accounting from /proc -----------------------------------------------------------
+
+
+def stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [1] ppid, [11:15] utime stime cutime cstime."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                children.setdefault(int(stat_fields(int(entry.name))[1]), []).append(
+                    int(entry.name)
+                )
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def cpu_by_process(platform: Platform) -> dict[str, float]:
+    """CPU seconds of the platform's processes by name; reaped children count in their parent
+    (cutime/cstime), so a recycled gunicorn worker's time stays with gunicorn."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = {}
+    pids = [(pid, "") for pid in process_tree(platform.process.pid)]
+    if platform.bare is not None:
+        pids.append((platform.bare.pid, "haproxy-bare"))
+    for pid, label in pids:
+        try:
+            name = label or Path(f"/proc/{pid}/comm").read_text().split(":")[0].strip()
+            ticks = sum(int(value) for value in stat_fields(pid)[11:15])
+        except (OSError, ValueError):
+            continue
+        seconds[name] = seconds.get(name, 0.0) + ticks / tick
+    wrk = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is this script's only child
+    seconds["wrk"] = wrk.ru_utime + wrk.ru_stime
+    return seconds
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of every core, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+# --- wrk ---------------------------------------------------------------------------------
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def parse_wrk(text: str) -> dict:
+    """Requests, requests/s, p50/p99 (ms), non-2xx (the script's count) and socket errors."""
+    percentiles = {
+        p: float(v) * UNITS[u]
+        for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+    }
+    requests = re.search(r"^\s+(\d+) requests in", text, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    non2xx = re.search(r"^non2xx (\d+)$", text, re.M)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    if not (requests and rps and non2xx and set(percentiles) == {"50", "99"}):
+        raise BenchError(f"cannot read wrk's output:\n{text}")
+    return {
+        "requests": int(requests[1]),
+        "rps": float(rps[1]),
+        "p50_ms": percentiles["50"],
+        "p99_ms": percentiles["99"],
+        "non2xx": int(non2xx[1]),
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+    }
+
+
+@dataclass
+class Load:
+    wrk: str
+    script: Path
+    duration: int
+    connections: int
+
+
+def run_wrk(load: Load, url: str, token: str) -> dict:
+    command = [
+        load.wrk,
+        "-t1",
+        f"-c{load.connections}",
+        f"-d{load.duration}s",
+        "--latency",
+        "-s",
+        str(load.script),
+        "-H",
+        f"Authorization: Bearer {token}",
+        url + ENDPOINT,
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=load.duration + 60
+    )
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    result = parse_wrk(done.stdout)
+    if result["non2xx"] or result["socket_errors"]:
+        raise BenchError(
+            f"{url}: {result['non2xx']} non-2xx responses and "
+            f"{result['socket_errors']} socket errors: figures not trustworthy\n"
+            f"{done.stdout}"
+        )
+    return result
+
+
+def measure(platform: Platform, load: Load, target: str) -> dict:
+    """One wrk run with the CPU each platform process and the whole machine spent during it."""
+    token = access_token(platform)
+    cpu_before, machine_before = cpu_by_process(platform), machine_ticks()
+    result = run_wrk(load, platform.urls[target], token)
+    cpu_after, machine_after = cpu_by_process(platform), machine_ticks()
+    result["cpu_s"] = {
+        name: round(cpu_after[name] - cpu_before.get(name, 0.0), 3) for name in cpu_after
+    }
+    busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
+    result["machine_busy"] = round(busy / total, 3) if total else 0.0
+    # CPU of everything else on the machine (other users, the kernel's own threads), in cores
+    foreign = busy / os.sysconf("SC_CLK_TCK") - sum(result["cpu_s"].values())
+    result["other_load_cores"] = round(max(foreign, 0.0) / load.duration, 2)
+    result.update(target=target, connections=load.connections, duration_s=load.duration)
+    return result
+
+
+def run_series(
+    platform: Platform, load: Load, rounds: int, targets: tuple[str, ...]
+) -> dict[str, list[dict]]:
+    """Rounds alternating the targets, the order rotated every round (AB, BA, ...)."""
+    series: dict[str, list[dict]] = {target: [] for target in targets}
+    for index in range(rounds):
+        shift = index % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            result = measure(platform, load, target)
+            series[target].append(result)
+            proxy = result["cpu_s"].get("haproxy", 0) + result["cpu_s"].get("haproxy-bare", 0)
+            print(
+                f"  round {index + 1}/{rounds} c={load.connections} {target:<12} "
+                f"{result['rps']:7.1f} req/s  p50 {result['p50_ms']:6.2f} ms  "
+                f"p99 {result['p99_ms']:6.2f} ms  proxy CPU {proxy:.2f} s  "
+                f"other load {result['other_load_cores']:.2f} cores",
+                flush=True,
+            )
+    return series
+
+
+# --- summary and reports -----------------------------------------------------------------
+
+
+def summarize(runs: list[dict]) -> dict:
+    """Medians over rounds; CPU per request summed over every round of the series."""
+    requests = sum(run["requests"] for run in runs)
+    names = sorted({name for run in runs for name in run["cpu_s"]})
+    cpu = {name: sum(run["cpu_s"].get(name, 0.0) for run in runs) for name in names}
+    return {
+        "rounds": len(runs),
+        "requests": requests,
+        "rps": round(statistics.median(run["rps"] for run in runs), 1),
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
+        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
+        "machine_busy": round(statistics.mean(run["machine_busy"] for run in runs), 3),
+        "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
+        "cpu_us_per_request": {name: round(cpu[name] / requests * 1e6, 1) for name in names},
+    }
+
+
+def verdict(figure: str, value: float, target: str = "-", ok: bool | None = None) -> dict:
+    outcome = "info" if ok is None else "PASS" if ok else "MISS"
+    return {"figure": figure, "value": value, "target": target, "verdict": outcome}
+
+
+def verdicts(load: dict, single: dict) -> list[dict]:
+    """The three targets, then figures for scale (no target: "info")."""
+    ratio = round(load["gateway"]["rps"] / load["direct"]["rps"], 3)
+    added = {p: round(single["gateway"][p] - single["direct"][p], 3) for p in ("p50_ms", "p99_ms")}
+    cpu_us = load["gateway"]["cpu_us_per_request"].get("haproxy", 0.0)
+    rows = [
+        verdict(
+            "throughput through the gateway / direct, under load",
+            ratio,
+            f">= {TARGET_RATIO}",
+            ratio >= TARGET_RATIO,
+        ),
+        verdict(
+            "latency added at p50, one connection (ms)",
+            added["p50_ms"],
+            f"< {TARGET_ADDED_P50_MS}",
+            added["p50_ms"] < TARGET_ADDED_P50_MS,
+        ),
+        verdict(
+            "gateway (haproxy) CPU per request, under load (us)",
+            cpu_us,
+            f"< {TARGET_CPU_US:g}",
+            cpu_us < TARGET_CPU_US,
+        ),
+        verdict("latency added at p99, one connection (ms)", added["p99_ms"]),
+    ]
+    return rows + scale(load)
+
+
+def scale(load: dict) -> list[dict]:
+    """What a HAProxy without any rule costs on the same machine, when it was measured."""
+    if "bare-haproxy" not in load:
+        return []
+    bare = load["bare-haproxy"]
+    return [
+        verdict(
+            "bare HAProxy (no rules) / direct throughput, under load",
+            round(bare["rps"] / load["direct"]["rps"], 3),
+        ),
+        verdict(
+            "bare HAProxy (no rules) CPU per request, under load (us)",
+            bare["cpu_us_per_request"].get("haproxy-bare", 0.0),
+        ),
+    ]
+
+
+def dropped_logs(platform: Platform) -> str:
+    """Log lines HAProxy dropped because its stdout (the pipe honcho reads) was full."""
+    try:
+        metrics = httpx.get(platform.status, timeout=5).text
+    except httpx.HTTPError as exc:
+        return f"unknown ({exc})"
+    found = re.search(r"^haproxy_process_dropped_logs_total (\d+)", metrics, re.M)
+    return found[1] if found else "unknown"
+
+
+def first_line(command: list[str]) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return (done.stdout or done.stderr).strip().split("\n")[0]
+
+
+def context(platform: Platform, args: argparse.Namespace, wrk: str) -> dict:
+    log = re.sub(r"\x1b\[[0-9;]*m", "", platform.log.read_text(errors="replace"))
+    choice = re.search(r"backing services: (.*)", log)
+    cfg = (platform.var / "gateway" / "haproxy.cfg").read_text()
+    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = first_line(["git", "-C", str(ROOT), "status", "--porcelain"])
+    return {
+        "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": commit + (" (uncommitted changes)" if dirty else ""),
+        "machine": f"{os.cpu_count()} cores, {host.machine()}, load average before start "
+        f"{args.loadavg}",
+        "backing_services": choice[1].strip() if choice else "unknown",
+        "haproxy": first_line(["haproxy", "-v"]),
+        "haproxy_global": ", ".join(re.findall(r"^    (nbthread \d+|log .*)$", cfg, re.M)),
+        "gateway_log_lines_dropped": dropped_logs(platform),
+        "wrk": first_line([wrk, "-v"]) + " (one thread)",
+        "gunicorn": f"{os.environ.get('GUNICORN_WORKERS', '2')} sync workers, recycling "
+        f"{'as gunicorn.conf.py sets it' if args.recycle else 'off (--max-requests 0)'}; "
+        f"{log[args.log_offset :].count('Booting worker')} worker (re)boots during the rounds",
+        "endpoint": f"GET {ENDPOINT} with a user's access token",
+        "notes": [CATALOG_NOTE, RATE_NOTE, BARE_NOTE, KONG_NOTE],
+    }
+
+
+def rows_targets(report: dict) -> list[list[str]]:
+    return [["figure", "value", "target", "verdict"]] + [
+        [t["figure"], f"{t['value']:g}", t["target"], t["verdict"]] for t in report["targets"]
+    ]
+
+
+SERIES_HEADER = [
+    "series",
+    "target",
+    "rounds",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "machine busy",
+    "other load (cores)",
+]
+
+
+def rows_series(report: dict) -> list[list[str]]:
+    rows = [SERIES_HEADER]
+    for series, label in (("load", f"c={report['settings']['connections']}"), ("single", "c=1")):
+        for target, s in report["summary"][series].items():
+            figures = [f"{s['rps']:.1f}", f"{s['p50_ms']:.3f}", f"{s['p99_ms']:.3f}"]
+            load = [f"{s['machine_busy']:.0%}", f"{s['other_load_cores']:.2f}"]
+            rows.append([label, target, str(s["rounds"]), str(s["requests"]), *figures, *load])
+    return rows
+
+
+def rows_cpu(report: dict) -> list[list[str]]:
+    load = report["summary"]["load"]
+    per = {target: s["cpu_us_per_request"] for target, s in load.items()}
+    names = sorted({name for cpu in per.values() for name in cpu})
+    rows = [["process", *per, "gateway - direct"]]
+    for name in [*names, "all"]:
+        values = {
+            t: sum(cpu.values()) if name == "all" else cpu.get(name, 0.0) for t, cpu in per.items()
+        }
+        rows.append(
+            [
+                name,
+                *(f"{v:.1f}" for v in values.values()),
+                f"{values['gateway'] - values['direct']:+.1f}",
+            ]
+        )
+    return rows
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def md_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
+
+
+TABLES = (
+    ("Targets", rows_targets),
+    ("Load and latency (medians over rounds)", rows_series),
+    ("CPU per request by process, under load (us; all rounds of each target)", rows_cpu),
+)
+
+
+def render(report: dict, *, markdown: bool) -> str:
+    meta, table = report["context"], md_table if markdown else text_table
+    out = [("# " if markdown else "") + f"Gateway overhead: {meta['endpoint']}", ""]
+    out += [f"- {key}: {value}" for key, value in meta.items() if key not in ("endpoint", "notes")]
+    out += [f"- note: {note}" for note in meta["notes"]]
+    for title, rows in TABLES:
+        out += ["", f"## {title}" if markdown else title, "", table(rows(report))]
+    return "\n".join(out) + "\n"
+
+
+def write_reports(report: dict) -> list[Path]:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    markdown = render(report, markdown=True)
+    paths = [
+        RESULTS / f"gateway_overhead-{stamp}.json",
+        RESULTS / f"gateway_overhead-{stamp}.md",
+        RESULTS / "gateway_overhead-latest.md",
+    ]
+    paths[0].write_text(json.dumps(report, indent=2) + "\n")
+    paths[1].write_text(markdown)
+    paths[2].write_text(markdown)
+    return paths
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per series (default 3)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per target")
+    parser.add_argument("--connections", type=int, default=8, help="connections under load")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare HAProxy target")
+    parser.add_argument(
+        "--recycle", action="store_true", help="keep gunicorn's worker recycling (max_requests)"
+    )
+    parser.add_argument("--keep-var", action="store_true", help="keep the platform's var/")
+    args = parser.parse_args()
+    if not 1 <= args.duration <= TOKEN_LIFETIME - 60 or args.rounds < 1:
+        parser.error(
+            f"--duration must be 1..{TOKEN_LIFETIME - 60} (a token lives "
+            f"{TOKEN_LIFETIME} s) and --rounds at least 1"
+        )
+    args.loadavg = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    return args
+
+
+def setup(platform: Platform, args: argparse.Namespace) -> None:
+    """Ready, a user, both targets answering 200, the bare proxy started, everything warm."""
+    wait_ready(platform)
+    register(platform)
+    headers = check_endpoint(platform)
+    print(f"both targets answer 200; gateway headers: {headers}", flush=True)
+    if not args.no_bare:
+        start_bare_proxy(platform)
+    args.script = platform.var / "count-non2xx.lua"
+    args.script.write_text(WRK_SCRIPT)
+    print(f"warm-up: {args.warmup} s per target", flush=True)
+    for target in platform.urls:
+        measure(platform, Load(args.wrk, args.script, args.warmup, args.connections), target)
+    args.log_offset = len(platform.log.read_text(errors="replace"))
+
+
+def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
+    setup(platform, args)
+    targets = tuple(platform.urls)
+    print(f"under load: {args.rounds} rounds x {len(targets)} targets x {args.duration} s")
+    load = Load(args.wrk, args.script, args.duration, args.connections)
+    loaded = run_series(platform, load, args.rounds, targets)
+    print(f"one connection: {args.rounds} rounds x 2 targets x {args.duration} s", flush=True)
+    single_load = Load(args.wrk, args.script, args.duration, 1)
+    single = run_series(platform, single_load, args.rounds, ("direct", "gateway"))
+    summary = {
+        name: {t: summarize(runs) for t, runs in series.items()}
+        for name, series in (("load", loaded), ("single", single))
+    }
+    settings = {key: getattr(args, key) for key in ("rounds", "duration", "warmup", "connections")}
+    report = {
+        "context": context(platform, args, args.wrk),
+        "settings": {**settings, "wrk_threads": 1, "endpoint": ENDPOINT},
+        "summary": summary,
+        "runs": {"load": loaded, "single": single},
+    }
+    report["targets"] = verdicts(summary["load"], summary["single"])
+    return report
+
+
+def main() -> int:
+    args = parse_args()
+    args.wrk = ensure_wrk()
+    var = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    print(f"starting an isolated platform (log: {var / 'platform.log'})", flush=True)
+    platform = start_platform(var, args.recycle)
+    failed = True
+    try:
+        report = benchmark(platform, args)
+        failed = False
+    except (BenchError, httpx.HTTPError, subprocess.TimeoutExpired) as exc:
+        print(f"\nbenchmark failed: {exc}", file=sys.stderr)
+        print(platform.log.read_text(errors="replace")[-3000:], file=sys.stderr)
+    finally:
+        stop_platform(platform)
+        if failed or args.keep_var:
+            print(f"the platform's files are kept in {var}", file=sys.stderr)
+        else:
+            shutil.rmtree(var, ignore_errors=True)
+    if failed:
+        return 1
+    print("\n" + render(report, markdown=False))
+    for path in write_reports(report):
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
