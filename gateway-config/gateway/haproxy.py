@@ -16,45 +16,19 @@ registered claims (``exp``/``nbf``) against the clock, as Kong checks them.
 
 from __future__ import annotations
 
-import itertools
-import json
-from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.kong import KONG_JWT_ALGORITHMS, Credential, Gateway, Route
+from gateway.haproxy_jwt import jwt
+from gateway.haproxy_plugins import cors, cors_origin, rate_limits, size_limit
+from gateway.haproxy_words import deny, kong_message, q
+from gateway.kong import Gateway
 
-JSON_TYPE = '"application/json; charset=utf-8"'
-PERIOD_HEADER = {"second": "Second", "minute": "Minute", "hour": "Hour"}
 # Kong's bodies when the upstream cannot answer (HAProxy's own status -> Kong's response).
 UPSTREAM_ERRORS = {
     502: (502, "Bad Gateway", "An invalid response was received from the upstream server"),
     503: (502, "Bad Gateway", "An invalid response was received from the upstream server"),
     504: (504, "Gateway Timeout", "The upstream server is timed out"),
 }
-
-
-def _q(text: str) -> str:
-    """One HAProxy word: single-quoted (taken literally), or double-quoted with escapes when
-    the text itself holds a single quote (Kong's "No mandatory 'kid' in claims")."""
-    if "'" not in text:
-        return f"'{text}'"
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
-
-
-def _message(message: str) -> str:
-    return json.dumps({"message": message}, separators=(",", ":"))
-
-
-def _deny(status: int, body: str, condition: str, extra: str = "") -> str:
-    return (
-        f"    http-request return status {status} content-type {JSON_TYPE} "
-        f"string {_q(body)}{extra} if {condition}"
-    )
-
-
-def _route_acl(name: str, routes: Iterable[Route]) -> str:
-    return f"    acl {name} var(txn.route) -m str {' '.join(r.name for r in routes)}"
 
 
 def render(
@@ -81,12 +55,12 @@ def render(
     ]
     lines += _normalize()
     lines += _correlation(gateway)
-    lines += _cors_origin(gateway)
+    lines += cors_origin(gateway)
     lines += _routing(gateway)
-    lines += _cors(gateway)
-    lines += _jwt(gateway, keys_dir)
-    lines += _size_limit(gateway)
-    lines += _rate_limits(gateway)
+    lines += cors(gateway)
+    lines += jwt(gateway, keys_dir)
+    lines += size_limit(gateway)
+    lines += rate_limits(gateway)
     for service in gateway.services:
         names = [r for r in gateway.routes if r.service == service]
         if names:
@@ -102,7 +76,7 @@ def render(
             "frontend kong_status",
             f"    bind {status_listen}",
             "    http-request use-service prometheus-exporter if { path /metrics }",
-            _deny(404, _message("Not found"), "TRUE"),
+            deny(404, kong_message("Not found"), "TRUE"),
         ]
     return "\n".join(lines) + "\n"
 
@@ -126,7 +100,7 @@ def _head(errors_dir: Path) -> list[str]:
         "defaults",
         "    mode http",
         "    log global",
-        f"    log-format {_q(log_format)}",
+        f"    log-format {q(log_format)}",
         "    option http-keep-alive",
         "    http-reuse always",
         "    timeout connect 5s",
@@ -144,7 +118,7 @@ def error_files() -> dict[str, str]:
     """Raw HTTP responses HAProxy sends when an upstream fails, shaped as Kong's."""
     files = {}
     for status, (code, reason, message) in UPSTREAM_ERRORS.items():
-        body = _message(message) + "\n"
+        body = kong_message(message) + "\n"
         files[f"{status}.http"] = (
             f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}"
@@ -194,284 +168,10 @@ def _routing(gateway: Gateway) -> list[str]:
             f"!{{ var(txn.route) -m found }} {{ path_beg {path} }}"
         )
     lines.append(
-        _deny(404, _message("no Route matched with those values"), "!{ var(txn.route) -m found }")
+        deny(
+            404, kong_message("no Route matched with those values"), "!{ var(txn.route) -m found }"
+        )
     )
-    return lines
-
-
-def _cors_origin(gateway: Gateway) -> list[str]:
-    """The allowed origin, decided before routing: Kong's cors header_filter runs as a global
-    plugin on every response, the router's 404 included."""
-    conf = gateway.cors
-    if conf is None:
-        return []
-    origins = conf.get("origins") or ["*"]
-    if origins == ["*"]:
-        return ["    http-request set-var(txn.cors_origin) str(*)"]
-    return [
-        "    # cors: the request's Origin when it is an allowed one (Kong's get_header: "
-        "first, whole)",
-        "    http-request set-var(txn.cors_origin) req.fhdr(origin,1) if "
-        f"{{ req.fhdr(origin,1) -m str {' '.join(origins)} }}",
-    ]
-
-
-def _cors(gateway: Gateway) -> list[str]:
-    conf = gateway.cors
-    if conf is None:
-        return []
-    origins = conf.get("origins") or ["*"]
-    methods = ",".join(
-        conf.get("methods")
-        or ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
-    )
-    lines = [
-        "    # cors: preflights answered here (preflight_continue: false)",
-        "    acl cors_preflight method OPTIONS",
-        "    acl cors_preflight_hdrs req.hdr(origin) -m found",
-        "    acl cors_preflight_acrm req.hdr(access-control-request-method) -m found",
-        "    http-request set-var(txn.preflight) bool(true) if cors_preflight "
-        "cors_preflight_hdrs cors_preflight_acrm",
-    ]
-    preflight = ["hdr Access-Control-Allow-Methods " + _q(methods)]
-    if conf.get("headers"):
-        preflight.append("hdr Access-Control-Allow-Headers " + _q(",".join(conf["headers"])))
-    if conf.get("max_age") is not None:
-        preflight.append(f"hdr Access-Control-Max-Age {int(conf['max_age'])}")
-    if conf.get("credentials"):
-        preflight.append("hdr Access-Control-Allow-Credentials true")
-    extra = " ".join(preflight)
-    not_preflight = "!{ var(txn.preflight) -m bool }"
-    lines += [
-        "    http-request return status 200 hdr Access-Control-Allow-Origin "
-        f"%[var(txn.cors_origin)] {extra} if {{ var(txn.preflight) -m bool }} "
-        "{ var(txn.cors_origin) -m found }",
-        f"    http-request return status 200 {extra} if {{ var(txn.preflight) -m bool }}",
-        "    http-after-response set-header Access-Control-Allow-Origin %[var(txn.cors_origin)]"
-        f" if {{ var(txn.cors_origin) -m found }} {not_preflight}",
-        # Kong clears an upstream's own Allow-Origin when the Origin is not an allowed one.
-        "    http-after-response del-header Access-Control-Allow-Origin"
-        " if !{ var(txn.cors_origin) -m found }",
-    ]
-    if origins != ["*"]:
-        lines.append("    http-after-response add-header Vary Origin")
-    if conf.get("exposed_headers"):
-        # Kong sets it on every non-preflight response, whatever the Origin.
-        lines.append(
-            "    http-after-response set-header Access-Control-Expose-Headers "
-            f"{_q(','.join(conf['exposed_headers']))} if {not_preflight}"
-        )
-    if conf.get("credentials"):
-        lines.append(
-            "    http-after-response set-header Access-Control-Allow-Credentials true"
-            f" if {{ var(txn.cors_origin) -m found }} {not_preflight}"
-        )
-    return lines
-
-
-def _jwt(gateway: Gateway, keys_dir: Path) -> list[str]:
-    groups: dict[str, list[Route]] = {}
-    for route in gateway.routes:
-        if route.jwt is not None:
-            groups.setdefault(json.dumps(route.jwt, sort_keys=True), []).append(route)
-    lines: list[str] = []
-    for index, routes in enumerate(groups.values()):
-        lines += _jwt_group(f"jwt{index}", routes, gateway, keys_dir)
-    return lines
-
-
-def _jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -> list[str]:
-    conf = routes[0].jwt or {}
-    claim = conf["key_claim_name"]
-    on = f"{acl}" + ("" if conf["run_on_preflight"] else " !is_options")
-    credentials: list[Credential] = gateway.credentials
-    kids = " ".join(c.key for c in credentials) or "-"
-    consumer = gateway.consumer
-    lines = [
-        f"    # jwt on {', '.join(r.name for r in routes)}",
-        _route_acl(acl, routes),
-        "    acl is_options method OPTIONS",
-        "    http-request set-var(txn.jwt) req.fhdr(authorization,1),"
-        f"regsub('^.*?[Bb]earer\\s+','') if {on} "
-        "{ req.fhdr(authorization,1) -m reg '[Bb]earer\\s+.' }",
-        _deny(401, _message("Unauthorized"), f"{on} !{{ var(txn.jwt) -m found }}"),
-        f"    http-request set-var(txn.jwt_h) var(txn.jwt),field(1,.),ub64dec if {on}",
-        f"    http-request set-var(txn.jwt_p) var(txn.jwt),field(2,.),ub64dec if {on}",
-        _deny(
-            401,
-            _message("Bad token; invalid JSON"),
-            f"{on} !{{ var(txn.jwt) -m reg '^[^.]*\\.[^.]*\\.' }} "
-            f"|| {on} !{{ var(txn.jwt_h) -m reg '(?s)^\\s*\\{{.*\\}}\\s*$' }} "
-            f"|| {on} !{{ var(txn.jwt_p) -m reg '(?s)^\\s*\\{{.*\\}}\\s*$' }}",
-        ),
-        f"    http-request set-var(txn.jwt_alg) var(txn.jwt_h),json_query('$.alg') if {on}",
-        _deny(
-            401,
-            _message("Bad token; invalid alg"),
-            f"{on} !{{ var(txn.jwt_alg) -m str {' '.join(KONG_JWT_ALGORITHMS)} }}",
-        ),
-        # Kong's base64url decoder refuses other characters and a length of 4n+1.
-        _deny(
-            401,
-            _message("Bad token; invalid signature"),
-            f"{on} !{{ var(txn.jwt) -m reg "
-            "'^[^.]*\\.[^.]*\\.([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$' }",
-        ),
-        f"    http-request set-var(txn.jwt_kid) var(txn.jwt_p),json_query('$.{claim}') if {on}",
-        f"    http-request set-var(txn.jwt_kid) var(txn.jwt_h),json_query('$.{claim}') if {on} "
-        "!{ var(txn.jwt_kid) -m found }",
-        _deny(
-            401,
-            _message(f"No mandatory '{claim}' in claims"),
-            f"{on} !{{ var(txn.jwt_kid) -m found }}",
-        ),
-        _deny(
-            401, _message(f"Invalid '{claim}' in claims"), f"{on} {{ var(txn.jwt_kid) -m len 0 }}"
-        ),
-        _deny(
-            401,
-            _message(f"No credentials found for given '{claim}'"),
-            f"{on} !{{ var(txn.jwt_kid) -m str {kids} }}",
-        ),
-    ]
-    for credential in credentials:  # the algorithm is the credential's literal, never the token's
-        lines.append(
-            _deny(
-                401,
-                _message("Invalid algorithm"),
-                f"{on} {{ var(txn.jwt_kid) -m str {credential.key} }} "
-                f"!{{ var(txn.jwt_alg) -m str {credential.algorithm} }}",
-            )
-        )
-        key_file = keys_dir / f"{credential.key}.pem"
-        lines.append(
-            f"    http-request set-var(txn.jwt_sig) var(txn.jwt),jwt_verify("
-            f'"{credential.algorithm}","{key_file}") if {on} '
-            f"{{ var(txn.jwt_kid) -m str {credential.key} }}"
-        )
-    lines.append(
-        _deny(401, _message("Invalid signature"), f"{on} !{{ var(txn.jwt_sig) -m int 1 }}")
-    )
-    lines += _registered_claims(conf["claims_to_verify"], on)
-    headers = [
-        ("X-Consumer-ID", consumer.get("id")),
-        ("X-Consumer-Custom-ID", consumer.get("custom_id")),
-        ("X-Consumer-Username", consumer.get("username")),
-        ("X-Credential-Identifier", "%[var(txn.jwt_kid)]"),
-    ]
-    for name, value in headers:
-        lines.append(
-            f"    http-request set-header {name} {value} if {on}"
-            if value
-            else f"    http-request del-header {name} if {on}"
-        )
-    lines.append(f"    http-request del-header X-Anonymous-Consumer if {on}")
-    return lines
-
-
-def _registered_claims(claims: list[str], on: str) -> list[str]:
-    """Kong's verify_registered_claims: each listed claim must be a number, then in range.
-
-    Each claim gets a state (1: not a number, 2: out of range); every combination of failed
-    states is answered with Kong's literal body, e.g. ``{"exp":"token expired"}``.
-    """
-    checks = {"exp": ("le 0", "token expired"), "nbf": ("gt 0", "token not valid yet")}
-    listed = [c for c in ("exp", "nbf") if c in claims]
-    lines = []
-    for claim in listed:
-        number = f"'\"{claim}\"\\s*:\\s*-?[0-9]'"
-        state = f"txn.jwt_{claim}_state"
-        lines += [
-            f"    http-request set-var(txn.jwt_{claim}) var(txn.jwt_p),json_query('$.{claim}',"
-            f"'int') if {on}",
-            f"    http-request set-var({state}) int(1) if {on} "
-            f"!{{ var(txn.jwt_{claim}) -m found }} || {on} !{{ var(txn.jwt_p) -m reg {number} }}",
-            f"    http-request set-var(txn.jwt_{claim}_left) var(txn.jwt_{claim}),sub(txn.now) "
-            f"if {on} !{{ var({state}) -m found }}",
-            f"    http-request set-var({state}) int(2) if {on} !{{ var({state}) -m found }} "
-            f"{{ var(txn.jwt_{claim}_left) -m int {checks[claim][0]} }}",
-        ]
-    messages = {1: "must be a number"}
-    for combo in itertools.product((0, 1, 2), repeat=len(listed)):
-        if not any(combo):
-            continue
-        body = {
-            c: messages.get(st, checks[c][1]) for c, st in zip(listed, combo, strict=True) if st
-        }
-        terms = " ".join(
-            f"{{ var(txn.jwt_{c}_state) -m int {st} }}"
-            if st
-            else f"!{{ var(txn.jwt_{c}_state) -m found }}"
-            for c, st in zip(listed, combo, strict=True)
-        )
-        lines.append(_deny(401, json.dumps(body, separators=(",", ":")), f"{on} {terms}"))
-    return lines
-
-
-def _size_limit(gateway: Gateway) -> list[str]:
-    if gateway.size_limit_bytes is None:
-        return []
-    too_big = f"{{ req.hdr_val(content-length) gt {gateway.size_limit_bytes} }}"
-    return [
-        "    # request-size-limiting (417 instead of 413 when the client awaits 100-continue)",
-        _deny(
-            417,
-            _message("Request size limit exceeded"),
-            f"{too_big} {{ req.fhdr(expect),lower -m str 100-continue }}",
-        ),
-        _deny(413, _message("Request size limit exceeded"), too_big),
-    ]
-
-
-def _rate_limits(gateway: Gateway) -> list[str]:
-    lines: list[str] = []
-    for route in gateway.routes:
-        limit = route.rate_limit
-        if limit is None:
-            continue
-        on = f"{{ var(txn.route) -m str {route.name} }}"
-        seconds = limit.seconds
-        lines += [
-            f"    # rate-limiting on {route.name}: {limit.limit} per {limit.period}, per IP, "
-            "fixed window",
-            f'    http-request set-var-fmt(txn.rl_key) "%[src]:%[var(txn.now),div({seconds})]" '
-            f"if {on}",
-            f"    http-request track-sc0 var(txn.rl_key) table rl_{route.name} if {on}",
-            f"    http-request set-var(txn.rl_count) sc_inc_gpc0(0) if {on}",
-            f"    http-request set-var(txn.rl_limit) int({limit.limit}) if {on}",
-            f"    http-request set-var(txn.rl_period) str({PERIOD_HEADER[limit.period]}) if {on}",
-            f"    http-request set-var(txn.rl_reset) var(txn.now),mod({seconds}),neg,"
-            f"add({seconds}) if {on}",
-        ]
-    if not lines:
-        return []
-    lines += [
-        "    http-request set-var(txn.rl_remaining) var(txn.rl_limit),sub(txn.rl_count) "
-        "if { var(txn.rl_limit) -m found }",
-        "    http-request set-var(txn.rl_remaining) int(0) if "
-        "{ var(txn.rl_remaining) -m int lt 0 }",
-        _deny(
-            429,
-            _message("API rate limit exceeded"),
-            "{ var(txn.rl_limit) -m found } { var(txn.rl_count),sub(txn.rl_limit) -m int gt 0 }",
-            " hdr Retry-After %[var(txn.rl_reset)]",
-        ),
-    ]
-    for period in sorted({r.rate_limit.period for r in gateway.routes if r.rate_limit}):
-        name = PERIOD_HEADER[period]
-        when = f"if {{ var(txn.rl_period) -m str {name} }}"
-        lines += [
-            f"    http-after-response set-header X-RateLimit-Limit-{name} "
-            f"%[var(txn.rl_limit)] {when}",
-            f"    http-after-response set-header X-RateLimit-Remaining-{name} "
-            f"%[var(txn.rl_remaining)] {when}",
-        ]
-    when = "if { var(txn.rl_limit) -m found }"
-    lines += [
-        f"    http-after-response set-header RateLimit-Limit %[var(txn.rl_limit)] {when}",
-        f"    http-after-response set-header RateLimit-Remaining %[var(txn.rl_remaining)] {when}",
-        f"    http-after-response set-header RateLimit-Reset %[var(txn.rl_reset)] {when}",
-    ]
     return lines
 
 

@@ -1,0 +1,143 @@
+"""The cors, request-size-limiting and rate-limiting plugins, rendered as Kong runs them."""
+
+from __future__ import annotations
+
+from gateway.haproxy_words import PERIOD_HEADER, deny, kong_message, q
+from gateway.kong import Gateway
+
+
+def cors_origin(gateway: Gateway) -> list[str]:
+    """The allowed origin, decided before routing: Kong's cors header_filter runs as a global
+    plugin on every response, the router's 404 included."""
+    conf = gateway.cors
+    if conf is None:
+        return []
+    origins = conf.get("origins") or ["*"]
+    if origins == ["*"]:
+        return ["    http-request set-var(txn.cors_origin) str(*)"]
+    return [
+        "    # cors: the request's Origin when it is an allowed one (Kong's get_header: "
+        "first, whole)",
+        "    http-request set-var(txn.cors_origin) req.fhdr(origin,1) if "
+        f"{{ req.fhdr(origin,1) -m str {' '.join(origins)} }}",
+    ]
+
+
+def cors(gateway: Gateway) -> list[str]:
+    conf = gateway.cors
+    if conf is None:
+        return []
+    origins = conf.get("origins") or ["*"]
+    methods = ",".join(
+        conf.get("methods")
+        or ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+    )
+    lines = [
+        "    # cors: preflights answered here (preflight_continue: false)",
+        "    acl cors_preflight method OPTIONS",
+        "    acl cors_preflight_hdrs req.hdr(origin) -m found",
+        "    acl cors_preflight_acrm req.hdr(access-control-request-method) -m found",
+        "    http-request set-var(txn.preflight) bool(true) if cors_preflight "
+        "cors_preflight_hdrs cors_preflight_acrm",
+    ]
+    preflight = ["hdr Access-Control-Allow-Methods " + q(methods)]
+    if conf.get("headers"):
+        preflight.append("hdr Access-Control-Allow-Headers " + q(",".join(conf["headers"])))
+    if conf.get("max_age") is not None:
+        preflight.append(f"hdr Access-Control-Max-Age {int(conf['max_age'])}")
+    if conf.get("credentials"):
+        preflight.append("hdr Access-Control-Allow-Credentials true")
+    extra = " ".join(preflight)
+    not_preflight = "!{ var(txn.preflight) -m bool }"
+    lines += [
+        "    http-request return status 200 hdr Access-Control-Allow-Origin "
+        f"%[var(txn.cors_origin)] {extra} if {{ var(txn.preflight) -m bool }} "
+        "{ var(txn.cors_origin) -m found }",
+        f"    http-request return status 200 {extra} if {{ var(txn.preflight) -m bool }}",
+        "    http-after-response set-header Access-Control-Allow-Origin %[var(txn.cors_origin)]"
+        f" if {{ var(txn.cors_origin) -m found }} {not_preflight}",
+        # Kong clears an upstream's own Allow-Origin when the Origin is not an allowed one.
+        "    http-after-response del-header Access-Control-Allow-Origin"
+        " if !{ var(txn.cors_origin) -m found }",
+    ]
+    if origins != ["*"]:
+        lines.append("    http-after-response add-header Vary Origin")
+    if conf.get("exposed_headers"):
+        # Kong sets it on every non-preflight response, whatever the Origin.
+        lines.append(
+            "    http-after-response set-header Access-Control-Expose-Headers "
+            f"{q(','.join(conf['exposed_headers']))} if {not_preflight}"
+        )
+    if conf.get("credentials"):
+        lines.append(
+            "    http-after-response set-header Access-Control-Allow-Credentials true"
+            f" if {{ var(txn.cors_origin) -m found }} {not_preflight}"
+        )
+    return lines
+
+
+def size_limit(gateway: Gateway) -> list[str]:
+    if gateway.size_limit_bytes is None:
+        return []
+    too_big = f"{{ req.hdr_val(content-length) gt {gateway.size_limit_bytes} }}"
+    return [
+        "    # request-size-limiting (417 instead of 413 when the client awaits 100-continue)",
+        deny(
+            417,
+            kong_message("Request size limit exceeded"),
+            f"{too_big} {{ req.fhdr(expect),lower -m str 100-continue }}",
+        ),
+        deny(413, kong_message("Request size limit exceeded"), too_big),
+    ]
+
+
+def rate_limits(gateway: Gateway) -> list[str]:
+    lines: list[str] = []
+    for route in gateway.routes:
+        limit = route.rate_limit
+        if limit is None:
+            continue
+        on = f"{{ var(txn.route) -m str {route.name} }}"
+        seconds = limit.seconds
+        lines += [
+            f"    # rate-limiting on {route.name}: {limit.limit} per {limit.period}, per IP, "
+            "fixed window",
+            f'    http-request set-var-fmt(txn.rl_key) "%[src]:%[var(txn.now),div({seconds})]" '
+            f"if {on}",
+            f"    http-request track-sc0 var(txn.rl_key) table rl_{route.name} if {on}",
+            f"    http-request set-var(txn.rl_count) sc_inc_gpc0(0) if {on}",
+            f"    http-request set-var(txn.rl_limit) int({limit.limit}) if {on}",
+            f"    http-request set-var(txn.rl_period) str({PERIOD_HEADER[limit.period]}) if {on}",
+            f"    http-request set-var(txn.rl_reset) var(txn.now),mod({seconds}),neg,"
+            f"add({seconds}) if {on}",
+        ]
+    if not lines:
+        return []
+    lines += [
+        "    http-request set-var(txn.rl_remaining) var(txn.rl_limit),sub(txn.rl_count) "
+        "if { var(txn.rl_limit) -m found }",
+        "    http-request set-var(txn.rl_remaining) int(0) if "
+        "{ var(txn.rl_remaining) -m int lt 0 }",
+        deny(
+            429,
+            kong_message("API rate limit exceeded"),
+            "{ var(txn.rl_limit) -m found } { var(txn.rl_count),sub(txn.rl_limit) -m int gt 0 }",
+            " hdr Retry-After %[var(txn.rl_reset)]",
+        ),
+    ]
+    for period in sorted({r.rate_limit.period for r in gateway.routes if r.rate_limit}):
+        name = PERIOD_HEADER[period]
+        when = f"if {{ var(txn.rl_period) -m str {name} }}"
+        lines += [
+            f"    http-after-response set-header X-RateLimit-Limit-{name} "
+            f"%[var(txn.rl_limit)] {when}",
+            f"    http-after-response set-header X-RateLimit-Remaining-{name} "
+            f"%[var(txn.rl_remaining)] {when}",
+        ]
+    when = "if { var(txn.rl_limit) -m found }"
+    lines += [
+        f"    http-after-response set-header RateLimit-Limit %[var(txn.rl_limit)] {when}",
+        f"    http-after-response set-header RateLimit-Remaining %[var(txn.rl_remaining)] {when}",
+        f"    http-after-response set-header RateLimit-Reset %[var(txn.rl_reset)] {when}",
+    ]
+    return lines
