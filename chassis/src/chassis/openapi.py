@@ -8,13 +8,15 @@ view is throttled. An ``@extend_schema(responses=...)`` entry for a code wins.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import permissions
 
 from chassis.serializers import ProblemSerializer
+
+Direction = Literal["request", "response"]
 
 _DESCRIPTIONS = {
     "400": "Invalid input (malformed JSON, wrong types, failed validation).",
@@ -27,7 +29,7 @@ _DESCRIPTIONS = {
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(self, serializer: Any, direction: Direction) -> str:
         """Name nested serializers after their view: ``RegisterApi.InputSerializer`` ->
         ``RegisterInput``, so the HackSoft-style nested classes never collide.
 
@@ -39,7 +41,7 @@ class AutoSchema(SpectacularAutoSchema):
             return outer.removesuffix("Api") + "".join(n.removesuffix("Serializer") for n in inner)
         return super().get_serializer_name(serializer, direction)
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code in self._error_codes():
             if code not in responses:

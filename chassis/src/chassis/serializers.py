@@ -46,5 +46,5 @@ class ProblemSerializer(serializers.Serializer):
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()
-    errors = ProblemItemSerializer(many=True)
+    errors = ProblemItemSerializer(many=True)  # type: ignore[assignment]  # a field, not .errors
     correlation_id = serializers.CharField(allow_null=True)

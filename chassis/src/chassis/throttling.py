@@ -19,4 +19,5 @@ class ScopedRateThrottle(throttling.ScopedRateThrottle):
         rates = api_settings.DEFAULT_THROTTLE_RATES
         if self.scope not in rates:  # fail closed: a typo must not remove a rate limit
             raise ImproperlyConfigured(f"No default throttle rate set for '{self.scope}' scope")
-        return rates[self.scope]
+        rate = rates[self.scope]
+        return None if rate is None else str(rate)

@@ -24,7 +24,7 @@ class Command(BaseCommand):
         import psycopg
         from psycopg import sql
 
-        params = {
+        params: dict[str, Any] = {
             "host": conn.settings_dict.get("HOST") or None,
             "port": conn.settings_dict.get("PORT") or None,
             "user": conn.settings_dict.get("USER") or None,
