@@ -174,6 +174,7 @@ def platform_env(var: Path, kong_file: Path, prefix: str, recycle: bool) -> dict
         **recycling,
         "PLATFORM_VAR": str(var),
         "PLATFORM_DB_PREFIX": prefix,
+        "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
         "GATEWAY_KONG_FILE": str(kong_file),
     }
 
@@ -272,6 +273,11 @@ def stop_platform(platform: Platform) -> None:
                     os.kill(pid, signal.SIGKILL)
             platform.process.wait(timeout=10)
     drop_databases(platform.prefix)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
+        capture_output=True,
+        check=False,
+    )
 
 
 def drop_databases(prefix: str) -> None:

@@ -37,6 +37,11 @@ WHEELS = ROOT / "var" / "wheels"
 PROCFILE = ROOT / "infra" / "local" / "Procfile"
 TOOLS_LOCK = ROOT / "infra" / "requirements.lock"
 DB_PREFIX = os.environ.get("PLATFORM_DB_PREFIX", "")
+# A RabbitMQ virtual host of its own keeps a second platform (tests, benchmarks) from sharing
+# queues with the one a developer runs; created with rabbitmqctl when it is missing.
+BROKER_VHOST = os.environ.get("PLATFORM_BROKER_VHOST", "")
+# Names this instance (Celery node names must be unique per broker).
+PLATFORM_ID = hashlib.sha256(str(VAR).encode()).hexdigest()[:8]
 HOST = "127.0.0.1"
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
@@ -217,11 +222,14 @@ def platform_env() -> dict[str, str]:
     postgres, rabbit, redis = (
         (False, False, False) if embedded else (answers(5432), answers(5672), answers(6379))
     )
+    if rabbit and BROKER_VHOST:
+        ensure_vhost(BROKER_VHOST)
     broker = os.environ.get("CELERY_BROKER_URL") or (
-        f"amqp://guest:guest@{HOST}:5672//" if rabbit else "filesystem://"
+        f"amqp://guest:guest@{HOST}:5672/{BROKER_VHOST}" if rabbit else "filesystem://"
     )
     env = {
         "VAR_DIR": str(VAR),
+        "PLATFORM_ID": PLATFORM_ID,
         "CELERY_BROKER_URL": broker,
         "REDIS_URL": os.environ.get("REDIS_URL") or (f"redis://{HOST}:6379/0" if redis else ""),
         # Local runs speak plain HTTP on 127.0.0.1: no HTTPS redirect, no Secure cookies.
@@ -258,6 +266,18 @@ def platform_env() -> dict[str, str]:
         }
     )
     return env
+
+
+def ensure_vhost(vhost: str) -> None:
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=False
+    )
+    if vhost in listed.stdout.split():
+        return
+    run(["rabbitmqctl", "-q", "add_vhost", vhost], quiet=True)
+    run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], quiet=True
+    )
 
 
 def service_env(name: str, env: dict[str, str]) -> dict[str, str]:

@@ -94,6 +94,7 @@ def platform(
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_STATUS_PORT": str(status_port),
         "PLATFORM_DB_PREFIX": prefix,
+        "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
         "GUNICORN_WORKERS": "2",
         # Every test client is 127.0.0.1 and the throttle counters live in the shared Redis:
         # raise the services' per-IP auth throttles so back-to-back runs do not trip them
@@ -125,6 +126,11 @@ def platform(
         code = stop(platform) if process.poll() is None else process.returncode
         if mode == "local-services":
             psql(f"DROP DATABASE IF EXISTS {prefix}users WITH (FORCE)")
+            subprocess.run(
+                ["rabbitmqctl", "-q", "delete_vhost", f"{prefix}vhost"],
+                capture_output=True,
+                check=False,
+            )
         assert code == 0, f"platform exited with {code} on Ctrl-C:\n{log.read_text()[-4000:]}"
 
 
