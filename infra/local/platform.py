@@ -450,7 +450,7 @@ def main() -> None:
         render_gateway(env)
     elif args.command == "env":
         for key, value in sorted(platform_env().items()):
-            print(f"{key}={value}")
+            print(f"{key}={'(hidden)' if key.endswith('SECRET_KEY') else value}")
     elif args.command == "up":
         up()
     else:
