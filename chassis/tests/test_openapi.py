@@ -129,3 +129,10 @@ def test_serializer_names():
     assert name(CartApi.InputSerializer(), "request") == "CartInput"
     assert name(CartApi.InputSerializer.ItemSerializer(), "response") == "CartInputItem"
     assert name(PlainSerializer(), "response") == "PlainSerializer"
+
+
+def test_input_serializers_refuse_additional_properties_in_the_schema(schema):
+    components = schema["components"]["schemas"]
+    assert components["OrderPlaceInputRequest"]["additionalProperties"] is False
+    assert components["OrderPlaceInputLineRequest"]["additionalProperties"] is False
+    assert "additionalProperties" not in components["OrderPlaceInput"]  # responses stay open

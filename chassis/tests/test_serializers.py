@@ -87,3 +87,18 @@ def test_problem_serializer_describes_the_problem_document():
         "errors",
         "correlation_id",
     ]
+
+
+def test_a_number_sent_for_a_text_field_is_a_wrong_type_not_coerced():
+    assert errors_of(ProfileSerializer(data={"full_name": 42})) == {
+        "full_name": [ErrorDetail("Not a valid string.", code="invalid")]
+    }
+
+
+def test_wrong_types_are_reported_in_nested_serializers_too():
+    data = {"full_name": "Ada", "address": {"city": ["London"]}, "previous": [{"city": True}]}
+
+    assert errors_of(ProfileSerializer(data=data)) == {
+        "address": {"city": [ErrorDetail("Not a valid string.", code="invalid")]},
+        "previous": {0: {"city": [ErrorDetail("Not a valid string.", code="invalid")]}},
+    }

@@ -102,6 +102,7 @@ def platform(
         "THROTTLE_LOGIN": "1000/min",
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
+        "THROTTLE_PASSWORD": "1000/min",
     }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"

@@ -118,10 +118,30 @@ def test_list_page_size_is_capped_at_200(auth_client: AuthClient, staff: User):
     assert len(response.json()["results"]) == 1
 
 
-def test_list_with_an_invalid_cursor_is_a_404_problem(auth_client: AuthClient, staff: User):
+def test_list_with_an_invalid_cursor_is_a_400_problem(auth_client: AuthClient, staff: User):
     response = auth_client(staff).get(USERS, {"cursor": "not-a-cursor"})
 
-    assert_problem(response, 404, "not-found", detail="Invalid cursor")
+    assert_problem(
+        response,
+        400,
+        "validation-error",
+        errors=[{"field": "cursor", "code": "invalid", "message": "Invalid cursor."}],
+    )
+
+
+def test_list_with_a_page_size_that_is_not_a_number_is_a_400_problem(
+    auth_client: AuthClient, staff: User
+):
+    response = auth_client(staff).get(USERS, {"page_size": "ten"})
+
+    assert_problem(
+        response,
+        400,
+        "validation-error",
+        errors=[
+            {"field": "page_size", "code": "invalid", "message": "A positive integer is required."}
+        ],
+    )
 
 
 @pytest.mark.parametrize(
@@ -308,3 +328,13 @@ def test_staff_from_another_staff_can_deactivate_a_staff_account(auth_client: Au
 
     assert response.status_code == 200
     assert OutstandingToken.objects.filter(user=other).count() == 0
+
+
+@pytest.mark.parametrize("value", ["null", "yes", "1"])
+def test_list_boolean_filters_accept_only_true_or_false(
+    auth_client: AuthClient, staff: User, value: str
+):
+    response = auth_client(staff).get(USERS, {"is_staff": value})
+
+    body = assert_problem(response, 400, "validation-error")
+    assert [e["field"] for e in body["errors"]] == ["is_staff"]

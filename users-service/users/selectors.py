@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import django_filters
 from django.db.models import Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from users.models import User
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """``true`` or ``false`` only: anything else is a 400, not silently "no filter" (as
+    django-filter's BooleanFilter does with ``null`` or ``yes``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        choices = [("true", "true"), ("false", "false")]
+        super().__init__(choices=choices, coerce=lambda value: value == "true", **kwargs)
+
+
+def _strict_boolean(help_text: str) -> StrictBooleanFilter:
+    return StrictBooleanFilter(help_text=help_text)
 
 
 class UserFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search", max_length=100, help_text="Substring of email or full name."
     )
-    is_active = django_filters.BooleanFilter()
-    is_staff = django_filters.BooleanFilter()
+    is_active = _strict_boolean("Only active (true) or inactive (false) accounts.")
+    is_staff = _strict_boolean("Only staff (true) or non-staff (false) accounts.")
     group = django_filters.CharFilter(field_name="groups__name", max_length=150)
 
     class Meta:

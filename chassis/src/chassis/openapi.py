@@ -14,7 +14,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import permissions
 
-from chassis.serializers import ProblemSerializer
+from chassis.serializers import InputSerializer, ProblemSerializer
 
 Direction = Literal["request", "response"]
 
@@ -52,10 +52,18 @@ class AutoSchema(SpectacularAutoSchema):
                 responses[code] = response
         return responses
 
+    def _map_basic_serializer(self, serializer: Any, direction: Direction) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and isinstance(serializer, InputSerializer):
+            schema["additionalProperties"] = False  # InputSerializer refuses unknown fields
+        return schema
+
     def _error_codes(self) -> list[str]:
         codes = []
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "413"]
+        elif self._is_list_view() and self._get_paginator() is not None:
+            codes.append("400")  # malformed cursor or page_size
         if self.view.get_authenticators():
             codes.append("401")
         if any(not _is_plain(p) for p in self.view.get_permissions()):

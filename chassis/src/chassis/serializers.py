@@ -9,11 +9,13 @@ from rest_framework import serializers
 
 
 class InputSerializer(serializers.Serializer):
-    """An input serializer that refuses fields it does not declare.
+    """An input serializer that refuses fields it does not declare, and non-strings for text.
 
     A typo in a field name (``full_nmae``) is reported instead of silently ignored, together
     with the other field errors. Checked on the data itself (not ``initial_data``), so it also
-    holds when the serializer is nested or used with ``many=True``.
+    holds when the serializer is nested or used with ``many=True``. DRF's CharField turns
+    ``42`` into ``"42"``; here a number, boolean, list or object sent for a text field is a
+    wrong type, as the OpenAPI schema says (``type: string``).
     """
 
     def to_internal_value(self, data: Any) -> Any:
@@ -22,6 +24,8 @@ class InputSerializer(serializers.Serializer):
             name: [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
             for name in unknown
         }
+        if isinstance(data, Mapping):
+            errors.update(_non_strings(self.fields, data))
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -31,6 +35,18 @@ class InputSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+def _non_strings(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str, list[Any]]:
+    return {
+        name: [serializers.ErrorDetail("Not a valid string.", code="invalid")]
+        for name, field in fields.items()
+        if isinstance(field, serializers.CharField)
+        and not field.read_only
+        and name in data
+        and data[name] is not None
+        and not isinstance(data[name], str)
+    }
 
 
 class ProblemItemSerializer(serializers.Serializer):
