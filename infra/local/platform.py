@@ -375,10 +375,16 @@ def summary(env: dict[str, str]) -> None:
     print("Platform backing services:")
     for what, where in choice.items():
         print(f"  {what:<9} {where}")
-    print("Reach it at:")
-    for name, spec in SERVICES.items():
-        base = f"http://{HOST}:{spec['port']}"
-        print(f"  {name:<9} {base}/api/v1/   admin {base}/admin/{name}/   docs {base}/docs/{name}/")
+    gateway = f"http://{HOST}:{GATEWAY_PORT}"
+    print(f"Reach it through the gateway: {gateway}")
+    for name in SERVICES:
+        print(
+            f"  {name:<9} API {gateway}/api/v1/   admin {gateway}/admin/{name}/   "
+            f"docs {gateway}/docs/{name}/"
+        )
+    print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Prometheus)")
+    direct = ", ".join(f"{name} http://{HOST}:{spec['port']}" for name, spec in SERVICES.items())
+    print(f"Services directly (health probes, debugging): {direct}")
     print(f"Demo staff account: admin@example.com / {password}")
     print("Ctrl-C stops everything.")
     print("=" * 72 + "\n", flush=True)

@@ -164,3 +164,12 @@ def test_every_route_reaches_users_service(
     response = client.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == status
     assert response.headers["x-ratelimit-limit-minute"] in {"30", "120", "300"}
+
+
+def test_up_says_what_it_chose_and_where_to_reach_it(platform: Platform) -> None:
+    log = platform.log.read_text()
+    database = "PostgreSQL 127.0.0.1:5432" if platform.mode == "local-services" else "SQLite"
+    assert f"database  {database}" in log
+    assert f"Reach it through the gateway: {platform.gateway}\n" in log
+    assert f"admin {platform.gateway}/admin/users/" in log
+    assert f"Demo staff account: admin@example.com / {platform.demo_password()}\n" in log
