@@ -273,11 +273,12 @@ def stop_platform(platform: Platform) -> None:
                     os.kill(pid, signal.SIGKILL)
             platform.process.wait(timeout=10)
     drop_databases(platform.prefix)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
-        capture_output=True,
-        check=False,
-    )
+    if shutil.which("rabbitmqctl"):
+        subprocess.run(
+            ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
+            capture_output=True,
+            check=False,
+        )
 
 
 def drop_databases(prefix: str) -> None:

@@ -222,10 +222,9 @@ def platform_env() -> dict[str, str]:
     postgres, rabbit, redis = (
         (False, False, False) if embedded else (answers(5432), answers(5672), answers(6379))
     )
-    if rabbit and BROKER_VHOST:
-        ensure_vhost(BROKER_VHOST)
+    vhost = BROKER_VHOST if rabbit and BROKER_VHOST and ensure_vhost(BROKER_VHOST) else ""
     broker = os.environ.get("CELERY_BROKER_URL") or (
-        f"amqp://guest:guest@{HOST}:5672/{BROKER_VHOST}" if rabbit else "filesystem://"
+        f"amqp://guest:guest@{HOST}:5672/{vhost}" if rabbit else "filesystem://"
     )
     env = {
         "VAR_DIR": str(VAR),
@@ -268,16 +267,21 @@ def platform_env() -> dict[str, str]:
     return env
 
 
-def ensure_vhost(vhost: str) -> None:
+def ensure_vhost(vhost: str) -> bool:
+    """Create the RabbitMQ virtual host if missing; False (default vhost) without rabbitmqctl."""
+    if shutil.which("rabbitmqctl") is None:
+        say(f"rabbitmqctl not found: using the default vhost instead of {vhost}")
+        return False
     listed = subprocess.run(
         ["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=False
     )
-    if vhost in listed.stdout.split():
-        return
-    run(["rabbitmqctl", "-q", "add_vhost", vhost], quiet=True)
-    run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], quiet=True
-    )
+    if vhost not in listed.stdout.split():
+        run(["rabbitmqctl", "-q", "add_vhost", vhost], quiet=True)
+        run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            quiet=True,
+        )
+    return True
 
 
 def service_env(name: str, env: dict[str, str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -127,11 +128,12 @@ def platform(
         code = stop(platform) if process.poll() is None else process.returncode
         if mode == "local-services":
             psql(f"DROP DATABASE IF EXISTS {prefix}users WITH (FORCE)")
-            subprocess.run(
-                ["rabbitmqctl", "-q", "delete_vhost", f"{prefix}vhost"],
-                capture_output=True,
-                check=False,
-            )
+            if shutil.which("rabbitmqctl"):
+                subprocess.run(
+                    ["rabbitmqctl", "-q", "delete_vhost", f"{prefix}vhost"],
+                    capture_output=True,
+                    check=False,
+                )
         assert code == 0, f"platform exited with {code} on Ctrl-C:\n{log.read_text()[-4000:]}"
 
 
