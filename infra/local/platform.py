@@ -387,6 +387,7 @@ def summary(env: dict[str, str]) -> None:
             f"docs {gateway}/docs/{name}/"
         )
     print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Prometheus)")
+    print(f"  gateway access log: {VAR / 'log' / 'gateway-access.log'}")
     direct = ", ".join(f"{name} http://{HOST}:{spec['port']}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
     print(f"Demo staff account: admin@example.com / {password}")
