@@ -399,3 +399,49 @@ def test_decode_access_token_returns_the_claims(jwks, keys):
 def test_fetch_jwks_accepts_only_http_urls(url):
     with pytest.raises(ValueError, match="JWKS_URL must be http"):
         fetch_jwks(url, 1)
+
+
+def test_a_dead_jwks_endpoint_is_retried_with_backoff_not_on_every_request(keys, settings):
+    """Keys expired and the JWKS endpoint down: the known keys keep verifying and requests do
+    not each wait on a fetch; the fetch is retried after JWKS_MIN_REFRESH_SECONDS."""
+    settings.CHASSIS_JWT = {
+        **settings.CHASSIS_JWT,
+        "JWKS_CACHE_SECONDS": 300,
+        "JWKS_MIN_REFRESH_SECONDS": 30,
+    }
+    now, calls, up = [0.0], [], [True]
+
+    def fetch(url: str, timeout: float) -> dict:
+        calls.append(now[0])
+        if not up[0]:
+            raise OSError("connection refused")
+        return {"keys": [public_jwk(keys["k1"], "k1")]}
+
+    store = KeyStore(fetch=fetch, clock=lambda: now[0])
+    assert store.key_for("k1") is not None
+    up[0] = False
+    cache.clear()
+    for moment in (301.0, 302.0, 320.0, 330.0):
+        now[0] = moment
+        assert store.key_for("k1") is not None
+    assert calls == [0.0, 301.0]
+    now[0] = 332.0
+    assert store.key_for("k1") is not None
+    assert calls == [0.0, 301.0, 332.0]
+
+
+def test_with_no_key_known_a_failed_fetch_is_retried_after_one_second(settings):
+    now, calls = [0.0], []
+
+    def fetch(url: str, timeout: float) -> dict:
+        calls.append(now[0])
+        raise OSError("connection refused")
+
+    store = KeyStore(fetch=fetch, clock=lambda: now[0])
+    cache.clear()
+    assert store.key_for("k1") is None
+    now[0] = 0.5
+    assert store.key_for("k1") is None
+    now[0] = 1.5
+    assert store.key_for("k1") is None
+    assert calls == [0.0, 1.5]

@@ -77,9 +77,14 @@ class KeyStore:
     def key_for(self, kid: str) -> Any | None:
         conf = jwt_settings()
         now = self.clock()
+        fetched = False
         if now - self._loaded_at > conf["JWKS_CACHE_SECONDS"]:
-            self._load(conf, use_shared_cache=True)
-        if kid not in self._keys and now - self._refreshed_at >= conf["JWKS_MIN_REFRESH_SECONDS"]:
+            fetched = self._load(conf, use_shared_cache=True)
+        if (
+            not fetched
+            and kid not in self._keys
+            and now - self._refreshed_at >= conf["JWKS_MIN_REFRESH_SECONDS"]
+        ):
             self._load(conf, use_shared_cache=False)
         return self._keys.get(kid)
 
@@ -87,8 +92,11 @@ class KeyStore:
         with self._lock:
             self._keys, self._loaded_at, self._refreshed_at = {}, float("-inf"), float("-inf")
 
-    def _load(self, conf: dict[str, Any], *, use_shared_cache: bool) -> None:
+    def _load(self, conf: dict[str, Any], *, use_shared_cache: bool) -> bool:
+        """Reload the keys; True when the JWKS endpoint was asked (successfully or not)."""
         with self._lock:
+            if use_shared_cache and self.clock() - self._loaded_at <= conf["JWKS_CACHE_SECONDS"]:
+                return False  # another thread reloaded while this one waited for the lock
             document = _cache_call(cache.get, CACHE_KEY) if use_shared_cache else None
             if document is None:
                 if not use_shared_cache:
@@ -99,10 +107,19 @@ class KeyStore:
                     document = self.fetch(conf["JWKS_URL"], conf["JWKS_TIMEOUT_SECONDS"])
                 except Exception:  # network, HTTP or JSON failure: keep the keys we have
                     logger.exception("jwks.fetch_failed", extra={"url": conf["JWKS_URL"]})
-                    return
+                    # Back off instead of making every request wait on a dead JWKS endpoint:
+                    # retry after JWKS_MIN_REFRESH_SECONDS (after 1 s while no key is known).
+                    retry_in = conf["JWKS_MIN_REFRESH_SECONDS"] if self._keys else 1
+                    self._loaded_at = self.clock() - conf["JWKS_CACHE_SECONDS"] + retry_in
+                    self._refreshed_at = self.clock()  # unknown kids wait as well
+                    return True
                 _cache_call(cache.set, CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
+                fetched = True
+            else:
+                fetched = False
             self._keys = self._parse(document, conf["ALGORITHMS"])
             self._loaded_at = self.clock()
+            return fetched
 
     @staticmethod
     def _parse(document: dict[str, Any], algorithms: list[str]) -> dict[str, Any]:
