@@ -23,16 +23,12 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
         super().__init__(choices=choices, coerce=lambda value: value == "true", **kwargs)
 
 
-def _strict_boolean(help_text: str) -> StrictBooleanFilter:
-    return StrictBooleanFilter(help_text=help_text)
-
-
 class UserFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search", max_length=100, help_text="Substring of email or full name."
     )
-    is_active = _strict_boolean("Only active (true) or inactive (false) accounts.")
-    is_staff = _strict_boolean("Only staff (true) or non-staff (false) accounts.")
+    is_active = StrictBooleanFilter(help_text="Only active (true) or inactive (false) accounts.")
+    is_staff = StrictBooleanFilter(help_text="Only staff (true) or non-staff (false) accounts.")
     group = django_filters.CharFilter(field_name="groups__name", max_length=150)
 
     class Meta:

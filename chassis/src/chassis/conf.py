@@ -129,7 +129,6 @@ def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict
         "COMPONENT_SPLIT_REQUEST": True,
         "SWAGGER_UI_DIST": "SIDECAR",
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-        "ENUM_NAME_OVERRIDES": {},
     }
 
 
