@@ -140,6 +140,9 @@ def _issue_pair(user: User) -> TokenPair:
     refresh = RefreshToken.for_user(user)  # recorded as outstanding
     refresh["pwd_at"] = password_stamp(user)  # a password change ends this session too
     access = refresh.access_token
+    # simplejwt dates the access token's exp from the refresh token's creation but its iat from
+    # "now": across a second boundary that claimed a 299 s life. One issue time for the pair.
+    access.set_iat(at_time=refresh.current_time)
     for claim, value in access_claims(user).items():
         access[claim] = value
     return TokenPair(
