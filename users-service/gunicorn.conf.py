@@ -1,51 +1,5 @@
-"""gunicorn settings, overridable through GUNICORN_* environment variables.
+"""gunicorn settings: the chassis's, overridable through GUNICORN_* environment variables."""
 
-Logs: the error log goes through Django's LOGGING (JSON lines); the access log is one JSON
-object per request carrying the correlation id the service returned.
-"""
+from chassis.gunicorn_conf import gunicorn_settings
 
-import multiprocessing
-import os
-
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = 20
-keepalive = 5
-max_requests = 2000
-max_requests_jitter = 200
-limit_request_line = 8190
-limit_request_field_size = 8190
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-control_socket_disable = True
-worker_tmp_dir = os.environ.get("GUNICORN_TMP_DIR") or None
-accesslog = "-"
-errorlog = "-"
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "static_fields": {"service": "users"},
-        },
-        "raw": {"format": "%(message)s"},
-    },
-    "handlers": {
-        "error": {"class": "logging.StreamHandler", "formatter": "json"},
-        "access": {"class": "logging.StreamHandler", "formatter": "raw"},
-    },
-    "root": {"handlers": ["error"], "level": "INFO"},
-    "loggers": {
-        "gunicorn.error": {"handlers": ["error"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-    },
-}
-access_log_format = (
-    '{"time":"%(t)s","level":"INFO","logger":"gunicorn.access","service":"users",'
-    '"method":"%(m)s","path":"%(U)s","status":%(s)s,"bytes":"%(B)s","duration_us":%(D)s,'
-    '"remote":"%(h)s","correlation_id":"%({x-request-id}o)s"}'
-)
+globals().update(gunicorn_settings("users"))

@@ -63,6 +63,12 @@ SERVICES: dict[str, dict] = {
             ],
         ],
     },
+    "catalog": {
+        "dir": "catalog-service",
+        "port": int(os.environ.get("CATALOG_PORT", "8102")),
+        # A demo catalog the first time (a no-op once there are products).
+        "prepare": [["seed_catalog", "--products", "200", "--if-empty", "--no-progress"]],
+    },
 }
 
 

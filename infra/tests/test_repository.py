@@ -25,7 +25,9 @@ def variables_read(*paths) -> set[str]:
 def test_env_example_lists_every_variable_the_service_reads(service: str) -> None:
     part = ROOT / service
     read = variables_read(
-        ROOT / "chassis/src/chassis/conf.py", part / "config/settings.py", part / "gunicorn.conf.py"
+        ROOT / "chassis/src/chassis/conf.py",
+        ROOT / "chassis/src/chassis/gunicorn_conf.py",
+        part / "config/settings.py",
     )
     documented = {
         line.split("=", 1)[0]

@@ -1,3 +1,3 @@
 """The platform's shared microservice chassis (errors, auth, health, logging, settings glue)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,0 +1,314 @@
+"""HTTP APIs: validate input, call a service or selector, shape the output.
+
+Reads are public and on the hot path: their views never authenticate a request unless they
+must (a token is only verified to show an inactive product to staff), build JSON from
+``.values()`` rows and render it with orjson. The output serializers below document those
+shapes in the OpenAPI schema; the system tests check real responses against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from chassis.keyset import KeysetPaginator
+from chassis.pagination import CursorPagination
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors, services
+from catalog.models import Category, Product
+from catalog.serializers import (
+    CategoryInputSerializer,
+    CategoryOutputSerializer,
+    CategoryTreeSerializer,
+    ProductCreateInputSerializer,
+    ProductDetailOutputSerializer,
+    ProductListItemSerializer,
+    ProductListQuerySerializer,
+    ProductUpdateInputSerializer,
+    StockAdjustInputSerializer,
+    StockChangeOutputSerializer,
+    StockMovementOutputSerializer,
+    category_json,
+    movement_json,
+    product_json,
+)
+
+PRODUCTS = KeysetPaginator(orderings=selectors.PRODUCT_ORDERINGS, page_size=20, max_page_size=100)
+CATEGORIES = KeysetPaginator(orderings=selectors.CATEGORY_ORDERINGS, page_size=100)
+
+
+def json_response(data: Any, status_code: int = 200, **headers: str) -> HttpResponse:
+    """orjson-rendered JSON (datetimes as RFC 3339 with Z, as DRF renders them)."""
+    body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
+    response = HttpResponse(body, status=status_code, content_type="application/json")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def page_of(item: serializers.Serializer, name: str) -> Any:
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item,
+        },
+    )
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    """Reads for anyone; writes for staff (anonymous: 401, signed-in non-staff: 403)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class CatalogApi(APIView):
+    permission_classes = (IsStaffOrReadOnly,)
+
+    def perform_authentication(self, request: Request) -> None:
+        """Lazy: a token is verified when a permission or a view reads ``request.user``."""
+
+    def actor(self, request: Request) -> str:
+        return f"user:{request.user.pk}"
+
+
+def _is_staff(request: Request) -> bool:
+    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+class ProductCollectionApi(CatalogApi):
+    @extend_schema(
+        parameters=[ProductListQuerySerializer],
+        responses={200: page_of(ProductListItemSerializer(many=True), "ProductPage")},
+        summary="List active products (filters, search, ordering, cursor pages)",
+        operation_id="catalog_products_list",
+        tags=["products"],
+        auth=[],
+    )
+    def get(self, request: Request) -> HttpResponse:
+        query = ProductListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        ordering = query.validated_data.pop("ordering")
+        filters = selectors.ProductFilters(**query.validated_data)
+        page = PRODUCTS.paginate(request, selectors.product_list(filters=filters), ordering)
+        data = page.as_dict()
+        data["results"] = [product_json(row) for row in page.results]
+        return json_response(data)
+
+    @extend_schema(
+        request=ProductCreateInputSerializer,
+        responses={201: ProductDetailOutputSerializer},
+        summary="Create a product (staff)",
+        tags=["products"],
+    )
+    def post(self, request: Request) -> HttpResponse:
+        data = ProductCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_create(**data.validated_data, actor=self.actor(request))
+        return _product_response(product.pk, status.HTTP_201_CREATED, created=True)
+
+
+def _product_response(product_id: int, status_code: int = 200, created: bool = False) -> Any:
+    row = selectors.product_detail(id=product_id, include_inactive=True)
+    assert row is not None  # just written in this request
+    headers = {"Location": reverse("product-detail", args=[product_id])} if created else {}
+    return json_response(product_json(row, detail=True), status_code, **headers)
+
+
+def _product_or_404(product_id: int) -> Product:
+    product = selectors.product_get(product_id=product_id)
+    if product is None:
+        raise Http404
+    return product
+
+
+def _product_detail(request: Request, **lookup: Any) -> HttpResponse:
+    row = selectors.product_detail(include_inactive=True, **lookup)
+    # Inactive products exist for staff only: anyone else gets the same 404 as for an unknown
+    # product (and only in that case is a token verified).
+    if row is None or (not row["is_active"] and not _is_staff(request)):
+        raise Http404
+    return json_response(product_json(row, detail=True))
+
+
+class ProductDetailApi(CatalogApi):
+    @extend_schema(
+        responses={200: ProductDetailOutputSerializer},
+        summary="A product by id (inactive ones: staff only)",
+        tags=["products"],
+    )
+    def get(self, request: Request, product_id: int) -> HttpResponse:
+        return _product_detail(request, id=product_id)
+
+    @extend_schema(
+        request=ProductUpdateInputSerializer,
+        responses={200: ProductDetailOutputSerializer},
+        summary="Update a product (staff)",
+        tags=["products"],
+    )
+    def patch(self, request: Request, product_id: int) -> HttpResponse:
+        product = _product_or_404(product_id)
+        data = ProductUpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.product_update(product=product, data=data.validated_data)
+        return _product_response(product.pk)
+
+
+class ProductBySlugApi(CatalogApi):
+    @extend_schema(
+        responses={200: ProductDetailOutputSerializer},
+        summary="A product by slug (inactive ones: staff only)",
+        tags=["products"],
+    )
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        return _product_detail(request, slug=slug)
+
+
+class ProductDeactivateApi(CatalogApi):
+    @extend_schema(
+        request=None,
+        responses={200: ProductDetailOutputSerializer},
+        summary="Deactivate a product: hidden from the catalog and new orders (staff)",
+        tags=["products"],
+    )
+    def post(self, request: Request, product_id: int) -> HttpResponse:
+        services.product_deactivate(product=_product_or_404(product_id))
+        return _product_response(product_id)
+
+
+class StockAdjustApi(CatalogApi):
+    @extend_schema(
+        request=StockAdjustInputSerializer,
+        responses={200: StockChangeOutputSerializer},
+        summary="Adjust stock: set it or add to it, with a reason (staff; writes the ledger)",
+        tags=["stock"],
+    )
+    def post(self, request: Request, product_id: int) -> HttpResponse:
+        _product_or_404(product_id)
+        data = StockAdjustInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = services.stock_adjust(
+            product_id=product_id, **data.validated_data, actor=self.actor(request)
+        )
+        row = selectors.product_detail(id=product_id, include_inactive=True)
+        movement = movement_json(change.movement) if change.movement else None
+        return json_response({"product": product_json(row, detail=True), "movement": movement})
+
+
+class MovementPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+class StockMovementListApi(CatalogApi):
+    permission_classes = (permissions.IsAdminUser,)
+
+    @extend_schema(
+        responses={200: page_of(StockMovementOutputSerializer(many=True), "StockMovementPage")},
+        summary="The stock ledger of a product, newest first (staff)",
+        tags=["stock"],
+    )
+    def get(self, request: Request, product_id: int) -> Response:
+        _product_or_404(product_id)
+        paginator = MovementPagination()
+        page = paginator.paginate_queryset(
+            selectors.stock_movements(product_id=product_id), request, view=self
+        )
+        return paginator.get_paginated_response([movement_json(m) for m in page or []])
+
+
+# --- categories ----------------------------------------------------------------------------
+
+
+class CategoryCollectionApi(CatalogApi):
+    @extend_schema(
+        responses={200: page_of(CategoryOutputSerializer(many=True), "CategoryPage")},
+        summary="List categories by name (cursor pages)",
+        operation_id="catalog_categories_list",
+        tags=["categories"],
+        auth=[],
+    )
+    def get(self, request: Request) -> HttpResponse:
+        page = CATEGORIES.paginate(request, selectors.category_list(), "name")
+        data = page.as_dict()
+        data["results"] = [category_json(row) for row in page.results]
+        return json_response(data)
+
+    @extend_schema(
+        request=CategoryInputSerializer,
+        responses={201: CategoryOutputSerializer},
+        summary="Create a category (staff)",
+        tags=["categories"],
+    )
+    def post(self, request: Request) -> HttpResponse:
+        data = CategoryInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        category = services.category_create(**data.validated_data)
+        return _category_response(category, status.HTTP_201_CREATED)
+
+
+def _category_response(category: Category, status_code: int = 200) -> HttpResponse:
+    row = {
+        "id": category.pk,
+        "name": category.name,
+        "slug": category.slug,
+        "parent_id": category.parent_id,
+        "parent__slug": category.parent.slug if category.parent else None,
+    }
+    return json_response(category_json(row), status_code)
+
+
+class CategoryTreeApi(CatalogApi):
+    @extend_schema(
+        responses={200: CategoryTreeSerializer(many=True)},
+        summary="Every category, nested under its parent",
+        tags=["categories"],
+        auth=[],
+    )
+    def get(self, request: Request) -> HttpResponse:
+        return json_response(selectors.category_tree())
+
+
+class CategoryDetailApi(CatalogApi):
+    def _category(self, category_id: int) -> Category:
+        category = selectors.category_get(category_id=category_id)
+        if category is None:
+            raise Http404
+        return category
+
+    @extend_schema(responses={200: CategoryOutputSerializer}, tags=["categories"], auth=[])
+    def get(self, request: Request, category_id: int) -> HttpResponse:
+        return _category_response(self._category(category_id))
+
+    @extend_schema(
+        request=CategoryInputSerializer,
+        responses={200: CategoryOutputSerializer},
+        summary="Rename or move a category (staff)",
+        tags=["categories"],
+    )
+    def patch(self, request: Request, category_id: int) -> HttpResponse:
+        category = self._category(category_id)
+        data = CategoryInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.category_update(category=category, data=data.validated_data)
+        return _category_response(category)
+
+    @extend_schema(
+        responses={204: None}, summary="Delete an empty category (staff)", tags=["categories"]
+    )
+    def delete(self, request: Request, category_id: int) -> Response:
+        services.category_delete(category=self._category(category_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

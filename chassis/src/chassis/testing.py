@@ -1,0 +1,126 @@
+"""Test helpers for services that verify users-service's tokens (catalog, orders, ...).
+
+A resource service's tests need what production has: RS256 access tokens with a ``kid``
+header, and a JWKS endpoint that publishes the matching public keys. This module provides
+both, with a real HTTP server on an ephemeral loopback port (no mock of the key fetch):
+
+    signer = TokenSigner.generate("test-key")
+    with JwksServer({"keys": [signer.jwk]}) as server:
+        settings.CHASSIS_JWT = {"JWKS_URL": server.url, "ISSUER": "users"}
+        token = signer.access_token(sub="42", is_staff=True)
+
+Not imported by production code; it only needs PyJWT and cryptography, which the chassis
+already depends on.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+JWKS_PATH = "/.well-known/jwks.json"
+DROP = object()  # a claim value meaning "leave this claim out"
+
+
+def rsa_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+
+def access_claims(**overrides: Any) -> dict[str, Any]:
+    """Claims shaped like users-service's access tokens; ``DROP`` removes one."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "token_type": "access",
+        "exp": now + 300,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "iss": "users",
+        "sub": "42",
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "is_staff": False,
+        "groups": ["buyers"],
+    }
+    claims.update(overrides)
+    return {name: value for name, value in claims.items() if value is not DROP}
+
+
+def access_token(key: rsa.RSAPrivateKey, kid: str, **overrides: Any) -> str:
+    return jwt.encode(access_claims(**overrides), key, algorithm="RS256", headers={"kid": kid})
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    """One signing key and its ``kid``: mints access tokens the chassis accepts."""
+
+    kid: str
+    key: rsa.RSAPrivateKey
+
+    @classmethod
+    def generate(cls, kid: str) -> TokenSigner:
+        return cls(kid=kid, key=rsa_private_key())
+
+    @property
+    def jwk(self) -> dict[str, Any]:
+        return public_jwk(self.key, self.kid)
+
+    def access_token(self, **claims: Any) -> str:
+        return access_token(self.key, self.kid, **claims)
+
+
+class JwksServer:
+    """A real HTTP server on an ephemeral port serving ``document``, counting its requests."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests += 1
+                body = json.dumps(server.document).encode()
+                self.send_response(200 if self.path == JWKS_PATH else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}{JWKS_PATH}"
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.thread.join()
+
+    def __enter__(self) -> JwksServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
