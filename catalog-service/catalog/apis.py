@@ -74,7 +74,7 @@ class IsStaffOrReadOnly(permissions.BasePermission):
 
 
 class CatalogApi(APIView):
-    permission_classes = (IsStaffOrReadOnly,)
+    permission_classes: tuple[type[permissions.BasePermission], ...] = (IsStaffOrReadOnly,)
 
     def perform_authentication(self, request: Request) -> None:
         """Lazy: a token is verified when a permission or a view reads ``request.user``."""
@@ -205,6 +205,7 @@ class StockAdjustApi(CatalogApi):
             product_id=product_id, **data.validated_data, actor=self.actor(request)
         )
         row = selectors.product_detail(id=product_id, include_inactive=True)
+        assert row is not None  # locked and changed in this request
         movement = movement_json(change.movement) if change.movement else None
         return json_response({"product": product_json(row, detail=True), "movement": movement})
 

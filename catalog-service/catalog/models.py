@@ -54,7 +54,9 @@ class SearchDocument(models.Func):
             params.extend(part_params)
         return " || ' ' || ".join(parts), params
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
         text, params = self._joined(compiler, connection)
         return f"LOWER({text})", params
 
@@ -84,11 +86,11 @@ class Category(models.Model):
     class Meta:
         ordering = ("name", "id")
         verbose_name_plural = "categories"
-        constraints = [
+        constraints = (
             models.CheckConstraint(
                 condition=~Q(parent=F("id")), name="catalog_category_not_own_parent"
             ),
-        ]
+        )
 
     def __str__(self) -> str:
         return self.name
@@ -116,13 +118,13 @@ class Product(models.Model):
 
     class Meta:
         ordering = ("name", "id")
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=Q(stock__gte=0), name="catalog_product_stock_gte_0"),
             models.CheckConstraint(condition=Q(price__gte=0), name="catalog_product_price_gte_0"),
-        ]
+        )
         # Every ordering the public list offers, for active products, with the id tie-breaker
         # (keyset pagination seeks on (field, id)); the GIN index serves search.
-        indexes = [
+        indexes = (
             Index(fields=["price", "id"], condition=Q(is_active=True), name="product_price_key"),
             Index(fields=["name", "id"], condition=Q(is_active=True), name="product_name_key"),
             Index(fields=["created_at", "id"], condition=Q(is_active=True), name="product_new_key"),
@@ -132,7 +134,7 @@ class Product(models.Model):
                 name="product_category_price_key",
             ),
             SearchIndex(fields=["search_document"], name="product_search"),
-        ]
+        )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
@@ -165,13 +167,13 @@ class StockMovement(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        constraints = [
+        constraints = (
             models.CheckConstraint(condition=~Q(delta=0), name="catalog_movement_delta_not_0"),
             models.CheckConstraint(
                 condition=Q(stock_after__gte=0), name="catalog_movement_stock_after_gte_0"
             ),
-        ]
-        indexes = [Index(fields=["product", "-created_at", "-id"], name="movement_product_key")]
+        )
+        indexes = (Index(fields=["product", "-created_at", "-id"], name="movement_product_key"),)
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.delta:+d} ({self.reason})"

@@ -135,7 +135,7 @@ class StockAdjustInputSerializer(InputSerializer):
 class CategoryInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=140, required=False)
-    parent = _category_ref()
+    parent = _category_ref()  # type: ignore[assignment]  # a field, not Field.parent
 
 
 # --- output shapes -------------------------------------------------------------------------
@@ -186,7 +186,9 @@ class CategoryOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     slug = serializers.CharField()
-    parent = serializers.CharField(allow_null=True, help_text="Slug of the parent category.")
+    parent = serializers.CharField(  # type: ignore[assignment]  # a field, not Field.parent
+        allow_null=True, help_text="Slug of the parent category."
+    )
 
 
 class CategoryTreeSerializer(serializers.Serializer):
