@@ -59,6 +59,16 @@ TEMPLATES = [
     },
 ]
 
+# Staff sign in to this admin with their users-service account (chassis.sso: a shadow user
+# per staff member); local accounts from createsuperuser still work (ModelBackend).
+AUTHENTICATION_BACKENDS = [
+    "chassis.sso.UsersServiceBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin sessions end after 8 hours: the next login asks users-service again, so a staff
+# member deactivated there loses the admin within a working day at most.
+SESSION_COOKIE_AGE = 8 * 3600
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

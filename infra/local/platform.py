@@ -246,6 +246,8 @@ def platform_env() -> dict[str, str]:
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
         "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
         "JWKS_URL": f"http://{HOST}:{SERVICES['users']['port']}/.well-known/jwks.json",
+        # Staff sign in to catalog/orders admins with their users-service account (SSO).
+        "USERS_TOKEN_URL": f"http://{HOST}:{SERVICES['users']['port']}/api/v1/auth/token",
         # Requests arrive through the gateway, which appends the client to X-Forwarded-For.
         "NUM_PROXIES": "1",
         "GATEWAY_PORT": str(GATEWAY_PORT),

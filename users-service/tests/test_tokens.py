@@ -76,6 +76,7 @@ def test_access_token_verifies_against_the_published_jwks(api_client: APIClient)
         "email",
         "name",
         "is_staff",
+        "is_superuser",
         "groups",
         "pwd_at",
     }
@@ -85,6 +86,7 @@ def test_access_token_verifies_against_the_published_jwks(api_client: APIClient)
     assert claims["email"] == "alice@example.com"
     assert claims["name"] == "Alice Liddell"
     assert claims["is_staff"] is False
+    assert claims["is_superuser"] is False
     assert claims["groups"] == ["editors"]
     assert claims["pwd_at"] == 0  # the password never changed
     assert before <= claims["iat"] <= int(time.time())
@@ -115,7 +117,21 @@ def test_staff_and_groups_are_in_the_access_token(user: User):
 
     claims = claims_of(issue_tokens(user).access)
 
-    assert (claims["is_staff"], claims["groups"]) == (True, ["alpha", "zeta"])
+    assert (claims["is_staff"], claims["is_superuser"], claims["groups"]) == (
+        True,
+        False,
+        ["alpha", "zeta"],
+    )
+
+
+def test_superuser_flag_is_in_the_access_token(user: User):
+    """Other services' admins (single sign-on) make their shadow user a superuser from it."""
+    user.is_staff = user.is_superuser = True
+    user.save()
+
+    claims = claims_of(issue_tokens(user).access)
+
+    assert (claims["is_staff"], claims["is_superuser"]) == (True, True)
 
 
 def test_a_valid_access_token_authenticates(user: User):

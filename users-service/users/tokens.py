@@ -82,6 +82,7 @@ def access_claims(user: Any) -> dict[str, Any]:
         "email": user.email,
         "name": user.full_name,
         "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
         "groups": sorted(user.groups.values_list("name", flat=True)),
         "pwd_at": password_stamp(user),
     }

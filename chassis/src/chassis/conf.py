@@ -14,7 +14,7 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``VAR_DIR``, ``DATABASE_URL``, ``DB_CONN_MAX_AGE``, ``REDIS_URL``, ``CELERY_BROKER_URL``,
 ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_PRELOAD``,
 ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
-``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``.
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``, ``USERS_TOKEN_URL``.
 """
 
 from __future__ import annotations
@@ -100,6 +100,11 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
             json=env.str("LOG_FORMAT", default="json") == "json",
             service=service,
         ),
+        "CHASSIS_SSO": {
+            "TOKEN_URL": env.str(
+                "USERS_TOKEN_URL", default="http://127.0.0.1:8101/api/v1/auth/token"
+            ),
+        },
         "CHASSIS_JWT": {
             "JWKS_URL": env.str("JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"),
             "ISSUER": env.str("JWT_ISSUER", default="users"),

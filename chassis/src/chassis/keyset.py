@@ -151,4 +151,3 @@ class KeysetPaginator:
                 {CURSOR_PARAM: [INVALID_CURSOR]}, code="invalid"
             ) from exc
         return {"key": key, "reverse": data["r"]}
-

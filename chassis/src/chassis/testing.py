@@ -99,6 +99,16 @@ class JwksServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, payload = server.post(self.path, self.rfile.read(length), self.headers)
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -108,10 +118,17 @@ class JwksServer:
         )
         self.thread.start()
 
+    def post(self, path: str, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        return 404, {"message": "not found"}
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}{JWKS_PATH}"
+        return self.base_url + JWKS_PATH
 
     def stop(self) -> None:
         if self.thread.is_alive():
@@ -124,3 +141,37 @@ class JwksServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
+
+
+class IdentityServer(JwksServer):
+    """users-service's JWKS and token endpoint, for single sign-on tests.
+
+    ``accounts`` maps an email to ``(password, claims)``; a login with those credentials gets
+    an access token with those claims (``sub``, ``is_staff``, ...), signed by ``signer``.
+    ``logins`` records each login's email and ``X-Forwarded-For`` header.
+    """
+
+    def __init__(self, signer: TokenSigner, accounts: dict[str, tuple[str, dict[str, Any]]]):
+        self.signer = signer
+        self.accounts = accounts
+        self.logins: list[tuple[str, str | None]] = []
+        super().__init__({"keys": [signer.jwk]})
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + TOKEN_PATH
+
+    def post(self, path: str, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+        if path != TOKEN_PATH:
+            return 404, {"message": "not found"}
+        data = json.loads(body or b"{}")
+        email, password = data.get("email"), data.get("password")
+        self.logins.append((str(email), headers.get("X-Forwarded-For")))
+        account = self.accounts.get(email)
+        if account is None or account[0] != password:
+            return 401, {"type": "urn:problem-type:authentication-failed", "status": 401}
+        access = self.signer.access_token(email=email, **account[1])
+        return 200, {"access": access, "refresh": "unused", "token_type": "Bearer"}

@@ -1,0 +1,123 @@
+"""Staff single sign-on into a resource service's Django admin with a users-service account.
+
+The admin login form of catalog (or orders) takes the staff member's users-service email and
+password. :class:`UsersServiceBackend` sends them to users-service's token endpoint (the
+password never touches this service's database), verifies the returned access token with
+the JWKS exactly as API requests are verified, and signs in a local *shadow* user keyed by
+the token's ``sub``: a Django user whose email, name, staff/superuser flags and groups are
+copied from the claims at every login. Permissions of non-superuser staff come from the
+service's own groups with the same names as their users-service groups, so each service
+decides what, say, ``catalog-editors`` may do in its admin.
+
+Only staff get in (``is_staff`` claim); a non-staff account or bad credentials get the
+admin's usual "enter a correct email and password" message. Local accounts made with
+``createsuperuser`` keep working through Django's ModelBackend, listed after this one.
+
+Settings: ``CHASSIS_SSO = {"TOKEN_URL": ..., "TIMEOUT_SECONDS": 5}`` (``USERS_TOKEN_URL``
+in the environment, see chassis.conf).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.http import HttpRequest
+
+from chassis.auth import InvalidToken, decode_access_token
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "TOKEN_URL": "http://127.0.0.1:8101/api/v1/auth/token",
+    "TIMEOUT_SECONDS": 5,
+}
+
+
+def sso_settings() -> dict[str, Any]:
+    return {**DEFAULTS, **getattr(settings, "CHASSIS_SSO", {})}
+
+
+def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> str | None:
+    """Log in at users-service; the access token, or None for refused credentials.
+
+    The staff member's address is passed on in ``X-Forwarded-For`` so users-service's
+    per-IP login throttle counts them, not this service.
+    """
+    conf = sso_settings()
+    url = conf["TOKEN_URL"]
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"USERS_TOKEN_URL must be http(s): {url!r}")
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if client_ip:
+        headers["X-Forwarded-For"] = client_ip
+    body = json.dumps({"email": email, "password": password}).encode()
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=conf["TIMEOUT_SECONDS"]) as response:  # noqa: S310
+            access = json.load(response).get("access")
+    except urllib.error.HTTPError as exc:
+        if exc.code not in (400, 401):
+            logger.warning("sso.login_failed", extra={"status": exc.code, "url": url})
+        return None
+    except (OSError, ValueError):  # users-service down, timeout, not JSON
+        logger.exception("sso.login_unavailable", extra={"url": url})
+        return None
+    return access if isinstance(access, str) else None
+
+
+@transaction.atomic
+def shadow_user_sync(claims: dict[str, Any]) -> Any:
+    """Create or update the local user of the token's subject from its claims."""
+    user_model = get_user_model()
+    user, _ = user_model.objects.select_for_update().get_or_create(
+        username=str(claims["sub"])[:150], defaults={"is_active": True}
+    )
+    user.email = str(claims.get("email", ""))[:254]
+    user.first_name = str(claims.get("name", ""))[:150]
+    user.is_staff = claims.get("is_staff") is True
+    user.is_superuser = claims.get("is_superuser") is True
+    if user.has_usable_password():
+        user.set_unusable_password()  # it signs in through users-service only
+    user.save()
+    names = claims.get("groups") or []
+    if isinstance(names, list):
+        user.groups.set(Group.objects.filter(name__in=[n for n in names if isinstance(n, str)]))
+    return user
+
+
+class UsersServiceBackend(ModelBackend):
+    """Django authentication backend: admin login with a users-service staff account.
+
+    Permissions are ModelBackend's (the shadow user's local groups, or superuser).
+    """
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        if not username or not password or "@" not in username:
+            return None  # local usernames (createsuperuser) are ModelBackend's
+        client_ip = request.META.get("REMOTE_ADDR") if request is not None else None
+        access = obtain_access_token(username, password, client_ip=client_ip)
+        if access is None:
+            return None
+        try:
+            claims = decode_access_token(access)
+        except InvalidToken:
+            logger.warning("sso.token_rejected")
+            return None
+        if claims.get("is_staff") is not True:
+            return None
+        return shadow_user_sync(claims)
