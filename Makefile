@@ -3,9 +3,9 @@
 PYTHON ?= python3
 RUNNER := $(PYTHON) infra/local/platform.py
 TOOLS := var/tools/bin
-PARTS := gateway-config users-service
+PARTS := gateway-config users-service catalog-service
 
-.PHONY: up down test lint bootstrap test-chassis test-services test-system bench
+.PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog
 
 ## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
 up:
@@ -44,3 +44,10 @@ lint: bootstrap
 ## about 3 minutes; BENCH_ARGS="--rounds 1 --duration 3" for a quick run)
 bench: bootstrap
 	$(TOOLS)/python infra/bench/gateway_overhead.py $(BENCH_ARGS)
+
+## bench-catalog: catalog-service's product list and detail at 10k and 1M products, and against
+## a plain Django view running the same query (own databases bench_catalog_10k/_1m, seeded the
+## first time, about 3 minutes; then about 10 minutes a run; BENCH_ARGS="--skip-1m --rounds 1
+## --duration 3" for a quick run)
+bench-catalog: bootstrap
+	$(TOOLS)/python infra/bench/catalog_scale.py $(BENCH_ARGS)

@@ -13,9 +13,10 @@ from typing import Any
 import orjson
 from chassis.keyset import KeysetPaginator
 from chassis.pagination import CursorPagination
+from chassis.serializers import ProblemSerializer
 from django.http import Http404, HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,6 +43,15 @@ from catalog.serializers import (
 
 PRODUCTS = KeysetPaginator(orderings=selectors.PRODUCT_ORDERINGS, page_size=20, max_page_size=100)
 CATEGORIES = KeysetPaginator(orderings=selectors.CATEGORY_ORDERINGS, page_size=100)
+
+# Lists answer a bad filter, cursor or page_size with a 400 (the chassis only documents that
+# for views with a DRF pagination class). Public reads take a token only optionally.
+BAD_QUERY = {
+    (400, "application/problem+json"): OpenApiResponse(
+        ProblemSerializer, description="Invalid filter, cursor or page_size."
+    )
+}
+OPTIONAL_TOKEN: Any = [{"jwtAuth": []}, {}]
 
 
 def json_response(data: Any, status_code: int = 200, **headers: str) -> HttpResponse:
@@ -93,7 +103,7 @@ def _is_staff(request: Request) -> bool:
 class ProductCollectionApi(CatalogApi):
     @extend_schema(
         parameters=[ProductListQuerySerializer],
-        responses={200: page_of(ProductListItemSerializer(many=True), "ProductPage")},
+        responses={200: page_of(ProductListItemSerializer(many=True), "ProductPage"), **BAD_QUERY},
         summary="List active products (filters, search, ordering, cursor pages)",
         operation_id="catalog_products_list",
         tags=["products"],
@@ -150,6 +160,7 @@ class ProductDetailApi(CatalogApi):
         responses={200: ProductDetailOutputSerializer},
         summary="A product by id (inactive ones: staff only)",
         tags=["products"],
+        auth=OPTIONAL_TOKEN,
     )
     def get(self, request: Request, product_id: int) -> HttpResponse:
         return _product_detail(request, id=product_id)
@@ -173,6 +184,7 @@ class ProductBySlugApi(CatalogApi):
         responses={200: ProductDetailOutputSerializer},
         summary="A product by slug (inactive ones: staff only)",
         tags=["products"],
+        auth=OPTIONAL_TOKEN,
     )
     def get(self, request: Request, slug: str) -> HttpResponse:
         return _product_detail(request, slug=slug)
@@ -218,7 +230,10 @@ class StockMovementListApi(CatalogApi):
     permission_classes = (permissions.IsAdminUser,)
 
     @extend_schema(
-        responses={200: page_of(StockMovementOutputSerializer(many=True), "StockMovementPage")},
+        responses={
+            200: page_of(StockMovementOutputSerializer(many=True), "StockMovementPage"),
+            **BAD_QUERY,
+        },
         summary="The stock ledger of a product, newest first (staff)",
         tags=["stock"],
     )
@@ -236,7 +251,7 @@ class StockMovementListApi(CatalogApi):
 
 class CategoryCollectionApi(CatalogApi):
     @extend_schema(
-        responses={200: page_of(CategoryOutputSerializer(many=True), "CategoryPage")},
+        responses={200: page_of(CategoryOutputSerializer(many=True), "CategoryPage"), **BAD_QUERY},
         summary="List categories by name (cursor pages)",
         operation_id="catalog_categories_list",
         tags=["categories"],

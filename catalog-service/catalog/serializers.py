@@ -6,9 +6,11 @@ path); the output serializers document exactly those shapes.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from chassis.serializers import InputSerializer
+from django.utils.text import slugify
 from rest_framework import serializers
 
 from catalog import selectors
@@ -22,6 +24,17 @@ STAFF_REASONS = [
     StockMovement.Reason.DAMAGE,
     StockMovement.Reason.RETURN,
 ]
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer. DRF's IntegerField also takes ``"5"`` and ``5.0``; like the chassis
+    InputSerializer does for text, a value of another JSON type is a wrong type here, as the
+    OpenAPI schema (``type: integer``) says."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 def _price(**kwargs: Any) -> serializers.DecimalField:
@@ -41,6 +54,13 @@ def _category_ref() -> serializers.SlugRelatedField:
 class ProductListQuerySerializer(serializers.Serializer):
     """Query parameters of the product list (unknown parameters are ignored)."""
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """Shallow copies of the declared fields: DRF deep-copies them for every instance,
+        two thirds of this serializer's cost on the list's hot path (about 100 us a request).
+        Safe for these plain fields: configured once, never changed afterwards; binding a
+        copy to this serializer only sets attributes on the copy."""
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
     q = serializers.CharField(
         max_length=200,
         required=False,
@@ -59,7 +79,10 @@ class ProductListQuerySerializer(serializers.Serializer):
         choices=list(selectors.PRODUCT_ORDERINGS), default="name", required=False
     )
     cursor = serializers.CharField(required=False, help_text="From a page's next/previous link.")
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    # Over the maximum is capped by the paginator (as on every list of the platform), not 400.
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, help_text="Rows per page: default 20, at most 100."
+    )
 
     def validate_category(self, slug: str) -> int:
         category_id = selectors.category_id_by_slug(slug=slug)
@@ -93,7 +116,7 @@ class ProductCreateInputSerializer(InputSerializer):
         max_length=3, required=False, validators=[currency_validator], help_text="ISO 4217."
     )
     category = _category_ref()
-    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK, required=False)
+    stock = StrictIntegerField(min_value=0, max_value=MAX_STOCK, required=False)
     is_active = serializers.BooleanField(required=False)
 
 
@@ -116,7 +139,7 @@ class StockAdjustInputSerializer(InputSerializer):
         help_text="set: the stock becomes quantity; increment: quantity (may be negative) is "
         "added.",
     )
-    quantity = serializers.IntegerField(min_value=-MAX_STOCK, max_value=MAX_STOCK)
+    quantity = StrictIntegerField(min_value=-MAX_STOCK, max_value=MAX_STOCK)
     reason = serializers.ChoiceField(choices=STAFF_REASONS)
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
@@ -136,6 +159,15 @@ class CategoryInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=120)
     slug = serializers.SlugField(max_length=140, required=False)
     parent = _category_ref()  # type: ignore[assignment]  # a field, not Field.parent
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The service makes the slug from the name; a name without letters or digits
+        # ("!!!") would give an empty slug, which no URL or filter could name.
+        if not self.partial and not attrs.get("slug") and not slugify(attrs["name"]):
+            raise serializers.ValidationError(
+                {"slug": ["Required when the name has no letters or digits."]}, code="required"
+            )
+        return attrs
 
 
 # --- output shapes -------------------------------------------------------------------------

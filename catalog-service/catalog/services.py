@@ -56,12 +56,13 @@ def _unique_errors(model: type[Any], values: dict[str, Any], exclude_pk: Any = N
         )
 
 
-def _save(instance: Any, unique: dict[str, Any]) -> None:
-    """Save, turning a unique violation (pre-checked, or lost to a race) into a 409."""
+def _save(instance: Any, unique: dict[str, Any], fields: list[str] | None = None) -> None:
+    """Save (only ``fields`` when given), turning a unique violation (pre-checked, or lost to
+    a race) into a 409."""
     _unique_errors(type(instance), unique, exclude_pk=instance.pk)
     try:
         with transaction.atomic():
-            instance.save()
+            instance.save(update_fields=fields)
     except IntegrityError as exc:  # a concurrent writer took the value between check and save
         _unique_errors(type(instance), unique, exclude_pk=instance.pk)
         raise Duplicate("A unique value is already taken.") from exc
@@ -97,7 +98,7 @@ def category_update(*, category: Category, data: dict[str, Any]) -> Category:
         category_parent_check(category=category, parent=data["parent"])
     for name, value in data.items():
         setattr(category, name, value)
-    _save(category, {"slug": category.slug})
+    _save(category, {"slug": category.slug}, fields=[*data, "updated_at"])
     return category
 
 
@@ -160,7 +161,9 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
         raise ValueError(f"not editable here: {sorted(unknown)}")
     for name, value in data.items():
         setattr(product, name, value)
-    _save(product, {"sku": product.sku, "slug": product.slug})
+    # Only the changed columns: the instance's stock may be stale (a stock change committed
+    # since it was read), and stock is written by stock_adjust alone.
+    _save(product, {"sku": product.sku, "slug": product.slug}, fields=[*data, "updated_at"])
     return product
 
 

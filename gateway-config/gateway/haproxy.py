@@ -156,16 +156,22 @@ def _correlation(gateway: Gateway) -> list[str]:
 
 
 def _routing(gateway: Gateway) -> list[str]:
-    prefixes = sorted(
-        ((path, route.name) for route in gateway.routes for path in route.paths),
-        key=lambda item: len(item[0]),
+    """Kong's router (traditional_compatible): a route with several paths is split into one
+    candidate per path; candidates are ranked by match weight (a route with methods before
+    every route without), then by path length; the first whose prefix and method both match
+    wins. A request no candidate matches (an unlisted method included) gets the router's 404
+    before any plugin runs, CORS preflights too."""
+    candidates = sorted(
+        ((route, path) for route in gateway.routes for path in route.paths),
+        key=lambda item: (item[0].match_weight, len(item[1])),
         reverse=True,
     )
-    lines = ["    # routes: longest path prefix wins, as in Kong's router"]
-    for path, name in prefixes:
+    lines = ["    # routes: methods first, then the longest path prefix, as in Kong's router"]
+    for route, path in candidates:
+        methods = f" {{ method -m str {' '.join(route.methods)} }}" if route.methods else ""
         lines.append(
-            f"    http-request set-var(txn.route) str({name}) if "
-            f"!{{ var(txn.route) -m found }} {{ path_beg {path} }}"
+            f"    http-request set-var(txn.route) str({route.name}) if "
+            f"!{{ var(txn.route) -m found }} {{ path_beg {path} }}{methods}"
         )
     lines.append(
         deny(

@@ -8,6 +8,7 @@ HAProxy rendering would not reproduce exactly is refused here, so the two never 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,14 @@ class Route:
     paths: tuple[str, ...]
     jwt: dict[str, Any] | None
     rate_limit: RateLimit | None
+    methods: tuple[str, ...] = ()  # empty: any method
+
+    @property
+    def match_weight(self) -> int:
+        """Kong's router weight (kong/router/compat.lua get_priority): one per kind of match
+        criterion. It ranks above the path length: a route with paths and methods is tried
+        before every route with paths only, whatever their lengths."""
+        return 1 + bool(self.methods)
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,20 @@ def _check_jwt(config: dict[str, Any], where: str) -> dict[str, Any]:
     return conf
 
 
+def _check_unambiguous(routes: list[Route]) -> None:
+    """Refuse two routes Kong would rank equal for one request (same path, same weight, a
+    method in common): Kong's choice between them is not part of its contract."""
+    for index, one in enumerate(routes):
+        for other in routes[index + 1 :]:
+            if one.match_weight != other.match_weight or not set(one.paths) & set(other.paths):
+                continue
+            if not one.methods or set(one.methods) & set(other.methods):
+                raise ConfigError(
+                    f"routes {one.name} and {other.name} match the same requests "
+                    "(same path and methods): Kong's choice between them is undefined"
+                )
+
+
 def parse(document: dict[str, Any]) -> Gateway:
     """Extract the gateway model, refusing what the HAProxy rendering cannot reproduce."""
     global_plugins = _plugins(document, "global plugins")
@@ -155,8 +178,11 @@ def parse(document: dict[str, Any]) -> Gateway:
         service_plugins = _plugins(service, f"service {name}")
         for route in service.get("routes") or []:
             where = f"route {route.get('name')}"
-            if route.get("strip_path", True) or route.get("methods") or route.get("hosts"):
-                raise ConfigError(f"{where}: needs strip_path: false and no methods/hosts")
+            if route.get("strip_path", True) or route.get("hosts") or route.get("headers"):
+                raise ConfigError(f"{where}: needs strip_path: false and no hosts/headers")
+            methods = tuple(route.get("methods") or ())
+            if not all(re.fullmatch(r"[A-Z]+", m) for m in methods):
+                raise ConfigError(f"{where}: methods must be upper-case names (Kong's schema)")
             plugins = {**service_plugins, **_plugins(route, where)}
             jwt_conf = _check_jwt(plugins["jwt"], where) if "jwt" in plugins else None
             limit = (
@@ -164,7 +190,10 @@ def parse(document: dict[str, Any]) -> Gateway:
                 if ("rate-limiting" in plugins)
                 else None
             )
-            routes.append(Route(route["name"], name, tuple(route["paths"]), jwt_conf, limit))
+            routes.append(
+                Route(route["name"], name, tuple(route["paths"]), jwt_conf, limit, methods)
+            )
+    _check_unambiguous(routes)
     consumers = document.get("consumers") or []
     if len(consumers) != 1:
         raise ConfigError("exactly one consumer (the token issuer) is expected")

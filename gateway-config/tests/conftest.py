@@ -178,7 +178,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _echo
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_PURGE = _echo
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -312,6 +312,7 @@ def render(
     status_port: int,
 ) -> subprocess.CompletedProcess[str]:
     source = out / "source.kong.yml"
+    services = document.get("services") or []
     source.write_text(yaml.safe_dump(document, sort_keys=False))
     return subprocess.run(
         [
@@ -329,8 +330,8 @@ def render(
             f"{HOST}:{port}",
             "--status-listen",
             f"{HOST}:{status_port}",
-            "--upstream",
-            f"users-service={HOST}:{upstream_port}",
+            # Every Kong service of the document answers from the one echo upstream.
+            *(f"--upstream={service['name']}={HOST}:{upstream_port}" for service in services),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -64,26 +64,37 @@ def test_no_route_is_kong_404(gateway: Gateway, upstream: EchoUpstream, target: 
 
 
 ROUTE_PATHS = [
-    (route["name"], path)
+    (route["name"], method, path, any(p["name"] == "jwt" for p in route.get("plugins") or []))
     for service in kong_document()["services"]
     for route in service["routes"]
     for path in route["paths"]
+    for method in route.get("methods") or ["POST"]
 ]
 
 
-@pytest.mark.parametrize(("route", "prefix"), ROUTE_PATHS, ids=[p for _, p in ROUTE_PATHS])
+@pytest.mark.parametrize(
+    ("route", "method", "prefix", "needs_token"),
+    ROUTE_PATHS,
+    ids=[f"{m} {p}" for _, m, p, _ in ROUTE_PATHS],
+)
 def test_every_route_prefix_reaches_the_service_unchanged(
-    gateway: Gateway, upstream: EchoUpstream, token: str, route: str, prefix: str
+    gateway: Gateway,
+    upstream: EchoUpstream,
+    token: str,
+    route: str,
+    method: str,
+    prefix: str,
+    needs_token: bool,
 ) -> None:
     """No strip_path: the upstream sees the path and the raw query as sent (the query is not
-    normalized, even its lower-case escapes)."""
+    normalized, even its lower-case escapes); every method a route lists reaches it."""
     path = prefix if prefix.endswith(".json") else f"{prefix}probe/a%2Fb"
     query = "q=a%2fb&empty=&dots=../x&sp=%20"
-    headers = auth(token) if route == "users-api" else []
-    response = gateway.request("POST", f"{path}?{query}", headers, b'{"k":1}')
+    headers = auth(token) if needs_token else []
+    response = gateway.request(method, f"{path}?{query}", headers, b'{"k":1}')
     assert response.status == 200, response.body
     received = upstream.only()
-    assert (received["method"], received["path"], received["query"]) == ("POST", path, query)
+    assert (received["method"], received["path"], received["query"]) == (method, path, query)
     assert received["body_length"] == 7
     assert received["headers"]["host"] == f"127.0.0.1:{gateway.port}"  # preserve_host
 

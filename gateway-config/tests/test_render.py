@@ -57,7 +57,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, jwks_file: Path) -> Path:
         kong_document(), out, jwks_file, upstream_port=8101, port=8000, status_port=8100
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"rendered 4 routes, 2 credentials into {out / 'rendered'}\n"
+    assert result.stdout == f"rendered 7 routes, 2 credentials into {out / 'rendered'}\n"
     return out / "rendered"
 
 
@@ -92,7 +92,7 @@ def test_deck_validates(rendered: Path, which: str) -> None:
 def test_check_command_accepts_kong_yml() -> None:
     result = run(sys.executable, "-m", "gateway", "check", "--kong", KONG_YML)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == f"{KONG_YML}: 4 routes, all reproduced locally\n"
+    assert result.stdout == f"{KONG_YML}: 7 routes, all reproduced locally\n"
 
 
 def test_haproxy_accepts_the_rendered_config(rendered: Path) -> None:
@@ -267,9 +267,29 @@ REFUSED: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "strip_path: false",
     ),
     (
-        "route-methods",
-        lambda d: route_of(d, "users-auth").update(methods=["POST"]),
-        "no methods/hosts",
+        "route-hosts",
+        lambda d: route_of(d, "users-auth").update(hosts=["api.example.com"]),
+        "no hosts/headers",
+    ),
+    (
+        "route-headers",
+        lambda d: route_of(d, "users-auth").update(headers={"x-version": ["2"]}),
+        "no hosts/headers",
+    ),
+    (
+        "route-lower-case-method",
+        lambda d: route_of(d, "catalog-read").update(methods=["get"]),
+        "upper-case",
+    ),
+    (
+        "routes-sharing-path-and-method",
+        lambda d: route_of(d, "catalog-write").update(methods=["GET", "POST"]),
+        "catalog-read and catalog-write match the same requests",
+    ),
+    (
+        "routes-sharing-a-path-without-methods",
+        lambda d: route_of(d, "users-public").update(paths=["/api/v1/users/"]),
+        "users-api and users-public match the same requests",
     ),
     (
         "second-consumer",
@@ -320,4 +340,6 @@ def test_render_needs_an_upstream_for_every_service(tmp_path: Path, jwks_file: P
         tmp_path / "out",
     )
     assert result.returncode == 2
-    assert result.stderr == "error: no upstream address for service(s) ['users-service']\n"
+    assert result.stderr == (
+        "error: no upstream address for service(s) ['catalog-service', 'users-service']\n"
+    )

@@ -11,8 +11,9 @@ Standard library only, so it runs on a bare machine with nothing but python3.
 Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
 ``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
 answer, else SQLite files and kombu's filesystem transport under ``var/`` (``PLATFORM_EMBEDDED=1``
-forces that). Overrides: ``USERS_DATABASE_URL``, ``CELERY_BROKER_URL``, ``REDIS_URL``,
-``USERS_PORT``, ``PLATFORM_DB_PREFIX`` (database names), ``GUNICORN_WORKERS``.
+forces that). Overrides: ``USERS_DATABASE_URL``, ``CATALOG_DATABASE_URL``, ``CELERY_BROKER_URL``,
+``REDIS_URL``, ``USERS_PORT``, ``CATALOG_PORT``, ``PLATFORM_DB_PREFIX`` (database names),
+``GUNICORN_WORKERS``.
 """
 
 from __future__ import annotations

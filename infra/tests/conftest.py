@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "infra" / "local" / "platform.py"
 # The Django services of the platform (their directory; also their Kong service name).
-SERVICES = ["users-service"]
+SERVICES = ["users-service", "catalog-service"]
 START_TIMEOUT = 180  # the first run installs the virtual environments
 
 
@@ -33,6 +33,7 @@ START_TIMEOUT = 180  # the first run installs the virtual environments
 class Platform:
     mode: str
     users: str  # base URL of users-service (direct)
+    catalog: str  # base URL of catalog-service (direct)
     gateway: str  # base URL of the gateway
     var: Path
     process: subprocess.Popen
@@ -80,6 +81,20 @@ def stop(platform: Platform) -> int:
         pytest.fail(f"platform did not stop on Ctrl-C:\n{platform.log.read_text()[-4000:]}")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by platform
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The API fuzz last on each platform: it writes arbitrary valid data (renames seeded
+    categories, deactivates products) that the other tests' expectations must not meet."""
+    groups: dict[object, int] = {}
+
+    def order(item: pytest.Item) -> tuple[int, bool]:
+        callspec = getattr(item, "callspec", None)
+        platform = callspec.params.get("platform") if callspec else None
+        return groups.setdefault(platform, len(groups)), "test_api_fuzz.py" in item.nodeid
+
+    items.sort(key=order)
+
+
 @pytest.fixture(scope="session", params=["local-services", "embedded"])
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -87,11 +102,13 @@ def platform(
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
-    port, gateway_port, status_port = free_port(), free_port(), free_port()
+    port, catalog_port = free_port(), free_port()
+    gateway_port, status_port = free_port(), free_port()
     env = {
         **os.environ,
         "PLATFORM_VAR": str(var),
         "USERS_PORT": str(port),
+        "CATALOG_PORT": str(catalog_port),
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_STATUS_PORT": str(status_port),
         "PLATFORM_DB_PREFIX": prefix,
@@ -118,16 +135,25 @@ def platform(
             start_new_session=True,
         )
     platform = Platform(
-        mode, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gateway_port}", var, process, log, env
+        mode,
+        f"http://127.0.0.1:{port}",
+        f"http://127.0.0.1:{catalog_port}",
+        f"http://127.0.0.1:{gateway_port}",
+        var,
+        process,
+        log,
+        env,
     )
     try:
         wait_ready(platform.users, process, log)
+        wait_ready(platform.catalog, process, log)
         wait_ready(platform.gateway, process, log, probe="/.well-known/jwks.json")
         yield platform
     finally:
         code = stop(platform) if process.poll() is None else process.returncode
         if mode == "local-services":
-            psql(f"DROP DATABASE IF EXISTS {prefix}users WITH (FORCE)")
+            for database in ("users", "catalog"):
+                psql(f"DROP DATABASE IF EXISTS {prefix}{database} WITH (FORCE)")
             if shutil.which("rabbitmqctl"):
                 subprocess.run(
                     ["rabbitmqctl", "-q", "delete_vhost", f"{prefix}vhost"],

@@ -1,9 +1,10 @@
-"""`make up` end to end through the gateway: the API walk, staff, admin, teardown."""
+"""`make up` end to end through the gateway: the API walk, staff, admin, catalog, teardown."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import subprocess
 import sys
@@ -92,8 +93,9 @@ def test_demo_staff_account_reaches_staff_api_and_admin(
     assert css.headers["content-type"].startswith("text/css")
 
 
-def test_readyz_reports_every_check(direct: httpx.Client) -> None:
-    ready = direct.get("/readyz")
+@pytest.mark.parametrize("service", ["users", "catalog"])
+def test_readyz_reports_every_check(platform: Platform, service: str) -> None:
+    ready = httpx.get(f"{getattr(platform, service)}/readyz", timeout=10)
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ok",
@@ -167,10 +169,166 @@ def test_every_route_reaches_users_service(
     assert response.headers["x-ratelimit-limit-minute"] in {"30", "120", "300"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "limit"),
+    [
+        ("GET", "/api/v1/catalog/products/", 200, "1200"),
+        ("HEAD", "/api/v1/catalog/categories/tree", 200, "1200"),
+        ("GET", "/api/v1/catalog/schema/", 200, "1200"),
+        ("POST", "/api/v1/catalog/categories/", 401, None),  # the gateway's jwt
+        ("GET", "/docs/catalog/", 200, "300"),
+        ("GET", "/admin/catalog/login/", 200, "300"),
+        ("GET", "/static/catalog/admin/css/base.css", 200, "300"),
+    ],
+)
+def test_every_route_reaches_catalog_service(
+    client: httpx.Client, method: str, path: str, status: int, limit: str | None
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers.get("x-ratelimit-limit-minute") == limit
+
+
+def staff_token(platform: Platform, client: httpx.Client) -> str:
+    """The demo staff account's access token, from users-service through the gateway."""
+    login = client.post(
+        "/api/v1/auth/token",
+        json={"email": "admin@example.com", "password": platform.demo_password()},
+    )
+    assert login.status_code == 200, login.text
+    return login.json()["access"]
+
+
+def test_anonymous_clients_list_the_seeded_catalog(client: httpx.Client) -> None:
+    page = client.get("/api/v1/catalog/products/", params={"page_size": 100})
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert len(body["results"]) == 100
+    seen, seeded, pages = set(), set(), 0
+    while True:  # every page through the gateway, following the service's own links
+        pages += 1
+        results = body["results"]
+        assert seen.isdisjoint(p["id"] for p in results)
+        seen |= {p["id"] for p in results}
+        seeded |= {p["sku"] for p in results if p["sku"].startswith("SEED-")}
+        if not body["next"]:
+            break
+        assert body["next"].startswith(f"{client.base_url}/api/v1/catalog/products/?")
+        body = client.get(body["next"]).json()
+    assert pages >= 2
+    assert len(seeded) == 200  # what prepare seeded (the API fuzz runs last: conftest)
+    tree = client.get("/api/v1/catalog/categories/tree")
+    assert tree.status_code == 200
+    assert {"lighting", "audio"} <= {
+        leaf["slug"] for node in tree.json() for leaf in node["children"]
+    }
+
+
+def test_catalog_writes_need_a_token_at_the_gateway(
+    platform: Platform, client: httpx.Client
+) -> None:
+    marker = f"anonymous-write-{secrets.token_hex(8)}"
+    read = client.get("/api/v1/catalog/categories/", headers={"X-Request-ID": f"{marker}-read"})
+    assert read.status_code == 200
+    refused = client.post(
+        "/api/v1/catalog/products/",
+        json={"sku": "NOPE-1", "name": "Nope", "price": "1.00"},
+        headers={"X-Request-ID": marker},
+    )
+    assert refused.status_code == 401
+    assert refused.content == b'{"message":"Unauthorized"}'
+    assert refused.headers["content-type"] == "application/json; charset=utf-8"
+    assert refused.headers["x-request-id"] == marker
+    for _ in range(50):  # the read's access line shows the service logs what it served
+        log = platform.log.read_text().splitlines()
+        if any(f"{marker}-read" in line for line in log):
+            break
+        time.sleep(0.1)
+    assert [line for line in log if f"{marker}-read" in line]
+    assert [line for line in log if marker in line and f"{marker}-read" not in line] == []
+
+
+def test_staff_create_a_product_and_adjust_its_stock_through_the_gateway(
+    platform: Platform, client: httpx.Client
+) -> None:
+    auth = {"Authorization": f"Bearer {staff_token(platform, client)}"}
+    category = client.get("/api/v1/catalog/categories/").json()["results"][0]["slug"]
+    sku = f"SYS-{secrets.token_hex(4)}"
+    created = client.post(
+        "/api/v1/catalog/products/",
+        headers=auth,
+        json={"sku": sku, "name": "System Test Lamp", "price": "19.90", "category": category},
+    )
+    assert created.status_code == 201, created.text
+    product = created.json()
+    assert (product["sku"], product["stock"], product["price"]) == (sku, 0, "19.90")
+    assert created.headers["location"] == f"/api/v1/catalog/products/{product['id']}"
+    stock = f"/api/v1/catalog/products/{product['id']}/stock"
+
+    set_to = client.post(
+        stock, headers=auth, json={"mode": "set", "quantity": 12, "reason": "restock"}
+    )
+    assert set_to.status_code == 200, set_to.text
+    assert set_to.json()["product"]["stock"] == 12
+    added = client.post(
+        stock,
+        headers=auth,
+        json={"mode": "increment", "quantity": -2, "reason": "damage", "reference": "broken"},
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["movement"]["delta"] == -2
+    assert added.json()["movement"]["stock_after"] == 10
+
+    public = client.get(f"/api/v1/catalog/products/{product['id']}")  # anonymous read
+    assert (public.status_code, public.json()["stock"]) == (200, 10)
+    found = client.get("/api/v1/catalog/products/", params={"q": sku})
+    assert [p["sku"] for p in found.json()["results"]] == [sku]
+    ledger = client.get(f"/api/v1/catalog/products/{product['id']}/stock-movements", headers=auth)
+    assert ledger.status_code == 200, ledger.text
+    assert [(m["delta"], m["stock_after"], m["reason"]) for m in ledger.json()["results"]] == [
+        (-2, 10, "damage"),
+        (12, 12, "restock"),
+    ]
+    assert {m["actor"] for m in ledger.json()["results"]} == {f"user:{ledger_actor(auth)}"}
+    # The ledger is staff-only: anonymous readers get the service's 401, not the gateway's.
+    anonymous = client.get(f"/api/v1/catalog/products/{product['id']}/stock-movements")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"] == "application/problem+json"
+
+
+def test_staff_sign_in_to_the_catalog_admin_with_their_users_account(
+    platform: Platform, client: httpx.Client
+) -> None:
+    """Single sign-on through the gateway: catalog asks users-service, keeps no password."""
+    form = client.get("/admin/catalog/login/", params={"next": "/admin/catalog/"})
+    assert form.status_code == 200
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    signed_in = client.post(
+        "/admin/catalog/login/?next=/admin/catalog/",
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "username": "admin@example.com",
+            "password": platform.demo_password(),
+        },
+    )
+    assert signed_in.status_code == 302, signed_in.text[-2000:]
+    assert signed_in.headers["location"] == "/admin/catalog/"
+    index = client.get("/admin/catalog/")
+    assert index.status_code == 200
+    assert "catalog-service administration" in index.text
+    assert "/admin/catalog/catalog/product/" in index.text
+
+
+def ledger_actor(auth: dict[str, str]) -> str:
+    token = auth["Authorization"].removeprefix("Bearer ")
+    return jwt.decode(token, options={"verify_signature": False})["sub"]
+
+
 def test_up_says_what_it_chose_and_where_to_reach_it(platform: Platform) -> None:
     log = platform.log.read_text()
     database = "PostgreSQL 127.0.0.1:5432" if platform.mode == "local-services" else "SQLite"
     assert f"database  {database}" in log
     assert f"Reach it through the gateway: {platform.gateway}\n" in log
     assert f"admin {platform.gateway}/admin/users/" in log
+    assert f"admin {platform.gateway}/admin/catalog/" in log
     assert f"Demo staff account: admin@example.com / {platform.demo_password()}\n" in log

@@ -19,7 +19,9 @@ def readme_walk() -> str:
 def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     script = readme_walk()
     assert "API=http://127.0.0.1:8000\n" in script
+    assert "$(cat var/demo-staff-password)" in script
     script = script.replace("API=http://127.0.0.1:8000", f"API={platform.gateway}")
+    script = script.replace("var/demo-staff-password", str(platform.var / "demo-staff-password"))
     # Each response body on its own line, so the outputs can be told apart.
     prelude = 'set -euo pipefail\ncurl() { command curl "$@"; echo; }\n'
     run = subprocess.run(
@@ -27,8 +29,8 @@ def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     )
     assert run.returncode == 0, run.stderr
     lines = [line for line in run.stdout.splitlines() if line.strip()]
-    assert len(lines) == 5, run.stdout
-    registered, me, logout, refused, jwks = lines
+    assert len(lines) == 10, run.stdout
+    registered, me, logout, refused, jwks, *catalog = lines
     assert json.loads(registered)["email"] == "ann@example.com"
     assert json.loads(me)["email"] == "ann@example.com"
     assert logout == "204"
@@ -37,6 +39,25 @@ def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     assert problem["type"] == "urn:problem-type:token-not-valid"
     assert problem["detail"] == "Refresh token is invalid, expired or revoked."
     assert len(json.loads(jwks)["keys"]) >= 2
+
+    listed, anonymous_write, created, set_to, incremented = catalog
+    products = json.loads(listed)["results"]
+    assert len(products) == 2
+    assert {p["category"]["slug"] for p in products} == {"lighting"}
+    assert float(products[0]["price"]) <= float(products[1]["price"])
+    assert anonymous_write == '{"message":"Unauthorized"}'
+    product = json.loads(created)
+    assert (product["sku"], product["stock"], product["category"]["slug"]) == (
+        "LAMP-001",
+        0,
+        "lighting",
+    )
+    assert json.loads(set_to)["product"]["stock"] == 10
+    change = json.loads(incremented)
+    assert (change["product"]["stock"], change["product"]["in_stock"]) == (15, True)
+    movement = change["movement"]
+    assert (movement["delta"], movement["stock_after"], movement["reason"]) == (5, 15, "return")
+    assert movement["actor"].startswith("user:")
 
 
 def test_readme_forged_token_example_prints_what_it_says(platform: Platform) -> None:

@@ -55,6 +55,7 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
     )
     assert [p.relative_to(ROOT).as_posix() for p in workflows] == [
         ".github/workflows/platform.yml",
+        "catalog-service/.github/workflows/ci.yml",
         "chassis/.github/workflows/ci.yml",
         "gateway-config/.github/workflows/ci.yml",
         "users-service/.github/workflows/ci.yml",

@@ -1,0 +1,287 @@
+"""The staff admin at /admin/catalog/: writes go through the services and the ledger."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from catalog import services
+from catalog.models import Category, Product, StockMovement
+from tests.conftest import HTTPS
+from tests.factories import CategoryFactory, ProductFactory
+from tests.utils import assert_ledger_consistent
+
+ADMIN = "/admin/catalog/"
+PRODUCTS = f"{ADMIN}catalog/product/"
+CATEGORIES = f"{ADMIN}catalog/category/"
+MOVEMENTS = f"{ADMIN}catalog/stockmovement/"
+INLINE = {
+    "movements-TOTAL_FORMS": "0",
+    "movements-INITIAL_FORMS": "0",
+    "movements-MIN_NUM_FORMS": "0",
+    "movements-MAX_NUM_FORMS": "1000",
+}
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("collected_static")]
+
+
+@pytest.fixture
+def admin() -> Client:
+    client = Client(**HTTPS)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "unused-pw-1"))
+    return client
+
+
+def product_form(**values: str) -> dict[str, str]:
+    return {
+        "sku": "LAMP-1",
+        "name": "Desk Lamp",
+        "slug": "desk-lamp",
+        "description": "",
+        "price": "19.90",
+        "currency": "EUR",
+        "category": "",
+        "is_active": "on",
+        "stock_change": "",
+        "stock_reason": "restock",
+        **INLINE,
+        **values,
+    }
+
+
+def names(response) -> list[str]:
+    return [product.name for product in response.context["cl"].result_list]
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_the_login_page(client: Client):
+    response = client.get(PRODUCTS)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{ADMIN}login/?next={PRODUCTS}"
+
+
+def test_staff_logs_in_with_a_local_superuser(client: Client):
+    User.objects.create_superuser("root", "root@example.com", "a-Local-password-9")
+
+    response = client.post(
+        f"{ADMIN}login/?next={ADMIN}", {"username": "root", "password": "a-Local-password-9"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == ADMIN
+    index = client.get(ADMIN)
+    assert index.status_code == 200
+    assert b"catalog-service administration" in index.content
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+def test_product_changelist_with_filters_and_search(admin: Client):
+    shoes = CategoryFactory(name="Shoes")
+    ProductFactory(name="Boot", sku="B-1", category=shoes)
+    ProductFactory(name="Sandal", sku="S-1", category=shoes, is_active=False)
+    ProductFactory(name="Lamp", sku="L-1", currency="USD")
+
+    assert names(admin.get(PRODUCTS)) == ["Boot", "Lamp", "Sandal"]
+    assert names(admin.get(PRODUCTS, {"is_active__exact": "0"})) == ["Sandal"]
+    assert names(admin.get(PRODUCTS, {"currency": "USD"})) == ["Lamp"]
+    assert names(admin.get(PRODUCTS, {"category__id__exact": shoes.pk})) == ["Boot", "Sandal"]
+    assert names(admin.get(PRODUCTS, {"q": "B-1"})) == ["Boot"]  # exact SKU
+    assert names(admin.get(PRODUCTS, {"q": "amp"})) == ["Lamp"]  # name contains
+    assert names(admin.get(PRODUCTS, {"q": "B-"})) == []  # SKU is exact only
+
+
+def test_adding_a_product_with_a_stock_change_writes_the_ledger(admin: Client):
+    category = CategoryFactory()
+
+    response = admin.post(
+        f"{PRODUCTS}add/", product_form(category=str(category.pk), stock_change="12")
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    product = Product.objects.get()
+    assert (product.sku, product.price, product.category, product.stock) == (
+        "LAMP-1",
+        Decimal("19.90"),
+        category,
+        12,
+    )
+    assert list(product.movements.values_list("delta", "stock_after", "reason", "actor")) == [
+        (12, 12, "restock", "admin:root")
+    ]
+
+
+def test_adding_a_product_without_stock_writes_no_movement(admin: Client):
+    response = admin.post(f"{PRODUCTS}add/", product_form())
+
+    assert response.status_code == 302
+    assert Product.objects.get().stock == 0
+    assert not StockMovement.objects.exists()
+
+
+def test_adding_a_duplicate_sku_is_a_form_error(admin: Client):
+    ProductFactory(sku="LAMP-1")
+
+    response = admin.post(f"{PRODUCTS}add/", product_form())
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "sku": ["Product with this SKU already exists."]
+    }
+    assert Product.objects.count() == 1
+
+
+def test_removing_more_stock_than_there_is_is_a_form_error(admin: Client):
+    product = services.product_create(sku="LAMP-1", name="Lamp", price=Decimal("1"), stock=2)
+
+    response = admin.post(
+        f"{PRODUCTS}{product.pk}/change/",
+        product_form(slug=product.slug, stock_change="-3", stock_reason="damage"),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "stock_change": ["Stock is 2: cannot remove more."]
+    }
+    product.refresh_from_db()
+    assert product.stock == 2
+
+
+def test_changing_a_product_and_its_stock(admin: Client):
+    product = services.product_create(sku="LAMP-1", name="Lamp", price=Decimal("1"), stock=2)
+
+    response = admin.post(
+        f"{PRODUCTS}{product.pk}/change/",
+        product_form(slug=product.slug, name="Big Lamp", stock_change="-2", stock_reason="damage"),
+    )
+
+    assert response.status_code == 302
+    product.refresh_from_db()
+    assert (product.name, product.stock) == ("Big Lamp", 0)
+    assert list(product.movements.order_by("id").values_list("delta", "reason")) == [
+        (2, "initial"),
+        (-2, "damage"),
+    ]
+    assert_ledger_consistent()
+
+
+def test_changing_price_and_active_from_the_list(admin: Client):
+    first = ProductFactory(name="a", price=Decimal("1.00"), stock=4)
+    second = ProductFactory(name="b", price=Decimal("2.00"), stock=7)
+
+    response = admin.post(
+        PRODUCTS,
+        {
+            "form-TOTAL_FORMS": "2",
+            "form-INITIAL_FORMS": "2",
+            "form-0-id": str(first.pk),
+            "form-0-price": "1.50",
+            "form-0-is_active": "on",
+            "form-1-id": str(second.pk),
+            "form-1-price": "2.00",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.price, first.is_active, first.stock) == (Decimal("1.50"), True, 4)
+    assert (second.price, second.is_active, second.stock) == (Decimal("2.00"), False, 7)
+
+
+def test_the_ledger_inline_is_read_only(admin: Client):
+    product = services.product_create(sku="LAMP-1", name="Lamp", price=Decimal("1"), stock=3)
+
+    response = admin.get(f"{PRODUCTS}{product.pk}/change/")
+
+    assert response.status_code == 200
+    (inline,) = response.context["inline_admin_formsets"]
+    assert inline.formset.prefix == "movements"
+    assert (inline.has_add_permission, inline.has_change_permission) == (False, False)
+    assert inline.formset.can_delete is False
+    assert len(inline.formset.forms) == 1
+    assert set(inline.readonly_fields) == {
+        "created_at",
+        "delta",
+        "stock_after",
+        "reason",
+        "reference",
+        "actor",
+    }
+    # Posting made-up inline rows changes nothing.
+    admin.post(
+        f"{PRODUCTS}{product.pk}/change/",
+        product_form(
+            slug=product.slug,
+            name="Lamp",
+            **{
+                "movements-TOTAL_FORMS": "1",
+                "movements-0-delta": "100",
+                "movements-0-stock_after": "100",
+                "movements-0-reason": "restock",
+            },
+        ),
+    )
+    product.refresh_from_db()
+    assert product.stock == 3
+    assert product.movements.count() == 1
+
+
+# --- ledger ----------------------------------------------------------------------------------
+
+
+def test_stock_movement_admin_is_view_only(admin: Client):
+    product = services.product_create(sku="LAMP-1", name="Lamp", price=Decimal("1"), stock=3)
+    movement = product.movements.get()
+
+    assert admin.get(MOVEMENTS).status_code == 200
+    assert admin.get(MOVEMENTS, {"q": "LAMP-1"}).context["cl"].result_list[0] == movement
+    assert admin.get(f"{MOVEMENTS}{movement.pk}/change/").status_code == 200  # view only
+    assert admin.get(f"{MOVEMENTS}add/").status_code == 403
+    assert admin.post(f"{MOVEMENTS}add/", {"delta": "1"}).status_code == 403
+    assert admin.post(f"{MOVEMENTS}{movement.pk}/change/", {"delta": "9"}).status_code == 403
+    assert admin.post(f"{MOVEMENTS}{movement.pk}/delete/", {"post": "yes"}).status_code == 403
+    movement.refresh_from_db()
+    assert movement.delta == 3
+
+
+# --- categories ------------------------------------------------------------------------------
+
+
+def test_adding_and_moving_categories(admin: Client):
+    added = admin.post(f"{CATEGORIES}add/", {"name": "Lighting", "slug": "lighting"})
+    parent = CategoryFactory(slug="home")
+    category = Category.objects.get(slug="lighting")
+    moved = admin.post(
+        f"{CATEGORIES}{category.pk}/change/",
+        {"name": "Lights", "slug": "lighting", "parent": str(parent.pk)},
+    )
+
+    assert (added.status_code, moved.status_code) == (302, 302)
+    category.refresh_from_db()
+    assert (category.name, category.parent) == ("Lights", parent)
+
+
+def test_moving_a_category_under_its_child_is_a_form_error(admin: Client):
+    root = CategoryFactory(name="Root", slug="root")
+    child = CategoryFactory(parent=root)
+
+    response = admin.post(
+        f"{CATEGORIES}{root.pk}/change/",
+        {"name": "Root", "slug": "root", "parent": str(child.pk)},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "parent": ["A category cannot be placed under itself or one of its sub-categories."]
+    }
+    root.refresh_from_db()
+    assert root.parent is None
