@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 from chassis.keyset import KeysetPaginator
+from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
-from chassis.serializers import ProblemSerializer
 from django.http import Http404, HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,11 +46,7 @@ CATEGORIES = KeysetPaginator(orderings=selectors.CATEGORY_ORDERINGS, page_size=1
 
 # Lists answer a bad filter, cursor or page_size with a 400 (the chassis only documents that
 # for views with a DRF pagination class). Public reads take a token only optionally.
-BAD_QUERY = {
-    (400, "application/problem+json"): OpenApiResponse(
-        ProblemSerializer, description="Invalid filter, cursor or page_size."
-    )
-}
+BAD_QUERY = problem_response(400, "Invalid filter, cursor or page_size.")
 OPTIONAL_TOKEN: Any = [{"jwtAuth": []}, {}]
 
 
@@ -121,7 +117,10 @@ class ProductCollectionApi(CatalogApi):
 
     @extend_schema(
         request=ProductCreateInputSerializer,
-        responses={201: ProductDetailOutputSerializer},
+        responses={
+            201: ProductDetailOutputSerializer,
+            **problem_response(409, "The SKU or slug is already taken."),
+        },
         summary="Create a product (staff)",
         tags=["products"],
     )
@@ -167,7 +166,10 @@ class ProductDetailApi(CatalogApi):
 
     @extend_schema(
         request=ProductUpdateInputSerializer,
-        responses={200: ProductDetailOutputSerializer},
+        responses={
+            200: ProductDetailOutputSerializer,
+            **problem_response(409, "The SKU or slug is already taken."),
+        },
         summary="Update a product (staff)",
         tags=["products"],
     )
@@ -205,7 +207,10 @@ class ProductDeactivateApi(CatalogApi):
 class StockAdjustApi(CatalogApi):
     @extend_schema(
         request=StockAdjustInputSerializer,
-        responses={200: StockChangeOutputSerializer},
+        responses={
+            200: StockChangeOutputSerializer,
+            **problem_response(409, "Not enough stock for this decrement."),
+        },
         summary="Adjust stock: set it or add to it, with a reason (staff; writes the ledger)",
         tags=["stock"],
     )
@@ -265,7 +270,10 @@ class CategoryCollectionApi(CatalogApi):
 
     @extend_schema(
         request=CategoryInputSerializer,
-        responses={201: CategoryOutputSerializer},
+        responses={
+            201: CategoryOutputSerializer,
+            **problem_response(409, "The slug is already taken."),
+        },
         summary="Create a category (staff)",
         tags=["categories"],
     )
@@ -311,7 +319,10 @@ class CategoryDetailApi(CatalogApi):
 
     @extend_schema(
         request=CategoryInputSerializer,
-        responses={200: CategoryOutputSerializer},
+        responses={
+            200: CategoryOutputSerializer,
+            **problem_response(409, "The slug is already taken."),
+        },
         summary="Rename or move a category (staff)",
         tags=["categories"],
     )
@@ -323,7 +334,12 @@ class CategoryDetailApi(CatalogApi):
         return _category_response(category)
 
     @extend_schema(
-        responses={204: None}, summary="Delete an empty category (staff)", tags=["categories"]
+        responses={
+            204: None,
+            **problem_response(409, "The category still has products or sub-categories."),
+        },
+        summary="Delete an empty category (staff)",
+        tags=["categories"],
     )
     def delete(self, request: Request, category_id: int) -> Response:
         services.category_delete(category=self._category(category_id))

@@ -9,7 +9,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from chassis.serializers import InputSerializer
+from chassis.serializers import (
+    DecimalStringField,
+    InputSerializer,
+    StrictIntegerField,
+    StrictSlugRelatedField,
+)
 from django.utils.text import slugify
 from rest_framework import serializers
 
@@ -26,23 +31,12 @@ STAFF_REASONS = [
 ]
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer. DRF's IntegerField also takes ``"5"`` and ``5.0``; like the chassis
-    InputSerializer does for text, a value of another JSON type is a wrong type here, as the
-    OpenAPI schema (``type: integer``) says."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 def _price(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, **kwargs)
+    return DecimalStringField(max_digits=12, decimal_places=2, min_value=0, **kwargs)
 
 
 def _category_ref() -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(
+    return StrictSlugRelatedField(
         slug_field="slug",
         queryset=Category.objects.all(),
         allow_null=True,
@@ -89,6 +83,18 @@ class ProductListQuerySerializer(serializers.Serializer):
         if category_id is None:
             raise serializers.ValidationError("Unknown category.", code="does_not_exist")
         return category_id
+
+    def to_internal_value(self, data: Any) -> Any:
+        """An empty parameter (``?ordering=``) is an error, not "use the default": only
+        ``q`` may be blank."""
+        blank = {
+            name: ["This field may not be blank."]
+            for name, field in self.fields.items()
+            if data.get(name) == "" and not getattr(field, "allow_blank", False)
+        }
+        if blank:
+            raise serializers.ValidationError(blank, code="blank")
+        return super().to_internal_value(data)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         low, high = attrs.get("min_price"), attrs.get("max_price")

@@ -217,6 +217,8 @@ VALID = {"sku": "N-1", "name": "New", "price": "1.00"}
         ({"price": "1.005"}, ("price", "max_decimal_places")),
         ({"price": "NaN"}, ("price", "invalid")),
         ({"price": "ten"}, ("price", "invalid")),
+        ({"price": 9.99}, ("price", "not_a_string")),  # money travels as a string
+        ({"price": 10}, ("price", "not_a_string")),
         ({"price": "10000000000.00"}, ("price", "max_digits")),
         ({"stock": -1}, ("stock", "min_value")),
         ({"stock": "ten"}, ("stock", "invalid")),
@@ -233,6 +235,7 @@ VALID = {"sku": "N-1", "name": "New", "price": "1.00"}
         ({"currency": "eur"}, ("currency", "invalid")),
         ({"category": "nope"}, ("category", "does_not_exist")),
         ({"category": 1}, ("category", "does_not_exist")),
+        ({"category": ""}, ("category", "blank")),  # not silently "no category"
         ({"is_active": "maybe"}, ("is_active", "invalid")),
     ],
 )
@@ -338,6 +341,7 @@ def test_stock_set_below_zero_says_why(send, existing):
         ({"name": ""}, ("name", "blank")),
         ({"name": "A", "slug": "a b"}, ("slug", "invalid")),
         ({"name": "A", "parent": "nope"}, ("parent", "does_not_exist")),
+        ({"name": "A", "parent": ""}, ("parent", "blank")),
         ({"name": "!!!"}, ("slug", "required")),  # no slug can be made from it
         ({}, ("name", "required")),
     ],
@@ -371,6 +375,10 @@ def test_category_cycle_is_400(send, existing):
         ({"min_price": "5", "max_price": "4"}, "max_price", "invalid"),
         ({"in_stock": "yes"}, "in_stock", "invalid_choice"),
         ({"q": "x" * 201}, "q", "max_length"),
+        ({"ordering": ""}, "ordering", "blank"),  # not silently the default ordering
+        ({"ordering": "stock"}, "ordering", "invalid_choice"),
+        ({"min_price": ""}, "min_price", "blank"),
+        ({"category": ""}, "category", "blank"),
     ],
 )
 def test_bad_list_query_is_400(api_client: APIClient, params: dict[str, str], field, code):

@@ -160,3 +160,24 @@ def test_swagger_ui_is_served_with_self_hosted_assets(collected_static: Path):
         served = client.get(asset)
         assert served.status_code == 200, asset
         b"".join(served.streaming_content)
+
+
+def test_conflicts_are_documented_where_services_raise_them(schema: dict[str, Any]):
+    conflicts = sorted(
+        (path, method)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if "409" in operation.get("responses", {})
+    )
+
+    assert conflicts == [
+        ("/api/v1/catalog/categories/", "post"),
+        ("/api/v1/catalog/categories/{category_id}", "delete"),
+        ("/api/v1/catalog/categories/{category_id}", "patch"),
+        ("/api/v1/catalog/products/", "post"),
+        ("/api/v1/catalog/products/{product_id}", "patch"),
+        ("/api/v1/catalog/products/{product_id}/stock", "post"),
+    ]
+    for path, method in conflicts:
+        content = schema["paths"][path][method]["responses"]["409"]["content"]
+        assert content == PROBLEM

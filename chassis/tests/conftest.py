@@ -1,4 +1,6 @@
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -8,6 +10,19 @@ from rest_framework.test import APIClient
 from chassis.auth import key_store
 from chassis.testing import JwksServer
 from tests.factories import public_jwk, rsa_private_key
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _handler_state(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Where tests/handlers.py records applied events (shared with worker processes)."""
+    os.environ["CHASSIS_TEST_STATE"] = str(tmp_path_factory.mktemp("handler-state"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_handler_state(_handler_state: None) -> Iterator[None]:
+    yield
+    for name in ("seen", "broken"):
+        (Path(os.environ["CHASSIS_TEST_STATE"]) / name).unlink(missing_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_guid",
     "chassis",
+    "chassis.events",
 ]
 
 MIDDLEWARE = [
@@ -52,3 +53,14 @@ SPECTACULAR_SETTINGS = spectacular(title="chassis tests", description="Test-only
 # The JWKS URL is pointed at a server the auth tests start; nothing listens here.
 CHASSIS_JWT = {"JWKS_URL": "http://127.0.0.1:1/.well-known/jwks.json", "ISSUER": "users"}
 HEALTH_BROKER_TIMEOUT_SECONDS = 1
+
+CHASSIS_EVENTS = {
+    "SCHEMAS_DIR": BASE_DIR / "event_schemas",
+    "CONSUMES": ["test.happened", "test.failed"],
+    "MAX_RETRIES": 2,
+    "RETRY_BACKOFF_SECONDS": 0.1,
+}
+
+from chassis.events.broker import celery_event_settings  # noqa: E402
+
+globals().update(celery_event_settings("chassis", CHASSIS_EVENTS["CONSUMES"]))

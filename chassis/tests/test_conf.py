@@ -127,7 +127,7 @@ def test_services_from_the_environment(environment, tmp_path):
     )
     assert database["CONN_MAX_AGE"] == 0
     assert conf["CELERY_BROKER_URL"] == "amqp://orders:pw@rabbitmq:5672//"
-    assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {}
+    assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {"confirm_publish": True}
     assert not (tmp_path / "var").exists()
     assert conf["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -196,6 +196,7 @@ def test_spectacular_settings():
     assert conf["SWAGGER_UI_DIST"] == "SIDECAR"
 
 
-def test_broker_transport_options_only_for_the_filesystem(tmp_path):
-    assert broker_transport_options("amqp://localhost//", tmp_path) == {}
+def test_broker_transport_options_confirm_publishes_on_rabbitmq(tmp_path):
+    assert broker_transport_options("amqp://localhost//", tmp_path) == {"confirm_publish": True}
+    assert broker_transport_options("redis://localhost/0", tmp_path) == {}
     assert list(tmp_path.iterdir()) == []

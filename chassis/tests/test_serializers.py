@@ -1,7 +1,15 @@
+import pytest
+from django.contrib.auth.models import Group
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from chassis.serializers import InputSerializer, ProblemSerializer
+from chassis.serializers import (
+    DecimalStringField,
+    InputSerializer,
+    ProblemSerializer,
+    StrictIntegerField,
+    StrictSlugRelatedField,
+)
 
 
 class AddressSerializer(InputSerializer):
@@ -102,3 +110,42 @@ def test_wrong_types_are_reported_in_nested_serializers_too():
         "address": {"city": [ErrorDetail("Not a valid string.", code="invalid")]},
         "previous": {0: {"city": [ErrorDetail("Not a valid string.", code="invalid")]}},
     }
+
+
+class AmountsSerializer(InputSerializer):
+    quantity = StrictIntegerField(min_value=0)
+    price = DecimalStringField(max_digits=6, decimal_places=2)
+    group = StrictSlugRelatedField(
+        slug_field="name", queryset=Group.objects.all(), allow_null=True, required=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "code"),
+    [
+        ({"quantity": "5", "price": "1.00"}, "quantity", "invalid"),
+        ({"quantity": 5.0, "price": "1.00"}, "quantity", "invalid"),
+        ({"quantity": True, "price": "1.00"}, "quantity", "invalid"),
+        ({"quantity": 1, "price": 1.5}, "price", "not_a_string"),
+        ({"quantity": 1, "price": 2}, "price", "not_a_string"),
+        ({"quantity": 1, "price": "1.001"}, "price", "max_decimal_places"),
+        ({"quantity": 1, "price": "1.00", "group": ""}, "group", "blank"),
+    ],
+)
+@pytest.mark.django_db
+def test_strict_fields_refuse_other_json_types(data, field, code):
+    errors = errors_of(AmountsSerializer(data=data))
+
+    assert {name: [e.code for e in details] for name, details in errors.items()} == {field: [code]}
+
+
+@pytest.mark.django_db
+def test_strict_fields_accept_their_own_types():
+    Group.objects.create(name="editors")
+    serializer = AmountsSerializer(data={"quantity": 3, "price": "19.90", "group": "editors"})
+
+    assert serializer.is_valid() is True
+    assert serializer.validated_data["quantity"] == 3
+    assert str(serializer.validated_data["price"]) == "19.90"
+    assert serializer.validated_data["group"].name == "editors"
+    assert AmountsSerializer(data={"quantity": 0, "price": "0", "group": None}).is_valid()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from chassis.errors import PROBLEM_CONTENT_TYPE
+from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
-from chassis.serializers import InputSerializer, ProblemSerializer
+from chassis.serializers import InputSerializer
 from chassis.throttling import ScopedRateThrottle
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -25,17 +25,7 @@ from users.models import User
 PASSWORD_MAX = 128
 
 
-def _problem(status_code: int, description: str) -> dict[Any, OpenApiResponse]:
-    """A documented error response the chassis cannot derive from the view (its AutoSchema
-    adds 401 only where the view authenticates requests, not for credentials in the body)."""
-    return {
-        (status_code, PROBLEM_CONTENT_TYPE): OpenApiResponse(
-            ProblemSerializer, description=description
-        )
-    }
-
-
-BAD_REFRESH_RESPONSE = _problem(401, "The refresh token is invalid, expired or revoked.")
+BAD_REFRESH_RESPONSE = problem_response(401, "The refresh token is invalid, expired or revoked.")
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
@@ -130,7 +120,7 @@ class TokenObtainApi(PublicAuthApi):
         request=InputSerializer,
         responses={
             200: TokenPairOutputSerializer,
-            **_problem(401, "No active account matches these credentials."),
+            **problem_response(401, "No active account matches these credentials."),
         },
         summary="Log in: obtain an access/refresh token pair",
         tags=["auth"],
@@ -278,7 +268,7 @@ class UserDeactivateApi(APIView):
         request=None,
         responses={
             200: UserOutputSerializer,
-            **_problem(409, "Staff cannot deactivate their own account."),
+            **problem_response(409, "Staff cannot deactivate their own account."),
         },
         tags=["staff"],
         summary="Deactivate an account (staff): no login, refresh tokens revoked",

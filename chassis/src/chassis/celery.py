@@ -24,6 +24,8 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
         worker_prefetch_multiplier=1,
         task_default_queue=service,
         broker_connection_retry_on_startup=True,
+        # A publish from a web request (the outbox relay) must not hang on a dead broker.
+        broker_connection_timeout=2,
         task_ignore_result=True,
         enable_utc=True,
         worker_hijack_root_logger=False,  # keep Django's LOGGING: JSON lines with correlation id

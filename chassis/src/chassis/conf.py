@@ -138,7 +138,10 @@ def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict
 
 
 def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
-    """kombu's filesystem transport (the embedded default) needs folders under ``VAR_DIR``."""
+    """Publisher confirms on RabbitMQ (a publish returns once the broker has the message);
+    kombu's filesystem transport (the embedded default) needs folders under ``VAR_DIR``."""
+    if url.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return {"confirm_publish": True}
     if not url.startswith("filesystem://"):
         return {}
     root = var_dir / "broker"

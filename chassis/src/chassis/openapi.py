@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions
 
 from chassis.serializers import InputSerializer, ProblemSerializer
@@ -26,6 +27,16 @@ _DESCRIPTIONS = {
     "413": "Request body too large.",
     "429": "Rate limit exceeded; see Retry-After.",
 }
+
+
+def problem_response(status: int, description: str) -> dict[Any, OpenApiResponse]:
+    """An error response the view raises itself (a domain error, a 409), for
+    ``@extend_schema(responses={..., **problem_response(409, "...")})``."""
+    return {
+        (status, "application/problem+json"): OpenApiResponse(
+            ProblemSerializer, description=description
+        )
+    }
 
 
 class AutoSchema(SpectacularAutoSchema):

@@ -64,3 +64,43 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = ProblemItemSerializer(many=True)  # type: ignore[assignment]  # a field, not .errors
     correlation_id = serializers.CharField(allow_null=True)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer. DRF's IntegerField also takes ``"5"`` and ``5.0``; like
+    :class:`InputSerializer` for text, a value of another JSON type is a wrong type here, as
+    the OpenAPI schema (``type: integer``) says."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class DecimalStringField(serializers.DecimalField):
+    """An amount as a JSON string (``"19.90"``), as it is rendered and documented: a JSON
+    number would go through a binary float in many clients before it got here."""
+
+    default_error_messages = {  # noqa: RUF012 - DRF's declarative attribute
+        "not_a_string": 'A decimal string is required, like "19.90".'
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictSlugRelatedField(serializers.SlugRelatedField):
+    """DRF turns ``""`` into null for a nullable related field; here ``""`` is refused (the
+    schema says a non-empty slug or null)."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":
+            self.fail("blank")
+        return super().run_validation(data)
+
+    default_error_messages = {  # noqa: RUF012 - DRF's declarative attribute
+        **serializers.SlugRelatedField.default_error_messages,
+        "blank": "This field may not be blank.",
+    }

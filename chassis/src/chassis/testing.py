@@ -175,3 +175,73 @@ class IdentityServer(JwksServer):
             return 401, {"type": "urn:problem-type:authentication-failed", "status": 401}
         access = self.signer.access_token(email=email, **account[1])
         return 200, {"access": access, "refresh": "unused", "token_type": "Bearer"}
+
+
+class WorkerProcess:
+    """A real Celery worker in a subprocess (``celery -A <app> worker``), for tests of
+    consumers: started with the test database in ``DATABASE_URL``, stopped with SIGTERM, or
+    killed with SIGKILL to test redelivery. Its output is kept in ``log_path``."""
+
+    def __init__(
+        self,
+        app: str,
+        *,
+        queues: list[str],
+        env: dict[str, str],
+        cwd: str,
+        log_path: str,
+        celery: str = "celery",
+    ) -> None:
+        import os
+
+        self.log_path = log_path
+        name = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}@%h"
+        self.command = [
+            celery, "-A", app, "worker", "-P", "solo", "-c", "1", "-l", "INFO",
+            "-Q", ",".join(queues), "-n", name,
+            "--without-mingle", "--without-gossip", "--without-heartbeat",
+        ]  # fmt: skip
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        self.cwd = cwd
+        self.process: Any = None
+
+    def start(self, timeout: float = 30.0) -> WorkerProcess:
+        import subprocess
+
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes it until it stops
+        self._offset = log.tell()
+        self.process = subprocess.Popen(  # noqa: S603 - a fixed command line
+            self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited {self.process.returncode}: {self.output()}")
+            if " ready." in self.output():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"worker not ready in {timeout} s: {self.output()}")
+
+    def output(self) -> str:
+        with open(self.log_path, "rb") as log:
+            log.seek(self._offset)
+            return log.read().decode(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: the message in hand is neither acked nor rejected (the broker redelivers)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Cold shutdown (SIGQUIT): a warm one waits out the event loop's poll (~10 s)."""
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=20)
+            except Exception:
+                self.kill()

@@ -1,0 +1,73 @@
+"""Events in the admin: the outbox (what this service sent or still has to send), handled
+events, and parked events with a redrive action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from chassis.events.consumer import redrive
+from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PublishedFilter(admin.SimpleListFilter):
+    title = "published"
+    parameter_name = "published"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Published"), ("no", "Pending")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(published_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "type", "id", "published_at", "attempts", "correlation_id")
+    list_filter = (PublishedFilter, "type")
+    search_fields = ("=id", "=correlation_id")
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(ReadOnlyAdmin):
+    list_display = ("handled_at", "type", "event_id", "producer")
+    list_filter = ("type", "producer")
+    search_fields = ("=event_id",)
+
+
+@admin.register(ParkedEvent)
+class ParkedEventAdmin(ReadOnlyAdmin):
+    list_display = ("parked_at", "type", "event_id", "attempts", "redriven_at")
+    list_filter = ("type", ("redriven_at", admin.EmptyFieldListFilter))
+    search_fields = ("=event_id",)
+    readonly_fields = ("event_id", "type", "envelope", "error", "attempts", "parked_at")
+    actions = ("redrive_events",)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description="Redrive: send the selected events to this service again")
+    def redrive_events(self, request: HttpRequest, queryset: QuerySet[ParkedEvent]) -> None:
+        count = 0
+        for parked in queryset.filter(redriven_at__isnull=True):
+            redrive(parked)
+            count += 1
+        messages.info(request, f"{count} event(s) sent again.")

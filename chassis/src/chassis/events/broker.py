@@ -1,0 +1,49 @@
+"""RabbitMQ topology of events: the topic exchange and each service's queues.
+
+In a service's settings::
+
+    CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "catalog" / "events",
+                      "CONSUMES": ["order.placed", "order.cancelled"]}
+    globals().update(celery_event_settings("catalog", CHASSIS_EVENTS["CONSUMES"]))
+
+gives the worker two durable queues: ``catalog`` (its own tasks) and ``catalog.events``,
+bound to ``platform.events`` with one routing key per consumed type, plus the beat entry of
+the outbox sweep. ``manage.py events_setup`` declares them before any worker starts, so an
+event published before the consumer's first start is queued, not dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue, binding
+
+from chassis.events.conf import SWEEP_TASK, events_exchange, queue_name
+
+
+def event_queues(service: str, consumes: list[str]) -> list[Queue]:
+    queues = [Queue(service, routing_key=service, durable=True)]
+    if consumes:
+        bindings = [binding(events_exchange, routing_key=t) for t in sorted(set(consumes))]
+        queues.append(Queue(queue_name(service), bindings=bindings, durable=True))
+    return queues
+
+
+def celery_event_settings(
+    service: str, consumes: list[str], *, sweep_seconds: float = 5.0
+) -> dict[str, Any]:
+    """``CELERY_TASK_QUEUES`` and the outbox sweep's beat entry (merge further entries)."""
+    return {
+        "CELERY_TASK_QUEUES": event_queues(service, consumes),
+        "CELERY_BEAT_SCHEDULE": {
+            "events-outbox-sweep": {"task": SWEEP_TASK, "schedule": sweep_seconds},
+        },
+    }
+
+
+def declare(connection: Any, queues: list[Queue]) -> None:
+    """Declare the exchange, the queues and their bindings (idempotent)."""
+    channel = connection.default_channel
+    events_exchange(channel).declare()
+    for queue in queues:
+        queue(channel).declare()

@@ -1,0 +1,119 @@
+"""Consuming events idempotently: the handler registry, the inbox, retries and parking.
+
+A service registers one handler per event type it consumes, in an app's ``handlers.py``::
+
+    @event_handler("order.placed")
+    def stock_reserve_for_order(event: Envelope) -> None: ...
+
+:func:`handle` runs the handler and records the event id in the inbox in one transaction:
+an event seen before (redelivered after a worker died, or sent twice by a relay) is
+skipped, and a handler that fails leaves no trace of its partial work. The Celery task
+around it (chassis.events.tasks) retries failures with exponential backoff and parks the
+event after the last retry (:class:`ParkedEvent`, shown in the admin with a redrive action).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from celery import current_app
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_guid import get_guid, set_guid
+
+from chassis.events.conf import CONSUME_TASK, queue_name, service_name
+from chassis.events.envelope import Envelope
+from chassis.events.models import InboxEvent, ParkedEvent
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], None]
+_handlers: dict[str, Handler] = {}
+
+
+def event_handler(event_type: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as this service's handler of ``event_type``."""
+
+    def register(function: Handler) -> Handler:
+        existing = _handlers.get(event_type)
+        if existing is not None and existing is not function:
+            raise RuntimeError(f"two handlers for {event_type}: {existing} and {function}")
+        _handlers[event_type] = function
+        return function
+
+    return register
+
+
+def handlers() -> dict[str, Handler]:
+    return dict(_handlers)
+
+
+def handle(envelope: Envelope) -> bool:
+    """Apply ``envelope`` once: False when it was handled before (or has no handler).
+
+    The handler and the inbox row share a transaction: a concurrent delivery of the same
+    event waits on the inbox row's key, then finds it taken.
+    """
+    handler = _handlers.get(envelope.type)
+    if handler is None:
+        logger.warning("events.no_handler", extra={"event_type": envelope.type})
+        return False
+    previous = get_guid()
+    set_guid(envelope.correlation_id or str(envelope.id))
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    InboxEvent.objects.create(
+                        event_id=envelope.id, type=envelope.type, producer=envelope.producer
+                    )
+            except IntegrityError:
+                logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
+                return False
+            handler(envelope)
+        logger.info(
+            "events.handled", extra={"event_id": str(envelope.id), "event_type": envelope.type}
+        )
+        return True
+    finally:
+        set_guid(previous) if previous else set_guid("")
+
+
+def park(envelope: dict[str, Any], *, error: str, attempts: int) -> ParkedEvent:
+    """Keep an event that kept failing, for staff to inspect and redrive."""
+    event_id = envelope.get("id") if isinstance(envelope, dict) else None
+    parked = ParkedEvent.objects.create(
+        event_id=_uuid_or_nil(event_id),
+        type=str(envelope.get("type", "")) if isinstance(envelope, dict) else "",
+        envelope=envelope,
+        error=error[:10_000],
+        attempts=attempts,
+    )
+    logger.error(
+        "events.parked", extra={"event_id": str(parked.event_id), "event_type": parked.type}
+    )
+    return parked
+
+
+def redrive(parked: ParkedEvent) -> None:
+    """Send a parked event back to this service's own queue (only this service sees it)."""
+    current_app.send_task(
+        CONSUME_TASK,
+        args=[parked.envelope],
+        exchange="",
+        routing_key=queue_name(service_name()),
+        retry=False,
+    )
+    parked.redriven_at = timezone.now()
+    parked.save(update_fields=["redriven_at"])
+
+
+def _uuid_or_nil(value: Any) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return str(uuid.UUID(int=0))

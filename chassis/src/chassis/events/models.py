@@ -1,0 +1,80 @@
+"""The outbox (events this service produced), the inbox (events it handled) and the events
+it parked after its last retry. All three live in the service's own database."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class OutboxEvent(models.Model):
+    """An event written in the same transaction as the change it announces.
+
+    ``published_at`` is set once RabbitMQ confirmed the message; rows without it are sent by
+    the relay after commit or, failing that, by the periodic sweep.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=100)
+    version = models.PositiveSmallIntegerField(default=1)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    producer = models.CharField(max_length=50)
+    correlation_id = models.CharField(max_length=100, blank=True, default="")
+    payload = models.JSONField()
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ("occurred_at", "id")
+        verbose_name = "outbox event"
+        indexes = (
+            models.Index(
+                fields=["occurred_at", "id"],
+                condition=Q(published_at__isnull=True),
+                name="outbox_pending",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"
+
+
+class InboxEvent(models.Model):
+    """An event this service handled: its id is recorded in the handler's transaction, so a
+    redelivered event is recognised and changes nothing."""
+
+    event_id = models.UUIDField(primary_key=True)
+    type = models.CharField(max_length=100)
+    producer = models.CharField(max_length=50)
+    handled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-handled_at",)
+        verbose_name = "handled event"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class ParkedEvent(models.Model):
+    """An event whose handler still failed after its last retry (dead-lettered). Staff see it
+    in the admin and redrive it once the cause is fixed."""
+
+    event_id = models.UUIDField(db_index=True)
+    type = models.CharField(max_length=100)
+    envelope = models.JSONField()
+    error = models.TextField()
+    attempts = models.PositiveIntegerField()
+    parked_at = models.DateTimeField(default=timezone.now)
+    redriven_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-parked_at",)
+        verbose_name = "parked event"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"

@@ -1,0 +1,127 @@
+"""Producing events reliably: the transactional outbox and its relay.
+
+:func:`publish` writes the event as a row in the caller's transaction, so the event exists
+if and only if the change it announces was committed. After commit the relay sends pending
+rows to the ``platform.events`` topic exchange (routing key: the event type) with publisher
+confirms, and marks them published; rows it could not send (broker down) are sent by the
+periodic sweep (``chassis.events.outbox_sweep``, Celery beat). Rows are claimed with
+``SELECT ... FOR UPDATE SKIP LOCKED``, so relays in several processes never send one row at
+the same time. Delivery is at least once (a crash between the broker's confirm and the
+commit resends a row); consumers deduplicate by event id (the inbox).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+from django_guid import get_guid
+
+from chassis.events.conf import (
+    CONSUME_TASK,
+    EXCHANGE,
+    events_exchange,
+    events_settings,
+    service_name,
+)
+from chassis.events.envelope import Envelope, load_schema, validate_payload
+from chassis.events.models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+_broker_down_until = 0.0
+
+
+def publish(event_type: str, payload: dict[str, Any], *, version: int = 1) -> OutboxEvent:
+    """Record ``event_type`` in the outbox, in the current transaction; sent after commit.
+
+    The payload must match the service's schema for that type and version
+    (``CHASSIS_EVENTS["SCHEMAS_DIR"]``): raises :class:`InvalidEvent` otherwise. The
+    request's correlation id travels with the event.
+    """
+    schemas = events_settings()["SCHEMAS_DIR"]
+    if schemas is None:
+        raise RuntimeError("CHASSIS_EVENTS['SCHEMAS_DIR'] is not set: events need schemas")
+    validate_payload(load_schema(str(schemas), event_type, version), payload)
+    row = OutboxEvent.objects.create(
+        type=event_type,
+        version=version,
+        producer=service_name(),
+        correlation_id=get_guid() or "",
+        payload=payload,
+    )
+    transaction.on_commit(lambda: relay_after_commit(row.id))
+    return row
+
+
+def envelope_of(row: OutboxEvent) -> Envelope:
+    return Envelope(
+        id=row.id,
+        type=row.type,
+        version=row.version,
+        occurred_at=row.occurred_at,
+        producer=row.producer,
+        correlation_id=row.correlation_id,
+        payload=row.payload,
+    )
+
+
+def send(envelope: Envelope) -> None:
+    """Publish one event as a ``chassis.events.consume`` task message, confirmed by the
+    broker (``confirm_publish``), to the topic exchange; each consumer's queue is bound to
+    the types it handles."""
+    current_app.send_task(
+        CONSUME_TASK,
+        args=[envelope.to_dict()],
+        task_id=str(envelope.id),
+        exchange=EXCHANGE,
+        routing_key=envelope.type,
+        declare=[events_exchange],
+        retry=False,
+        headers={"correlation_id": envelope.correlation_id},
+    )
+
+
+def relay_after_commit(event_id: Any) -> None:
+    """Send a just-committed event now, unless the broker failed moments ago (the sweep
+    will). Never raises: the request that published has already succeeded."""
+    if time.monotonic() < _broker_down_until:
+        return
+    try:
+        relay_pending(ids=[event_id])
+    except Exception:  # the row stays pending; the sweep sends it
+        logger.exception("events.relay_failed", extra={"event_id": str(event_id)})
+
+
+def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> int:
+    """Send pending outbox rows (oldest first, those of ``ids`` only if given); returns how
+    many were confirmed. Stops at the first broker failure, recording it on the row."""
+    global _broker_down_until
+    conf = events_settings()
+    sent = 0
+    with transaction.atomic():
+        rows = OutboxEvent.objects.select_for_update(skip_locked=True).filter(
+            published_at__isnull=True
+        )
+        if ids is not None:
+            rows = rows.filter(id__in=ids)
+        for row in rows.order_by("occurred_at", "id")[: limit or conf["RELAY_BATCH"]]:
+            row.attempts += 1
+            try:
+                send(envelope_of(row))
+            except Exception as exc:
+                _broker_down_until = time.monotonic() + conf["BROKER_COOLDOWN_SECONDS"]
+                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.save(update_fields=["attempts", "last_error"])
+                logger.warning("events.publish_failed", extra={"event_id": str(row.id)})
+                break
+            row.published_at = timezone.now()
+            row.save(update_fields=["attempts", "published_at"])
+            sent += 1
+    if sent:
+        _broker_down_until = 0.0
+    return sent

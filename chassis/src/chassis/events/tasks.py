@@ -1,0 +1,70 @@
+"""Celery tasks of chassis.events: consume one event (with retries and parking), and sweep
+the outbox. Registered in every service's worker through autodiscovery."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+
+from chassis.events.conf import (
+    CONSUME_TASK,
+    SWEEP_TASK,
+    events_settings,
+    queue_name,
+    service_name,
+)
+from chassis.events.consumer import handle, park
+from chassis.events.envelope import Envelope, InvalidEvent
+from chassis.events.outbox import relay_pending
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay(retries: int, conf: dict[str, Any]) -> float:
+    """Exponential backoff: 1 s, 2 s, 4 s, ... capped (``retries`` already made)."""
+    return float(min(conf["RETRY_BACKOFF_SECONDS"] * 2**retries, conf["RETRY_BACKOFF_MAX_SECONDS"]))
+
+
+@shared_task(name=CONSUME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+def consume(self: Task, envelope: Any) -> str:
+    """Handle one event from this service's queue: applied once (inbox), retried with
+    backoff on failure, parked after ``MAX_RETRIES`` retries. A malformed envelope is parked
+    at once (retrying cannot fix it)."""
+    conf = events_settings()
+    try:
+        event = Envelope.from_dict(envelope)
+    except InvalidEvent as exc:
+        park(envelope, error=f"InvalidEvent: {exc}", attempts=1)
+        return "parked"
+    try:
+        return "handled" if handle(event) else "skipped"
+    except Exception as exc:
+        retries = self.request.retries
+        if retries >= conf["MAX_RETRIES"]:
+            park(envelope, error=f"{type(exc).__name__}: {exc}", attempts=retries + 1)
+            return "parked"
+        logger.warning(
+            "events.retry",
+            extra={"event_id": str(event.id), "retry": retries + 1, "error": str(exc)[:500]},
+        )
+        # Back to this service's own queue: the topic exchange would also deliver the retry
+        # to every other service bound to this type.
+        raise self.retry(
+            exc=exc,
+            countdown=retry_delay(retries, conf),
+            exchange="",
+            routing_key=queue_name(service_name()),
+        ) from exc
+
+
+@shared_task(name=SWEEP_TASK, ignore_result=True)
+def outbox_sweep() -> int:
+    """Send outbox rows the after-commit relay left behind (broker down, process killed)."""
+    sent = 0
+    while True:
+        batch = relay_pending()
+        sent += batch
+        if batch < events_settings()["RELAY_BATCH"]:
+            return sent

@@ -1,0 +1,317 @@
+"""chassis.events against the real PostgreSQL and RabbitMQ, with a real Celery worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django_guid import set_guid
+from kombu import Connection
+
+from chassis.celery import make_celery
+from chassis.events import outbox
+from chassis.events.consumer import handle, redrive
+from chassis.events.envelope import Envelope, InvalidEvent
+from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
+from chassis.events.outbox import publish, relay_pending
+from chassis.events.tasks import outbox_sweep, retry_delay
+from chassis.testing import WorkerProcess
+from tests import handlers
+from tests.celery_app import app
+
+QUEUE = "chassis.events"
+DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def broker() -> Iterator[Connection]:
+    """The events topology declared, this project's events queue empty, the relay's
+    broker-down cooldown reset."""
+    app.set_current()
+    call_command("events_setup", verbosity=0)
+    outbox._broker_down_until = 0.0
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(QUEUE)
+        yield conn
+
+
+def drain(conn: Connection) -> list[dict[str, Any]]:
+    """The envelopes waiting in the events queue (consumed)."""
+    channel = conn.default_channel
+    envelopes = []
+    while (message := channel.basic_get(QUEUE, no_ack=True)) is not None:
+        args, _kwargs, _embed = json.loads(message.body)
+        assert message.headers["task"] == "chassis.events.consume"
+        envelopes.append(args[0])
+    return envelopes
+
+
+# --- envelope ------------------------------------------------------------------------------
+
+
+def test_an_envelope_survives_a_round_trip():
+    envelope = Envelope(type="test.happened", payload={"n": 1}, producer="chassis")
+
+    again = Envelope.from_dict(envelope.to_dict())
+
+    assert again == envelope
+    assert envelope.to_dict()["occurred_at"].endswith("Z")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "not-a-uuid"}, "id is not a UUID"),
+        ({"version": "1"}, "malformed envelope field(s): version"),
+        ({"version": 0}, "malformed envelope field(s): version"),
+        ({"occurred_at": "yesterday"}, "malformed envelope field(s): occurred_at"),
+        ({"occurred_at": "2026-11-22T10:00:00"}, "malformed envelope field(s): occurred_at"),
+        ({"payload": [1]}, "malformed envelope field(s): payload"),
+        ({"type": ""}, "malformed envelope field(s): type"),
+        ({"extra": 1}, "envelope keys must be exactly"),
+    ],
+)
+def test_malformed_envelopes_are_refused(change, message):
+    data = {**Envelope(type="t.x", payload={}, producer="p").to_dict(), **change}
+
+    with pytest.raises(InvalidEvent, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Envelope.from_dict(data)
+
+
+# --- producing -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_publish_validates_the_payload_against_the_schema():
+    with pytest.raises(InvalidEvent, match=r"n: -1 is less than the minimum of 0"):
+        publish("test.happened", {"n": -1})
+    with pytest.raises(InvalidEvent, match=r"\(root\): 'n' is a required property"):
+        publish("test.happened", {})
+    with pytest.raises(InvalidEvent, match=r"no schema for test\.unknown v1"):
+        publish("test.unknown", {"n": 1})
+    assert OutboxEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_published_after_commit_with_confirms_and_the_correlation_id(broker):
+    set_guid("corr-123")
+    with transaction.atomic():
+        row = publish("test.happened", {"n": 7})
+        assert drain(broker) == []  # nothing leaves before commit
+    set_guid("")
+
+    row.refresh_from_db()
+    assert row.published_at is not None and row.attempts == 1
+    [envelope] = drain(broker)
+    assert envelope == {
+        "id": str(row.id),
+        "type": "test.happened",
+        "version": 1,
+        "occurred_at": envelope["occurred_at"],
+        "producer": "chassis",
+        "correlation_id": "corr-123",
+        "payload": {"n": 7},
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_sends_nothing(broker):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish("test.happened", {"n": 1})
+        raise RuntimeError("the change failed")
+
+    assert OutboxEvent.objects.count() == 0
+    assert drain(broker) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_broker_down_keeps_the_event_and_the_sweep_sends_it_later(broker):
+    dead = make_celery("chassis", "tests.settings")
+    dead.conf.broker_url = DEAD_BROKER
+    dead.set_current()  # the relay sends through the current app, as in a service
+    try:
+        started = time.monotonic()
+        with transaction.atomic():
+            row = publish("test.happened", {"n": 1})
+        with transaction.atomic():
+            second = publish("test.happened", {"n": 2})  # within the cooldown: not tried
+        elapsed = time.monotonic() - started
+    finally:
+        app.set_current()
+
+    row.refresh_from_db()
+    second.refresh_from_db()
+    assert (row.published_at, row.attempts) == (None, 1)
+    assert "OperationalError" in row.last_error or "Error" in row.last_error
+    assert (second.published_at, second.attempts) == (None, 0)
+    assert elapsed < 10  # one bounded connection attempt, not one per event
+
+    assert outbox_sweep() == 2
+    assert sorted(e["payload"]["n"] for e in drain(broker)) == [1, 2]
+    assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_relays_never_send_a_row_twice(broker):
+    rows = [
+        OutboxEvent.objects.create(type="test.happened", producer="chassis", payload={"n": n})
+        for n in range(30)
+    ]
+    barrier = threading.Barrier(3)
+    counts: list[int] = []
+
+    def relay() -> None:
+        barrier.wait()
+        try:
+            counts.append(relay_pending(limit=10))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=relay) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    ids = [e["id"] for e in drain(broker)]
+    assert sum(counts) == len(ids) == len(set(ids))
+    assert set(ids) <= {str(r.id) for r in rows}
+    assert outbox_sweep() == 30 - len(ids)
+    assert sorted(ids + [e["id"] for e in drain(broker)]) == sorted(str(r.id) for r in rows)
+
+
+# --- consuming -----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_redelivered_event_changes_nothing():
+    event = Envelope(type="test.happened", payload={"n": 3}, producer="p", correlation_id="c-9")
+
+    assert handle(event) is True
+    assert handle(event) is False
+
+    assert handlers.seen() == [[str(event.id), 3, "c-9"]]  # the correlation id was in context
+    assert list(InboxEvent.objects.values_list("event_id", flat=True)) == [event.id]
+
+
+@pytest.mark.django_db
+def test_a_failing_handler_leaves_no_inbox_row():
+    (handlers.state() / "broken").touch()
+    event = Envelope(type="test.failed", payload={"n": 1}, producer="p")
+
+    with pytest.raises(RuntimeError):
+        handle(event)
+    assert InboxEvent.objects.count() == 0
+
+    (handlers.state() / "broken").unlink()
+    assert handle(event) is True  # the retry applies it
+    assert InboxEvent.objects.count() == 1
+
+
+def test_retry_delays_grow_exponentially_up_to_the_cap():
+    conf = {"RETRY_BACKOFF_SECONDS": 1, "RETRY_BACKOFF_MAX_SECONDS": 60}
+    assert [retry_delay(n, conf) for n in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
+
+
+@pytest.fixture(scope="module")
+def _worker_process(django_db_setup, tmp_path_factory) -> Iterator[WorkerProcess]:
+    """A real worker process consuming this project's queues, on the test database."""
+    app.set_current()
+    call_command("events_setup", verbosity=0)
+    db = connection.settings_dict
+    worker = WorkerProcess(
+        "tests.celery_app",
+        queues=["chassis", QUEUE],
+        env={
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "PYTHONPATH": ".:src",
+        },
+        cwd=str(Path(__file__).resolve().parents[1]),
+        log_path=str(tmp_path_factory.mktemp("worker") / "worker.log"),
+        celery=str(Path(sys.executable).with_name("celery")),
+    ).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(_worker_process: WorkerProcess) -> WorkerProcess:
+    """A running worker (which empties the events queue itself: purging a queue under a
+    consumer's feet is not something a test should do)."""
+    app.set_current()
+    outbox._broker_down_until = 0.0
+    return _worker_process
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_applies_each_published_event_once(worker):
+    set_guid("corr-worker")
+    with transaction.atomic():
+        first = publish("test.happened", {"n": 1})
+    with transaction.atomic():
+        second = publish("test.happened", {"n": 2})
+    set_guid("")
+    outbox.send(outbox.envelope_of(first))  # a duplicate delivery of the first
+
+    wait_for(lambda: InboxEvent.objects.count() == 2)
+    wait_for(lambda: worker.output().count('"events.duplicate"') == 1)  # the copy was consumed
+    assert sorted(handlers.seen()) == sorted(
+        [[str(first.id), 1, "corr-worker"], [str(second.id), 2, "corr-worker"]]
+    )
+    handled = [
+        json.loads(line) for line in worker.output().splitlines() if "events.handled" in line
+    ]
+    assert {(h["event_id"], h["correlation_id"]) for h in handled} == {
+        (str(first.id), "corr-worker"),
+        (str(second.id), "corr-worker"),
+    }  # the request's correlation id is in the consumer's logs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_poison_event_is_parked_after_its_retries_and_can_be_redriven(worker):
+    (handlers.state() / "broken").touch()
+    with transaction.atomic():
+        row = publish("test.failed", {"n": 5})
+
+    parked = wait_for(lambda: ParkedEvent.objects.filter(event_id=row.id).first())
+    assert parked.attempts == 3  # the first try and MAX_RETRIES=2 retries
+    assert parked.error == "RuntimeError: handler is broken"
+    assert parked.envelope["payload"] == {"n": 5}
+    assert InboxEvent.objects.count() == 0
+
+    (handlers.state() / "broken").unlink()  # the cause is fixed
+    redrive(parked)
+
+    wait_for(lambda: InboxEvent.objects.filter(event_id=row.id).exists())
+    assert [(s[0], s[1]) for s in handlers.seen()] == [(str(row.id), 5)]
+    parked.refresh_from_db()
+    assert parked.redriven_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_malformed_envelope_is_parked_at_once(worker):
+    bad = {"id": str(uuid.uuid4()), "type": "test.happened"}
+    app.send_task("chassis.events.consume", args=[bad], exchange="", routing_key=QUEUE)
+
+    parked = wait_for(lambda: ParkedEvent.objects.first())
+    assert (parked.attempts, parked.envelope) == (1, bad)
+    assert parked.error.startswith("InvalidEvent: envelope keys must be exactly")
