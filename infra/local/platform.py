@@ -70,6 +70,11 @@ SERVICES: dict[str, dict] = {
         # A demo catalog the first time (a no-op once there are products).
         "prepare": [["seed_catalog", "--products", "200", "--if-empty", "--no-progress"]],
     },
+    "orders": {
+        "dir": "orders-service",
+        "port": int(os.environ.get("ORDERS_PORT", "8103")),
+        "prepare": [],
+    },
 }
 
 

@@ -24,6 +24,62 @@ from typing import Any
 
 import environ
 
+# Apps, middleware and templates every service runs: the admin with whitenoise static files,
+# DRF with drf-spectacular's self-hosted Swagger UI, django-guid correlation ids.
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_guid",
+    "chassis",
+]
+
+MIDDLEWARE = [
+    "chassis.health.HealthCheckMiddleware",  # first: probes skip host checks and redirects
+    "django_guid.middleware.guid_middleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Resource services (catalog, orders): staff sign in to the admin with their users-service
+# account (chassis.sso: a shadow user per staff member); local accounts from createsuperuser
+# still work (ModelBackend). Admin sessions end after 8 hours: the next login asks
+# users-service again, so a staff member deactivated there loses the admin within a day.
+SSO_AUTHENTICATION_BACKENDS = [
+    "chassis.sso.UsersServiceBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+SSO_SESSION_COOKIE_AGE = 8 * 3600
+
 # Every view speaks JSON; the browsable API is not served.
 REST_FRAMEWORK_BASE: dict[str, Any] = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -1,0 +1,3 @@
+from chassis.celery import make_celery
+
+app = make_celery("orders")

@@ -1,0 +1,66 @@
+"""orders-service settings: environment only (see .env.example); production-safe defaults."""
+
+from pathlib import Path
+
+import environ
+from chassis.conf import (
+    DJANGO_APPS,
+    MIDDLEWARE,
+    SSO_AUTHENTICATION_BACKENDS,
+    SSO_SESSION_COOKIE_AGE,
+    TEMPLATES,
+    common_settings,
+    rest_framework,
+    spectacular,
+)
+from chassis.events.broker import celery_event_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+_common = common_settings(env, service="orders", base_dir=BASE_DIR)
+globals().update(_common)
+
+INSTALLED_APPS = [*DJANGO_APPS, "chassis.events", "orders"]
+MIDDLEWARE = MIDDLEWARE
+TEMPLATES = TEMPLATES
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+AUTHENTICATION_BACKENDS = SSO_AUTHENTICATION_BACKENDS
+SESSION_COOKIE_AGE = SSO_SESSION_COOKIE_AGE
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+REST_FRAMEWORK = rest_framework(
+    DEFAULT_AUTHENTICATION_CLASSES=["chassis.auth.JWKSAuthentication"],
+    DEFAULT_FILTER_BACKENDS=["django_filters.rest_framework.DjangoFilterBackend"],
+    DEFAULT_THROTTLE_RATES={"order-place": env.str("THROTTLE_ORDER_PLACE", default="60/min")},
+)
+
+SPECTACULAR_SETTINGS = spectacular(
+    title="orders-service API",
+    description=(
+        "Orders: placed with an Idempotency-Key, confirmed or rejected by the stock "
+        "reservation saga with catalog-service, cancelled, shipped."
+    ),
+)
+
+# --- Events ---------------------------------------------------------------------------------
+EVENTS_CONSUMED = ["product.changed", "stock.reserved", "stock.rejected", "user.deactivated"]
+CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "orders" / "event_schemas", "CONSUMES": EVENTS_CONSUMED}
+_celery = celery_event_settings("orders", EVENTS_CONSUMED)
+CELERY_TASK_QUEUES = _celery["CELERY_TASK_QUEUES"]
+CELERY_BEAT_SCHEDULE = {
+    **_celery["CELERY_BEAT_SCHEDULE"],  # the outbox sweep
+    "idempotency-keys-purge": {"task": "orders.tasks.idempotency_keys_purge", "schedule": 3600},
+}
+
+# --- Orders ---------------------------------------------------------------------------------
+# How long a stored Idempotency-Key answer is replayed (then the key may be reused).
+ORDERS_IDEMPOTENCY_TTL_SECONDS = env.int("ORDERS_IDEMPOTENCY_TTL_SECONDS", default=86_400)
+# At most this many lines per order, and units per line.
+ORDERS_MAX_LINES = 50
+ORDERS_MAX_QUANTITY = 1000

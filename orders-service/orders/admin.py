@@ -1,0 +1,101 @@
+"""Staff admin for orders: status filters, lines inline, cancel/ship through the services
+(so the events go out), the product read model read-only. Parked events (chassis.events)
+have their own admin with a redrive action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chassis.errors import DomainError
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from orders import services
+from orders.models import Order, OrderLine, Product
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OrderLineInline(ReadOnlyMixin, admin.TabularInline):
+    model = OrderLine
+    fields = ("product_id", "sku", "name", "unit_price", "quantity", "line_total")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Orders change only through their status machine: the actions below."""
+
+    list_display = ("id", "created_at", "user_email", "status", "total", "currency")
+    list_filter = ("status", "currency", "created_at")
+    search_fields = ("=id", "=user_id", "user_email")
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = (OrderLineInline,)
+    actions = ("cancel_orders", "ship_orders")
+    readonly_fields = (
+        "id",
+        "user_id",
+        "user_email",
+        "status",
+        "currency",
+        "total",
+        "rejection_reasons",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+    )
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if not request.user.has_perm("orders.change_order"):
+            actions.pop("cancel_orders", None)
+            actions.pop("ship_orders", None)
+        return actions
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Order], apply: Any) -> None:
+        done, refused = 0, []
+        for order_id in queryset.values_list("id", flat=True):
+            try:
+                apply(order_id)
+                done += 1
+            except DomainError as exc:
+                refused.append(f"{order_id}: {exc.detail}")
+        messages.info(request, f"{done} order(s) changed.")
+        for line in refused:
+            messages.warning(request, line)
+
+    @admin.action(description="Cancel the selected orders (releases their stock)")
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        reason = f"Cancelled by staff ({request.user.get_username()})."
+        self._each(
+            request, queryset, lambda oid: services.order_cancel(order_id=oid, reason=reason)
+        )
+
+    @admin.action(description="Mark the selected orders shipped")
+    def ship_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._each(request, queryset, lambda oid: services.order_ship(order_id=oid))
+
+
+@admin.register(Product)
+class ProductAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The read model: catalog owns products; this is what orders last heard of them."""
+
+    list_display = ("id", "sku", "name", "price", "currency", "is_active", "changed_at")
+    list_filter = ("is_active", "currency")
+    search_fields = ("=id", "=sku", "name")
+    show_full_result_count = False

@@ -1,0 +1,36 @@
+"""Event handlers of orders-service (registered with chassis.events; each runs in the
+transaction that also records the event in the inbox, so a redelivery changes nothing)."""
+
+from __future__ import annotations
+
+from chassis.events.consumer import event_handler
+from chassis.events.envelope import Envelope
+
+from orders import services
+
+
+@event_handler("product.changed")
+def product_snapshot_update(event: Envelope) -> None:
+    """catalog created or changed a product: update the local read model (newest wins)."""
+    services.product_snapshot_apply(payload=event.payload)
+
+
+@event_handler("stock.reserved")
+def order_confirm_on_reserved(event: Envelope) -> None:
+    """catalog reserved every line: the PENDING order adopts its prices and is CONFIRMED."""
+    services.order_confirm(order_id=event.payload["order_id"], lines=event.payload["lines"])
+
+
+@event_handler("stock.rejected")
+def order_reject_on_rejected(event: Envelope) -> None:
+    """catalog could not reserve the order: the PENDING order is REJECTED with the reasons."""
+    services.order_reject(order_id=event.payload["order_id"], reasons=event.payload["reasons"])
+
+
+@event_handler("user.deactivated")
+def orders_cancel_on_deactivation(event: Envelope) -> None:
+    """users-service deactivated an account: its open orders are cancelled (each emits
+    order.cancelled, so catalog releases their stock)."""
+    services.orders_cancel_for_user(
+        user_id=event.payload["user_id"], reason="The account was deactivated."
+    )

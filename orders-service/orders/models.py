@@ -1,0 +1,110 @@
+"""Orders, their lines, the local read model of catalog's products, and idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    PENDING = "PENDING", "Pending (reserving stock)"
+    CONFIRMED = "CONFIRMED", "Confirmed"
+    REJECTED = "REJECTED", "Rejected"
+    CANCELLED = "CANCELLED", "Cancelled"
+    SHIPPED = "SHIPPED", "Shipped"
+
+
+class Order(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_id = models.CharField(max_length=64, help_text="The buyer (users-service subject).")
+    user_email = models.EmailField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    currency = models.CharField(max_length=3)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    rejection_reasons = models.JSONField(default=list, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = (
+            models.CheckConstraint(condition=Q(total__gte=0), name="orders_order_total_gte_0"),
+        )
+        indexes = (
+            models.Index(fields=["user_id", "-created_at", "-id"], name="order_user_key"),
+            models.Index(fields=["status", "-created_at"], name="order_status_key"),
+            models.Index(fields=["-created_at", "-id"], name="order_new_key"),
+        )
+
+    def __str__(self) -> str:
+        return f"order {self.id} ({self.status})"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product_id = models.BigIntegerField()
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=200)
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    quantity = models.PositiveIntegerField()
+    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ("id",)
+        constraints = (
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="orders_line_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orders_line_price_gte_0"),
+            models.UniqueConstraint(
+                fields=["order", "product_id"], name="orders_line_one_per_product"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
+
+
+class Product(models.Model):
+    """What orders knows of catalog's products, from ``product.changed`` events: orders for
+    unknown or inactive products are refused at once, even while catalog is down."""
+
+    id = models.BigIntegerField(primary_key=True, help_text="catalog's product id")
+    sku = models.CharField("SKU", max_length=64)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    is_active = models.BooleanField()
+    changed_at = models.DateTimeField(help_text="catalog's updated_at of this version")
+
+    class Meta:
+        ordering = ("id",)
+        verbose_name = "product (read model)"
+        verbose_name_plural = "products (read model)"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a POST with this ``Idempotency-Key`` (per user), replayed to
+    retries of the same request; another request with the same key is refused (422)."""
+
+    user_id = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    order = models.ForeignKey(Order, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = (
+            models.UniqueConstraint(fields=["user_id", "key"], name="orders_idempotency_key_once"),
+        )
+        indexes = (models.Index(fields=["created_at"], name="idempotency_created_key"),)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
