@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chassis.admin import ReadOnlyAdminMixin
 from chassis.errors import DomainError
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -15,18 +16,7 @@ from orders import services
 from orders.models import Order, OrderLine, Product
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class OrderLineInline(ReadOnlyMixin, admin.TabularInline):
+class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderLine
     fields = ("product_id", "sku", "name", "unit_price", "quantity", "line_total")
     readonly_fields = fields
@@ -34,7 +24,7 @@ class OrderLineInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Orders change only through their status machine: the actions below."""
 
     list_display = ("id", "created_at", "user_email", "status", "total", "currency")
@@ -56,9 +46,6 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions = super().get_actions(request)
@@ -92,7 +79,7 @@ class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ProductAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The read model: catalog owns products; this is what orders last heard of them."""
 
     list_display = ("id", "sku", "name", "price", "currency", "is_active", "changed_at")

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from chassis.auth import key_store
 from chassis.testing import JwksServer, TokenSigner
 
-HTTPS = {"HTTP_X_FORWARDED_PROTO": "https"}
+HTTPS: dict[str, Any] = {"HTTP_X_FORWARDED_PROTO": "https"}
 STAFF_ID = "7d0c6f7e-5b1a-4a43-9d64-0a1f6f1b0001"
 USER_ID = "7d0c6f7e-5b1a-4a43-9d64-0a1f6f1b0002"
 

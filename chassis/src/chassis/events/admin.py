@@ -9,21 +9,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from chassis.admin import ReadOnlyAdminMixin
 from chassis.events.consumer import redrive
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class PublishedFilter(admin.SimpleListFilter):
@@ -60,9 +52,6 @@ class ParkedEventAdmin(ReadOnlyAdmin):
     search_fields = ("=event_id",)
     readonly_fields = ("event_id", "type", "envelope", "error", "attempts", "parked_at")
     actions = ("redrive_events",)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Redrive: send the selected events to this service again")
     def redrive_events(self, request: HttpRequest, queryset: QuerySet[ParkedEvent]) -> None:
