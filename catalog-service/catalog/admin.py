@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chassis.admin import ReadOnlyAdminMixin
 from chassis.errors import DomainError
 from django import forms
 from django.contrib import admin, messages
@@ -14,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from catalog import services
-from catalog.models import Category, Product, StockMovement
+from catalog.models import Category, Product, Reservation, StockMovement
 from catalog.serializers import MAX_STOCK, STAFF_REASONS
 
 
@@ -59,7 +60,7 @@ class ProductForm(forms.ModelForm):
         return data
 
 
-class StockMovementInline(admin.TabularInline):
+class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = StockMovement
     fields = ("created_at", "delta", "stock_after", "reason", "reference", "actor")
     readonly_fields = fields
@@ -67,12 +68,6 @@ class StockMovementInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Product)
@@ -158,7 +153,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The ledger, read-only: corrections are new movements, never edits."""
 
     list_display = ("created_at", "product", "delta", "stock_after", "reason", "reference", "actor")
@@ -167,11 +162,13 @@ class StockMovementAdmin(admin.ModelAdmin):
     search_fields = ("=product__sku", "reference", "actor")
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Stock held by orders, read-only: written by the order saga's event handlers."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    list_display = ("created_at", "order_id", "status", "currency", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("=order_id",)
+    readonly_fields = ("order_id", "status", "currency", "lines", "created_at", "updated_at")
+    show_full_result_count = False

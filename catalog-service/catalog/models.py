@@ -177,3 +177,45 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id}: {self.delta:+d} ({self.reason})"
+
+
+class Reservation(models.Model):
+    """The stock an order holds: one row per order, written by the order saga's handlers.
+
+    RESERVED: every line's stock was taken (a ``reservation`` movement per line), at
+    catalog's unit prices. RELEASED: given back (a ``release`` movement per line), or, with
+    no lines, a tombstone left by a cancellation that arrived before its order. REJECTED:
+    nothing was taken. Transitions: RESERVED -> RELEASED, tombstone -> REJECTED; no other.
+    """
+
+    class Status(models.TextChoices):
+        RESERVED = "reserved", "Reserved"
+        RELEASED = "released", "Released"
+        REJECTED = "rejected", "Rejected"
+
+    order_id = models.UUIDField(unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    currency = models.CharField(
+        max_length=3, blank=True, default="", help_text="Empty on a tombstone."
+    )
+    lines = models.JSONField(
+        default=list, blank=True, help_text="[{product_id, quantity, unit_price}]"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = (
+            models.CheckConstraint(
+                condition=Q(status__in=["reserved", "released", "rejected"]),
+                name="catalog_reservation_status_valid",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.order_id} ({self.status})"
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.status == self.Status.RELEASED and not self.lines

@@ -1,5 +1,8 @@
 """Writes: categories, products and stock. Each service is one transaction.
 
+Every product create and update publishes ``product.changed`` in its transaction (through the
+outbox, see catalog.events), so the API, the admin and any other caller announce it alike.
+
 Stock only changes through :func:`stock_adjust` (and, for orders, the reservation services),
 which locks the product row, writes the ledger row and the new stock together, and refuses
 to go below zero; the database's check constraint backs that up.
@@ -16,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from catalog.events import product_changed_publish
 from catalog.models import Category, Product, StockMovement
 
 StockMode = Literal["set", "increment"]
@@ -127,7 +131,8 @@ def product_create(
     is_active: bool = True,
     actor: str = "",
 ) -> Product:
-    """Create a product; its initial stock is the ledger's first movement.
+    """Create a product; its initial stock is the ledger's first movement. Publishes
+    ``product.changed``.
 
     Raises Duplicate (sku or slug taken).
     """
@@ -145,6 +150,7 @@ def product_create(
     _save(product, {"sku": product.sku, "slug": product.slug})
     if stock:
         _movement(product, stock, StockMovement.Reason.INITIAL, reference="", actor=actor)
+    product_changed_publish(product=product)
     return product
 
 
@@ -155,7 +161,8 @@ PRODUCT_EDITABLE = frozenset(
 
 @transaction.atomic
 def product_update(*, product: Product, data: dict[str, Any]) -> Product:
-    """Change product fields (never stock: see :func:`stock_adjust`). Raises Duplicate."""
+    """Change product fields (never stock: see :func:`stock_adjust`); publishes
+    ``product.changed``. Raises Duplicate."""
     unknown = set(data) - PRODUCT_EDITABLE
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
@@ -164,11 +171,13 @@ def product_update(*, product: Product, data: dict[str, Any]) -> Product:
     # Only the changed columns: the instance's stock may be stale (a stock change committed
     # since it was read), and stock is written by stock_adjust alone.
     _save(product, {"sku": product.sku, "slug": product.slug}, fields=[*data, "updated_at"])
+    product_changed_publish(product=product)
     return product
 
 
 def product_deactivate(*, product: Product) -> Product:
-    """Hide a product from the public catalog and from new orders (idempotent)."""
+    """Hide a product from the public catalog and from new orders (idempotent); publishes
+    ``product.changed``."""
     return product_update(product=product, data={"is_active": False})
 
 

@@ -3,7 +3,17 @@
 from pathlib import Path
 
 import environ
-from chassis.conf import common_settings, rest_framework, spectacular
+from chassis.conf import (
+    DJANGO_APPS,
+    MIDDLEWARE,
+    SSO_AUTHENTICATION_BACKENDS,
+    SSO_SESSION_COOKIE_AGE,
+    TEMPLATES,
+    common_settings,
+    rest_framework,
+    spectacular,
+)
+from chassis.events.broker import celery_event_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -11,64 +21,14 @@ env = environ.Env()
 _common = common_settings(env, service="catalog", base_dir=BASE_DIR)
 globals().update(_common)
 
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django.contrib.postgres",
-    "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
-    "rest_framework",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_guid",
-    "chassis",
-    "catalog",
-]
-
-MIDDLEWARE = [
-    "chassis.health.HealthCheckMiddleware",
-    "django_guid.middleware.guid_middleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
+INSTALLED_APPS = [*DJANGO_APPS, "django.contrib.postgres", "chassis.events", "catalog"]
+MIDDLEWARE = MIDDLEWARE
+TEMPLATES = TEMPLATES
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ],
-        },
-    },
-]
-
-# Staff sign in to this admin with their users-service account (chassis.sso: a shadow user
-# per staff member); local accounts from createsuperuser still work (ModelBackend).
-AUTHENTICATION_BACKENDS = [
-    "chassis.sso.UsersServiceBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-# Admin sessions end after 8 hours: the next login asks users-service again, so a staff
-# member deactivated there loses the admin within a working day at most.
-SESSION_COOKIE_AGE = 8 * 3600
-
+AUTHENTICATION_BACKENDS = SSO_AUTHENTICATION_BACKENDS
+SESSION_COOKIE_AGE = SSO_SESSION_COOKIE_AGE
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -85,6 +45,17 @@ SPECTACULAR_SETTINGS = spectacular(
         "access token from users-service."
     ),
 )
+
+# --- Events --------------------------------------------------------------------------------
+# catalog publishes product.changed, stock.reserved and stock.rejected (schemas below) and
+# consumes the order saga's requests (catalog/handlers.py). `manage.py events_setup` declares
+# the exchange and the queues; the worker consumes both queues, beat runs the outbox sweep.
+EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+CHASSIS_EVENTS = {
+    "SCHEMAS_DIR": BASE_DIR / "catalog" / "event_schemas",
+    "CONSUMES": EVENTS_CONSUMED,
+}
+globals().update(celery_event_settings("catalog", EVENTS_CONSUMED))
 
 # --- Catalog --------------------------------------------------------------------------------
 # Currency of products created without one (ISO 4217).

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from chassis.pytest_plugin import HTTPS
 from django.contrib.auth.models import User
 from django.test import Client
 
 from catalog import services
 from catalog.models import Category, Product, StockMovement
-from tests.conftest import HTTPS
 from tests.factories import CategoryFactory, ProductFactory
 from tests.utils import assert_ledger_consistent
 

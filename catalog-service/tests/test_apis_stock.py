@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from chassis.pytest_plugin import HTTPS, STAFF_ID
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
 from catalog import services
 from catalog.models import Product
-from tests.conftest import HTTPS, STAFF_ID
 from tests.factories import ProductFactory
 from tests.utils import (
     PRODUCTS,

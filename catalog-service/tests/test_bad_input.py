@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from chassis.pytest_plugin import HTTPS, bearer
 from chassis.testing import TokenSigner
 from django.conf import settings
 from rest_framework.test import APIClient
 
 from catalog.models import Category, Product
-from tests.conftest import HTTPS, bearer
 from tests.factories import CategoryFactory, ProductFactory
 from tests.utils import CATEGORIES, PRODUCTS, assert_problem, row_counts
 

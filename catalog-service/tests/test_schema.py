@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chassis.pytest_plugin import HTTPS
 from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
-
-from tests.conftest import HTTPS
 
 SCHEMA = "/api/v1/catalog/schema/"
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -86,6 +86,7 @@ def test_embedded_defaults_live_under_var_dir(environment, tmp_path):
         "processed_folder": str(var / "broker" / "processed"),
         "store_processed": False,
         "control_folder": str(var / "broker" / "control"),
+        "polling_interval": 0.1,
     }
     assert sorted(p.name for p in (var / "broker").iterdir()) == ["control", "processed", "queue"]
     assert conf["CACHES"]["default"] == {

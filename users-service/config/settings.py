@@ -5,7 +5,15 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
-from chassis.conf import common_settings, rest_framework, spectacular
+from chassis.conf import (
+    DJANGO_APPS,
+    MIDDLEWARE,
+    TEMPLATES,
+    common_settings,
+    rest_framework,
+    spectacular,
+)
+from chassis.events.broker import celery_event_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -14,54 +22,16 @@ _common = common_settings(env, service="users", base_dir=BASE_DIR)
 globals().update(_common)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
-    "rest_framework",
+    *DJANGO_APPS,
     "rest_framework_simplejwt.token_blacklist",
-    "django_filters",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_guid",
-    "chassis",
+    "chassis.events",
     "users",
 ]
-
-MIDDLEWARE = [
-    "chassis.health.HealthCheckMiddleware",
-    "django_guid.middleware.guid_middleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
+MIDDLEWARE = MIDDLEWARE
+TEMPLATES = TEMPLATES
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "users.User"
-
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ],
-        },
-    },
-]
 
 AUTH_PASSWORD_VALIDATORS = [
     {
@@ -117,9 +87,29 @@ SIMPLE_JWT = {
     "JTI_CLAIM": "jti",
 }
 
+# --- Events ------------------------------------------------------------------------------
+# users publishes user.registered and user.deactivated (schemas in users/event_schemas) and
+# consumes nothing yet. `manage.py events_setup` declares the exchange and the queues.
+EVENTS_CONSUMED: list[str] = []
+CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "users" / "event_schemas", "CONSUMES": EVENTS_CONSUMED}
+_events = celery_event_settings("users", EVENTS_CONSUMED)
+CELERY_TASK_QUEUES = _events["CELERY_TASK_QUEUES"]
 CELERY_BEAT_SCHEDULE = {
+    **_events["CELERY_BEAT_SCHEDULE"],  # the outbox sweep
     "flush-expired-tokens": {
         "task": "users.tasks.tokens_flush_expired",
         "schedule": crontab(minute=17, hour=3),
     },
 }
+
+# --- Email ---------------------------------------------------------------------------------
+# The welcome email (users.tasks.user_welcome_email_send). The console backend writes mails
+# to the worker's output (local runs); deployments set the SMTP backend and its server.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <no-reply@shop.example.com>")

@@ -44,7 +44,13 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login")
     list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
     search_fields = ("email", "full_name")
-    readonly_fields = ("id", "date_joined", "last_login", "password_changed_at")
+    readonly_fields = (
+        "id",
+        "date_joined",
+        "last_login",
+        "password_changed_at",
+        "welcome_email_sent_at",
+    )
     filter_horizontal = ("groups", "user_permissions")
     date_hierarchy = "date_joined"
     actions = ("deactivate_users",)
@@ -55,7 +61,17 @@ class UserAdmin(DjangoUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("date_joined", "last_login", "password_changed_at")}),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "date_joined",
+                    "last_login",
+                    "password_changed_at",
+                    "welcome_email_sent_at",
+                )
+            },
+        ),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
@@ -72,5 +88,5 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         was_active = User.objects.filter(pk=obj.pk, is_active=True).exists() if change else False
         super().save_model(request, obj, form, change)
-        if was_active and not obj.is_active:
-            services.tokens_revoke_all(user=obj)
+        if was_active and not obj.is_active:  # unchecked "active": as user_deactivate does
+            services.user_deactivation_apply(user=obj)

@@ -44,6 +44,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="May use the admin and staff APIs.")
     date_joined = models.DateTimeField(default=timezone.now, db_index=True)
     password_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    welcome_email_sent_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set once the welcome email was sent."
+    )
 
     objects = UserManager()
 

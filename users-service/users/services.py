@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chassis.errors import Conflict, DomainError
+from chassis.events.outbox import publish
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.models import update_last_login
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -17,6 +18,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from users.models import User
+from users.tasks import user_welcome_email_enqueue
 from users.tokens import RefreshToken, access_claims, password_stamp
 
 
@@ -58,7 +60,9 @@ def _validate_password(password: str, user: User, field: str) -> None:
 
 @transaction.atomic
 def user_register(*, email: str, password: str, full_name: str = "") -> User:
-    """Create an active, non-staff account. Raises InvalidInput (taken email, weak password)."""
+    """Create an active, non-staff account; publishes ``user.registered`` in the same
+    transaction and queues the welcome email after commit. Raises InvalidInput (taken email,
+    weak password)."""
     email = User.objects.normalize_email(email).lower()
     user = User(email=email, full_name=full_name)
     _validate_password(password, user, "password")
@@ -72,6 +76,12 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
         raise _field_error(
             "email", "unique", ["An account with this email already exists."]
         ) from exc
+    publish(
+        "user.registered",
+        {"user_id": str(user.pk), "email": user.email, "full_name": user.full_name},
+    )
+    user_id = str(user.pk)
+    transaction.on_commit(lambda: user_welcome_email_enqueue(user_id))
     return user
 
 
@@ -115,14 +125,26 @@ def user_password_set(*, user: User, password: str | None) -> None:
 
 @transaction.atomic
 def user_deactivate(*, user: User, by: User) -> User:
-    """Deactivate ``user`` (no login, no refresh) and revoke their refresh tokens."""
+    """Deactivate ``user`` (no login, no refresh): see :func:`user_deactivation_apply`.
+    Idempotent: an inactive account changes nothing and publishes nothing. Raises Conflict
+    when staff deactivate their own account."""
     if user.pk == by.pk:
         raise Conflict("Staff cannot deactivate their own account.")
     if user.is_active:
         user.is_active = False
         user.save(update_fields=["is_active"])
-        tokens_revoke_all(user=user)
+        user_deactivation_apply(user=user)
     return user
+
+
+@transaction.atomic
+def user_deactivation_apply(*, user: User) -> None:
+    """What follows an account's deactivation (``is_active`` just saved as False): revokes
+    its refresh tokens and publishes ``user.deactivated``, in the caller's transaction.
+    :func:`user_deactivate` calls it; so does the admin's edit form, which saves
+    ``is_active`` itself."""
+    tokens_revoke_all(user=user)
+    publish("user.deactivated", {"user_id": str(user.pk)})
 
 
 def tokens_revoke_all(*, user: User) -> int:

@@ -104,6 +104,18 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
     database = env.db_url("DATABASE_URL", default=f"sqlite:///{var_dir / f'{service}.sqlite3'}")
     database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # The embedded default has several writers per file (web workers, the worker, its
+        # beat's outbox sweep): a deferred transaction that reads and then writes fails at
+        # once with "database is locked" when another one writes. IMMEDIATE takes the write
+        # lock at BEGIN (waiting up to the timeout), and WAL lets reads run meanwhile.
+        database.setdefault("OPTIONS", {}).update(
+            {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+            }
+        )
     return {
         "SERVICE_NAME": service,
         "VAR_DIR": var_dir,
@@ -195,7 +207,10 @@ def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict
 
 def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
     """Publisher confirms on RabbitMQ (a publish returns once the broker has the message);
-    kombu's filesystem transport (the embedded default) needs folders under ``VAR_DIR``."""
+    kombu's filesystem transport (the embedded default) needs folders under ``VAR_DIR``, and
+    polls them: with one message in flight per worker (prefetch 1, late acks) it takes one
+    message per polling interval, so kombu's default of 1 s would make every saga step (and
+    the first product.changed events, one per seeded product) wait up to a second each."""
     if url.startswith(("amqp://", "amqps://", "pyamqp://")):
         return {"confirm_publish": True}
     if not url.startswith("filesystem://"):
@@ -209,6 +224,7 @@ def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
         "processed_folder": str(root / "processed"),
         "store_processed": False,
         "control_folder": str(root / "control"),
+        "polling_interval": 0.1,
     }
 
 

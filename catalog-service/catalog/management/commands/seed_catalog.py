@@ -8,6 +8,13 @@ creation dates spread over two years, and a category leaf. Each product's initia
 its first ledger movement, as for products created through the API. Rows are inserted in
 batches (``--batch``), each batch one transaction; a second run adds N more products after
 the existing ones. Deterministic for a given ``--seed``.
+
+Each product is announced as the API announces it: one ``product.changed`` outbox row,
+written in the batch's transaction. The rows are bulk-inserted (catalog.events.
+product_changed_outbox_bulk: same validated payload and columns as ``publish()``), because
+``publish()`` per product would cost one INSERT and one after-commit relay transaction per
+row; the outbox sweep sends them. ``--no-events`` writes none (benchmarks seeding a million
+products for reads only; ``manage.py publish_products`` can announce them later).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from tqdm import tqdm
 
+from catalog.events import product_changed_outbox_bulk
 from catalog.models import Category, Product, StockMovement
 
 SKU_PREFIX = "SEED-"
@@ -94,6 +102,9 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="Do nothing when any product exists."
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+        parser.add_argument(
+            "--no-events", action="store_true", help="Write no product.changed outbox rows."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_empty"] and Product.objects.exists():
@@ -109,7 +120,7 @@ class Command(BaseCommand):
         ) as bar:
             for offset in range(0, total, batch):
                 size = min(batch, total - offset)
-                self._insert(rng, leaves, start + offset, size, now)
+                self._insert(rng, leaves, start + offset, size, now, not options["no_events"])
                 bar.update(size)
         self.stdout.write(f"seeded {total} products in {len(leaves)} categories")
 
@@ -134,9 +145,12 @@ class Command(BaseCommand):
         first: int,
         size: int,
         now: Any,
+        events: bool,
     ) -> None:
         products = [self._product(rng, leaves, first + i, now) for i in range(size)]
         Product.objects.bulk_create(products, batch_size=size)
+        if events:
+            product_changed_outbox_bulk(products)
         StockMovement.objects.bulk_create(
             [
                 StockMovement(
