@@ -31,6 +31,24 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Printable ASCII without spaces, as UUIDs and the usual client-generated keys are.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 
+PLACED_HEADERS = [
+    OpenApiParameter(
+        "Location",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[201],
+        description="The order's URL.",
+    ),
+    OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[201],
+        description="`true` when this is the stored answer to an earlier request with the "
+        "same Idempotency-Key (absent otherwise).",
+    ),
+]
+
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
     OpenApiTypes.STR,
@@ -67,20 +85,26 @@ class OrderCollectionApi(ListAPIView):
     pagination_class = OrderPagination
     serializer_class = OrderOutputSerializer
     filterset_class = selectors.OrderFilter
-    throttle_scope = "order-place"
+
+    @property
+    def throttle_scope(self) -> str | None:
+        """Placing orders is rate-limited, reading them is not (and the schema says so:
+        it documents a 429 where a view has a throttle scope)."""
+        request = getattr(self, "request", None)
+        return "order-place" if request is not None and request.method == "POST" else None
 
     def get_queryset(self) -> Any:
         return selectors.order_list(user=self.request.user)
 
     def get_throttles(self) -> list[Any]:
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+        return [ScopedRateThrottle()] if self.throttle_scope else []
 
     @extend_schema(summary="List orders (own; staff: all, filterable)", tags=["orders"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        parameters=[IDEMPOTENCY_PARAMETER],
+        parameters=[IDEMPOTENCY_PARAMETER, *PLACED_HEADERS],
         request=OrderPlaceInputSerializer,
         responses={
             201: OrderOutputSerializer,
@@ -91,6 +115,9 @@ class OrderCollectionApi(ListAPIView):
             ),
         },
         summary="Place an order (PENDING until catalog reserves the stock)",
+        description="Prices, names and SKUs come from orders' copy of catalog's products; the "
+        "order is PENDING until catalog reserves its stock (then CONFIRMED, at catalog's "
+        "prices, or REJECTED with the reasons).",
         tags=["orders"],
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -23,7 +23,9 @@ class Order(models.Model):
     user_email = models.EmailField(blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     currency = models.CharField(max_length=3)
-    total = models.DecimalField(max_digits=14, decimal_places=2)
+    # Wide enough for the largest order: 50 lines x 1000 units x catalog's largest price
+    # (10 digits before the point), so no valid order overflows the column.
+    total = models.DecimalField(max_digits=18, decimal_places=2)
     rejection_reasons = models.JSONField(default=list, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -51,7 +53,7 @@ class OrderLine(models.Model):
     name = models.CharField(max_length=200)
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField()
-    line_total = models.DecimalField(max_digits=14, decimal_places=2)
+    line_total = models.DecimalField(max_digits=18, decimal_places=2)
 
     class Meta:
         ordering = ("id",)

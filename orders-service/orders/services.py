@@ -231,6 +231,7 @@ def order_ship(*, order_id: Any) -> Order:
 # --- what the saga and other services' events change ---------------------------------------
 
 
+@transaction.atomic
 def order_confirm(*, order_id: Any, lines: list[dict[str, Any]]) -> bool:
     """stock.reserved: a PENDING order adopts catalog's unit prices and is CONFIRMED.
     False (and nothing changes) when the order is not PENDING any more (cancelled)."""
@@ -248,6 +249,7 @@ def order_confirm(*, order_id: Any, lines: list[dict[str, Any]]) -> bool:
     return True
 
 
+@transaction.atomic
 def order_reject(*, order_id: Any, reasons: list[dict[str, Any]]) -> bool:
     """stock.rejected: a PENDING order becomes REJECTED with catalog's reasons."""
     order = _locked(order_id)
@@ -257,6 +259,7 @@ def order_reject(*, order_id: Any, reasons: list[dict[str, Any]]) -> bool:
     return True
 
 
+@transaction.atomic
 def orders_cancel_for_user(*, user_id: str, reason: str) -> int:
     """user.deactivated: cancel every open order of the account (each emits
     order.cancelled). Returns how many were cancelled."""
@@ -268,11 +271,12 @@ def orders_cancel_for_user(*, user_id: str, reason: str) -> int:
     return len(ids)
 
 
+@transaction.atomic
 def product_snapshot_apply(*, payload: dict[str, Any]) -> bool:
     """product.changed: keep the newest version of each product (events may arrive out of
     order: an older version than the one held is ignored). True when the model changed."""
     changed_at = parse_datetime(payload["updated_at"])
-    if changed_at is None:
+    if changed_at is None or timezone.is_naive(changed_at):  # newest-wins needs an instant
         raise ValueError(f"updated_at is not a date-time: {payload['updated_at']!r}")
     values = {
         "sku": payload["sku"],
