@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+from typing import Any
 
-from celery import Celery
+from celery import Celery, bootsteps, signals
 
 
 def make_celery(service: str, settings_module: str = "config.settings") -> Celery:
@@ -31,6 +34,66 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
         worker_hijack_root_logger=False,  # keep Django's LOGGING: JSON lines with correlation id
         worker_redirect_stdouts=False,
     )
+    app.steps["consumer"].add(PromptEventLoop)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.autodiscover_tasks()
     return app
+
+
+class PromptEventLoop(bootsteps.StartStopStep):
+    """Keep the worker's event loop from sleeping while callbacks are waiting to run.
+
+    Celery 5.7 acknowledges a late-acked task with ``hub.call_soon(message.ack)``, and the
+    AMQP reader re-queues itself with ``call_soon`` after each delivery. kombu 5.7's hub only
+    runs such callbacks on its next turn, and does not shorten the ``poll()`` in between
+    when they were queued from the loop itself: a task that ran inside one of them (the
+    solo pool, a burst of messages, a message in the first 0.1 s after start) keeps its ack
+    for the whole poll timeout, up to 10 s (1-2 s with worker heartbeats), and with a
+    prefetch of one the broker sends nothing meanwhile. Before each poll, this step wakes
+    the poll at once when callbacks are pending (what the hub's own waker does for other
+    threads). It also wakes it on SIGTERM/SIGQUIT, whose handler only sets a flag that the
+    loop reads after the poll: a worker stops in milliseconds, not seconds.
+    """
+
+    label = "prompt event loop"
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        self._hub: Any = None
+        self._reader: socket.socket | None = None
+        self._writer: socket.socket | None = None
+        super().__init__(parent, **kwargs)
+
+    def register_with_event_loop(self, parent: Any, hub: Any) -> None:
+        """Called each time the consumer (re)starts its event loop (not with gevent etc.)."""
+        if self._reader is None:
+            self._reader, self._writer = socket.socketpair()
+            self._reader.setblocking(False)
+            self._writer.setblocking(False)
+            signals.worker_shutting_down.connect(self._wake, weak=False)
+        self._hub = hub
+        hub.add_reader(self._reader, self._drain)
+        hub.on_tick.add(self._before_poll)
+
+    def _before_poll(self) -> None:
+        if getattr(self._hub, "_ready", None):
+            self._wake()
+
+    def _wake(self, **kwargs: Any) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(OSError):  # a full buffer: a wakeup is pending anyway
+                self._writer.send(b"\0")
+
+    def _drain(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(OSError):
+                self._reader.recv(4096)
+
+    def shutdown(self, parent: Any) -> None:
+        signals.worker_shutting_down.disconnect(self._wake)
+        if self._hub is not None and self._reader is not None:
+            self._hub.remove_reader(self._reader)
+            self._hub.on_tick.discard(self._before_poll)
+        for sock in (self._reader, self._writer):
+            if sock is not None:
+                sock.close()
+        self._reader = self._writer = self._hub = None

@@ -236,11 +236,12 @@ class WorkerProcess:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        """Cold shutdown (SIGQUIT): a warm one waits out the event loop's poll (~10 s)."""
+        """Warm shutdown (SIGTERM): the task in hand finishes and is acknowledged first.
+        Prompt, since chassis.celery.PromptEventLoop wakes the event loop's poll."""
         import signal
 
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except Exception:

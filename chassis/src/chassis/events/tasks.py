@@ -27,7 +27,12 @@ def retry_delay(retries: int, conf: dict[str, Any]) -> float:
     return float(min(conf["RETRY_BACKOFF_SECONDS"] * 2**retries, conf["RETRY_BACKOFF_MAX_SECONDS"]))
 
 
-@shared_task(name=CONSUME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)
+# max_retries=None: CHASSIS_EVENTS["MAX_RETRIES"] decides (below). With Celery's default of 3,
+# self.retry() re-raised the error on the 4th failure and the event was acked and lost, never
+# parked, whenever MAX_RETRIES was above 3 (the default is 5).
+@shared_task(
+    name=CONSUME_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None
+)
 def consume(self: Task, envelope: Any) -> str:
     """Handle one event from this service's queue: applied once (inbox), retried with
     backoff on failure, parked after ``MAX_RETRIES`` retries. A malformed envelope is parked
