@@ -57,8 +57,8 @@ HEALTH_BROKER_TIMEOUT_SECONDS = 1
 CHASSIS_EVENTS = {
     "SCHEMAS_DIR": BASE_DIR / "event_schemas",
     "CONSUMES": ["test.happened", "test.failed"],
-    "MAX_RETRIES": 2,
-    "RETRY_BACKOFF_SECONDS": 0.1,
+    "MAX_RETRIES": 4,  # above Celery's own default of 3, which must not apply
+    "RETRY_BACKOFF_SECONDS": 0.05,
 }
 
 from chassis.events.broker import celery_event_settings  # noqa: E402

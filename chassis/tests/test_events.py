@@ -293,7 +293,7 @@ def test_a_poison_event_is_parked_after_its_retries_and_can_be_redriven(worker):
         row = publish("test.failed", {"n": 5})
 
     parked = wait_for(lambda: ParkedEvent.objects.filter(event_id=row.id).first())
-    assert parked.attempts == 3  # the first try and MAX_RETRIES=2 retries
+    assert parked.attempts == 5  # the first try and MAX_RETRIES=4 retries
     assert parked.error == "RuntimeError: handler is broken"
     assert parked.envelope["payload"] == {"n": 5}
     assert InboxEvent.objects.count() == 0
