@@ -7,13 +7,21 @@ Standard library only, so it runs on a bare machine with nothing but python3.
     python3 infra/local/platform.py prepare     # databases, migrations, keys, demo staff
     python3 infra/local/platform.py up          # bootstrap + prepare + run under honcho
     python3 infra/local/platform.py down        # stop a running `up`
+    python3 infra/local/platform.py manage catalog publish_products   # a service's manage.py,
+                                                # with the environment `up` gives it
 
 Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
 ``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
 answer, else SQLite files and kombu's filesystem transport under ``var/`` (``PLATFORM_EMBEDDED=1``
-forces that). Overrides: ``USERS_DATABASE_URL``, ``CATALOG_DATABASE_URL``, ``CELERY_BROKER_URL``,
-``REDIS_URL``, ``USERS_PORT``, ``CATALOG_PORT``, ``PLATFORM_DB_PREFIX`` (database names),
-``GUNICORN_WORKERS``.
+forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT`` (USERS, CATALOG,
+ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names),
+``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``.
+
+Events: every service with ``chassis.events`` installed gets ``manage.py events_setup`` in
+prepare (the ``platform.events`` exchange, its queues and their bindings), before any worker
+or relay runs, so no event is published to an exchange that does not route it yet. On
+RabbitMQ the topology lives in the platform's vhost; on the filesystem transport the bindings
+are files under ``var/broker/control`` that every process reads, so events flow there too.
 """
 
 from __future__ import annotations
@@ -312,16 +320,24 @@ def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
 # --- prepare / up / down -----------------------------------------------------------------
 
 
+def uses_events(part: Path) -> bool:
+    """Whether the service installs chassis.events (its settings name the app)."""
+    return '"chassis.events"' in (part / "config" / "settings.py").read_text()
+
+
 def prepare(env: dict[str, str]) -> None:
     for name, spec in SERVICES.items():
         part = ROOT / spec["dir"]
         python = part / ".venv" / "bin" / "python"
         senv = service_env(name, env)
-        say(f"preparing {name}: database, migrations, static files")
+        events = ["events_setup"] if uses_events(part) else []
+        steps = "database, migrations, static files" + (", event queues" if events else "")
+        say(f"preparing {name}: {steps}")
         for command in (
             ["ensure_database"],
             ["migrate", "--no-input"],
             ["collectstatic", "--no-input"],
+            *([events] if events else []),
             *spec["prepare"],
         ):
             args = [a.format(var=VAR) for a in command]
@@ -335,7 +351,7 @@ def prepare(env: dict[str, str]) -> None:
                 ],
                 cwd=part,
                 env=senv,
-                quiet=args[0] in ("migrate", "collectstatic"),
+                quiet=args[0] in ("migrate", "collectstatic", "events_setup"),
             )
 
 
@@ -464,8 +480,17 @@ def down() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["bootstrap", "prepare", "up", "down", "env"])
+    parser.add_argument("command", choices=["bootstrap", "prepare", "up", "down", "env", "manage"])
+    parser.add_argument("service", nargs="?", choices=sorted(SERVICES), help="(manage)")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="(manage) its arguments")
     args = parser.parse_args()
+    if args.command == "manage":
+        if not args.service or not args.arguments:
+            parser.error("manage needs a service and a manage.py command")
+        part = ROOT / SERVICES[args.service]["dir"]
+        env = service_env(args.service, platform_env())
+        command = [str(part / ".venv" / "bin" / "python"), "manage.py", *args.arguments]
+        sys.exit(subprocess.run(command, cwd=part, env=env, check=False).returncode)
     if args.command == "bootstrap":
         bootstrap()
     elif args.command == "prepare":

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -25,8 +26,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "infra" / "local" / "platform.py"
 # The Django services of the platform (their directory; also their Kong service name).
-SERVICES = ["users-service", "catalog-service"]
+SERVICES = ["users-service", "catalog-service", "orders-service"]
 START_TIMEOUT = 180  # the first run installs the virtual environments
+SEEDED_PRODUCTS = 200  # what prepare seeds (seed_catalog --products 200)
 
 
 @dataclass
@@ -34,14 +36,31 @@ class Platform:
     mode: str
     users: str  # base URL of users-service (direct)
     catalog: str  # base URL of catalog-service (direct)
+    orders: str  # base URL of orders-service (direct)
     gateway: str  # base URL of the gateway
     var: Path
     process: subprocess.Popen
     log: Path
     env: dict[str, str]
 
+    prefix: str  # of the platform's database names; its RabbitMQ vhost is f"{prefix}vhost"
+
     def demo_password(self) -> str:
         return (self.var / "demo-staff-password").read_text().strip()
+
+    @property
+    def vhost(self) -> str:
+        return f"{self.prefix}vhost"
+
+    def database(self, service: str) -> str:
+        return f"{self.prefix}{service}"
+
+    def sql(self, service: str, query: str) -> list[list[str]]:
+        """Rows of ``query`` in a service's database (PostgreSQL or the embedded SQLite)."""
+        if self.mode == "embedded":
+            with sqlite3.connect(self.var / f"{service}.sqlite3", timeout=20) as db:
+                return [[str(v) for v in row] for row in db.execute(query).fetchall()]
+        return [row.split("|") for row in psql(query, self.database(service)).splitlines()]
 
 
 def free_port() -> int:
@@ -50,12 +69,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", sql],
+def psql(sql: str, database: str = "postgres") -> str:
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qtA", "-c", sql],
         check=True,
         capture_output=True,
-    )
+        text=True,
+    ).stdout
 
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path, probe: str = "/readyz") -> None:
@@ -70,6 +90,22 @@ def wait_ready(url: str, process: subprocess.Popen, log: Path, probe: str = "/re
             pass
         time.sleep(0.5)
     pytest.fail(f"platform not ready after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+
+
+def wait_products_known(platform: Platform, timeout: float = 90) -> None:
+    """The seeded products reach orders' read model through product.changed events (outbox
+    rows written by the seed, sent by catalog's outbox sweep): wait until all have."""
+    deadline = time.monotonic() + timeout
+    known = 0
+    while time.monotonic() < deadline:
+        try:
+            known = int(platform.sql("orders", "SELECT count(*) FROM orders_product")[0][0])
+        except (sqlite3.Error, subprocess.CalledProcessError):
+            known = 0
+        if known >= SEEDED_PRODUCTS:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"orders knows {known} of the {SEEDED_PRODUCTS} seeded products after {timeout}s")
 
 
 def stop(platform: Platform) -> int:
@@ -102,13 +138,14 @@ def platform(
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
-    port, catalog_port = free_port(), free_port()
+    port, catalog_port, orders_port = free_port(), free_port(), free_port()
     gateway_port, status_port = free_port(), free_port()
     env = {
         **os.environ,
         "PLATFORM_VAR": str(var),
         "USERS_PORT": str(port),
         "CATALOG_PORT": str(catalog_port),
+        "ORDERS_PORT": str(orders_port),
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_STATUS_PORT": str(status_port),
         "PLATFORM_DB_PREFIX": prefix,
@@ -121,6 +158,7 @@ def platform(
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
         "THROTTLE_PASSWORD": "1000/min",
+        "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
     }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
@@ -138,21 +176,25 @@ def platform(
         mode,
         f"http://127.0.0.1:{port}",
         f"http://127.0.0.1:{catalog_port}",
+        f"http://127.0.0.1:{orders_port}",
         f"http://127.0.0.1:{gateway_port}",
         var,
         process,
         log,
         env,
+        prefix,
     )
     try:
         wait_ready(platform.users, process, log)
         wait_ready(platform.catalog, process, log)
+        wait_ready(platform.orders, process, log)
         wait_ready(platform.gateway, process, log, probe="/.well-known/jwks.json")
+        wait_products_known(platform)
         yield platform
     finally:
         code = stop(platform) if process.poll() is None else process.returncode
         if mode == "local-services":
-            for database in ("users", "catalog"):
+            for database in ("users", "catalog", "orders"):
                 psql(f"DROP DATABASE IF EXISTS {prefix}{database} WITH (FORCE)")
             if shutil.which("rabbitmqctl"):
                 subprocess.run(

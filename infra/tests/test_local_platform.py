@@ -93,7 +93,7 @@ def test_demo_staff_account_reaches_staff_api_and_admin(
     assert css.headers["content-type"].startswith("text/css")
 
 
-@pytest.mark.parametrize("service", ["users", "catalog"])
+@pytest.mark.parametrize("service", ["users", "catalog", "orders"])
 def test_readyz_reports_every_check(platform: Platform, service: str) -> None:
     ready = httpx.get(f"{getattr(platform, service)}/readyz", timeout=10)
     assert ready.status_code == 200
@@ -187,6 +187,46 @@ def test_every_route_reaches_catalog_service(
     response = client.request(method, path)
     assert response.status_code == status
     assert response.headers.get("x-ratelimit-limit-minute") == limit
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "limit"),
+    [
+        ("GET", "/api/v1/orders/", 401, None),  # the gateway's jwt, every method
+        ("POST", "/api/v1/orders/", 401, None),
+        ("GET", "/api/v1/orders/schema/", 200, "300"),
+        ("GET", "/docs/orders/", 200, "300"),
+        ("GET", "/admin/orders/login/", 200, "300"),
+        ("GET", "/static/orders/admin/css/base.css", 200, "300"),
+    ],
+)
+def test_every_route_reaches_orders_service(
+    client: httpx.Client, method: str, path: str, status: int, limit: str | None
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == status
+    assert response.headers.get("x-ratelimit-limit-minute") == limit
+
+
+def test_orders_preflight_is_answered_by_cors_and_buyers_reach_their_orders(
+    client: httpx.Client,
+) -> None:
+    preflight = client.options(
+        "/api/v1/orders/",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Idempotency-Key",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+    _, pair = register_and_login(client)
+    listed = client.get("/api/v1/orders/", headers={"Authorization": f"Bearer {pair['access']}"})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["results"] == []
+    assert listed.headers["x-ratelimit-limit-minute"] == "600"
 
 
 def staff_token(platform: Platform, client: httpx.Client) -> str:
@@ -331,4 +371,5 @@ def test_up_says_what_it_chose_and_where_to_reach_it(platform: Platform) -> None
     assert f"Reach it through the gateway: {platform.gateway}\n" in log
     assert f"admin {platform.gateway}/admin/users/" in log
     assert f"admin {platform.gateway}/admin/catalog/" in log
+    assert f"admin {platform.gateway}/admin/orders/" in log
     assert f"Demo staff account: admin@example.com / {platform.demo_password()}\n" in log

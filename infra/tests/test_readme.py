@@ -29,8 +29,9 @@ def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     )
     assert run.returncode == 0, run.stderr
     lines = [line for line in run.stdout.splitlines() if line.strip()]
-    assert len(lines) == 10, run.stdout
-    registered, me, logout, refused, jwks, *catalog = lines
+    assert len(lines) == 16, run.stdout
+    registered, me, logout, refused, jwks, *catalog = lines[:10]
+    placed, confirmed, lamp_stock, other_stock, cancelled, lamp_restored = lines[10:]
     assert json.loads(registered)["email"] == "ann@example.com"
     assert json.loads(me)["email"] == "ann@example.com"
     assert logout == "204"
@@ -58,6 +59,17 @@ def test_readme_walk_runs_as_documented(platform: Platform) -> None:
     movement = change["movement"]
     assert (movement["delta"], movement["stock_after"], movement["reason"]) == (5, 15, "return")
     assert movement["actor"].startswith("user:")
+
+    order = json.loads(placed)
+    assert order["status"] == "PENDING"
+    assert len(order["lines"]) == 2
+    assert (order["lines"][0]["sku"], order["lines"][0]["quantity"]) == ("LAMP-001", 2)
+    assert confirmed == "CONFIRMED"  # a second after the POST (the walk's `sleep 1`)
+    assert lamp_stock == "13"
+    before, after = other_stock.split(" -> ")
+    assert int(after) == int(before) - 1
+    assert cancelled == "CANCELLED"
+    assert lamp_restored == "15"
 
 
 def test_readme_forged_token_example_prints_what_it_says(platform: Platform) -> None:

@@ -58,6 +58,7 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
         "catalog-service/.github/workflows/ci.yml",
         "chassis/.github/workflows/ci.yml",
         "gateway-config/.github/workflows/ci.yml",
+        "orders-service/.github/workflows/ci.yml",
         "users-service/.github/workflows/ci.yml",
     ]
     check = subprocess.run(

@@ -1,0 +1,592 @@
+"""The order saga on the running platform, with its real broker and workers.
+
+Through the gateway, as clients and staff use it: orders placed with an Idempotency-Key are
+CONFIRMED (or REJECTED) by catalog's stock reservation, cancelling gives the stock back, and
+the stock never oversells. Then the failures the design is for, caused from outside the
+services: an event delivered twice, RabbitMQ unreachable while orders are placed, a worker
+killed in the middle of a handler, and an event whose handler keeps failing (parked after its
+retries, redriven from the admin once the cause is gone).
+
+Only on the machine's PostgreSQL and RabbitMQ (the platform's own databases and vhost): the
+embedded mode runs the same code on SQLite and the filesystem transport, and the README walk
+covers its saga.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ROOT, Platform
+
+sys.path.insert(0, str(ROOT / "chassis" / "src"))
+from chassis.testing import WorkerProcess
+
+FINAL = {"CONFIRMED", "REJECTED", "CANCELLED"}
+PASSWORD = "a long and unusual passphrase"
+
+
+@pytest.fixture(scope="module")
+def staff_token(platform: Platform) -> str:
+    """The demo staff account's access token (5 minutes: the saga tests take about two)."""
+    return login(platform.users, "admin@example.com", platform.demo_password())
+
+
+@pytest.fixture
+def shop(platform: Platform, staff_token: str) -> Iterator[Shop]:
+    if platform.mode != "local-services":
+        pytest.skip("the saga's failure tests need RabbitMQ and PostgreSQL (their own vhost/dbs)")
+    with httpx.Client(base_url=platform.gateway, timeout=15) as client:
+        yield Shop(platform, client, staff_token)
+
+
+def login(base: str, email: str, password: str) -> str:
+    token = httpx.post(
+        f"{base}/api/v1/auth/token", json={"email": email, "password": password}, timeout=15
+    )
+    assert token.status_code == 200, token.text
+    return token.json()["access"]
+
+
+class Shop:
+    """The platform as its users see it (through the gateway), plus a look at its databases.
+
+    Buyers of the failure tests are registered at users-service directly: the gateway allows
+    30 auth requests a minute per address, which the whole system suite would exceed; the
+    saga's own test registers and logs in through the gateway.
+    """
+
+    def __init__(self, platform: Platform, client: httpx.Client, staff_token: str) -> None:
+        self.platform = platform
+        self.client = client
+        self.staff = {"Authorization": f"Bearer {staff_token}"}
+
+    # --- catalog -----------------------------------------------------------------------
+
+    def product(self, stock: int, price: str = "10.00") -> int:
+        """A new product with ``stock`` units, once orders' read model knows it."""
+        category = self.client.get("/api/v1/catalog/categories/").json()["results"][0]["slug"]
+        created = self.client.post(
+            "/api/v1/catalog/products/",
+            headers=self.staff,
+            json={
+                "sku": f"SAGA-{secrets.token_hex(4)}",
+                "name": "Saga test product",
+                "price": price,
+                "category": category,
+            },
+        )
+        assert created.status_code == 201, created.text
+        product_id = created.json()["id"]
+        if stock:
+            set_to = self.client.post(
+                f"/api/v1/catalog/products/{product_id}/stock",
+                headers=self.staff,
+                json={"mode": "set", "quantity": stock, "reason": "restock"},
+            )
+            assert set_to.status_code == 200, set_to.text
+        wait_for(
+            lambda: (
+                self.orders_sql(f"SELECT count(*) FROM orders_product WHERE id = {product_id}")
+                == "1"
+            ),
+            10,
+            f"orders never learnt of product {product_id} (product.changed)",
+        )
+        return product_id
+
+    def stock(self, product_id: int) -> int:
+        return self.client.get(f"/api/v1/catalog/products/{product_id}").json()["stock"]
+
+    def ledger(self, product_id: int) -> list[dict[str, Any]]:
+        """The product's stock movements, oldest first."""
+        page = self.client.get(
+            f"/api/v1/catalog/products/{product_id}/stock-movements",
+            headers=self.staff,
+            params={"page_size": 100},
+        )
+        assert page.status_code == 200, page.text
+        assert page.json()["next"] is None
+        return list(reversed(page.json()["results"]))
+
+    # --- orders ------------------------------------------------------------------------
+
+    def buyer(self, through_gateway: bool = False) -> dict[str, str]:
+        base = self.platform.gateway if through_gateway else self.platform.users
+        email = f"buyer-{secrets.token_hex(4)}@example.com"
+        created = httpx.post(
+            f"{base}/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD},
+            timeout=15,
+        )
+        assert created.status_code == 201, created.text
+        return {"Authorization": f"Bearer {login(base, email, PASSWORD)}"}
+
+    def place(
+        self,
+        buyer: dict[str, str],
+        lines: list[tuple[int, int]],
+        key: str | None = None,
+        client: httpx.Client | None = None,
+    ) -> httpx.Response:
+        return (client or self.client).post(
+            "/api/v1/orders/",
+            headers={**buyer, "Idempotency-Key": key or str(uuid.uuid4())},
+            json={"lines": [{"product_id": p, "quantity": q} for p, q in lines]},
+        )
+
+    def order(self, buyer: dict[str, str], order_id: str) -> dict[str, Any]:
+        got = self.client.get(f"/api/v1/orders/{order_id}", headers=buyer)
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    def final(self, buyer: dict[str, str], order_id: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            order = self.order(buyer, order_id)
+            if order["status"] in FINAL or time.monotonic() > deadline:
+                return order
+            time.sleep(0.02)
+
+    def orders_of(self, buyer: dict[str, str]) -> list[dict[str, Any]]:
+        page = self.client.get("/api/v1/orders/", headers=buyer, params={"page_size": 100})
+        assert page.status_code == 200, page.text
+        return page.json()["results"]
+
+    # --- inside the services (what only staff and operators see) ------------------------
+
+    @property
+    def vhost(self) -> str:
+        """The platform's RabbitMQ vhost; the runner falls back to the default one when
+        rabbitmqctl is missing (RabbitMQ in a container, as in GitHub's service containers)."""
+        return self.platform.vhost if shutil.which("rabbitmqctl") else ""
+
+    def orders_sql(self, query: str) -> str:
+        return "\n".join("|".join(row) for row in self.platform.sql("orders", query))
+
+    def catalog_sql(self, query: str) -> str:
+        return "\n".join("|".join(row) for row in self.platform.sql("catalog", query))
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """What the runner gives a service's processes (its database, the platform's vhost)."""
+        return {
+            **self.platform.env,
+            "SECRET_KEY": f"saga-test-{secrets.token_hex(16)}",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.platform.database(service)}",
+            "CELERY_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
+            "VAR_DIR": str(self.platform.var),
+            "LOG_FORMAT": "json",
+        }
+
+    def manage(self, service: str, *args: str) -> str:
+        run = subprocess.run(
+            [ROOT / f"{service}-service/.venv/bin/python", "manage.py", *args],
+            cwd=ROOT / f"{service}-service",
+            env=self.service_env(service),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run.stdout
+
+    def republish(self, service: str, event_id: str) -> None:
+        """Send an outbox row of ``service`` to the exchange again, as a relay that crashed
+        between the broker's confirm and its commit would (same event, same id)."""
+        self.manage(
+            service,
+            "shell",
+            "-c",
+            "from chassis.events.models import OutboxEvent\n"
+            "from chassis.events.outbox import envelope_of, send\n"
+            f"send(envelope_of(OutboxEvent.objects.get(pk='{event_id}')))",
+        )
+
+    def outbox_id(self, service: str, event_type: str, order_id: str) -> str:
+        query = (
+            f"SELECT id FROM chassis_events_outboxevent WHERE type = '{event_type}' "
+            f"AND payload->>'order_id' = '{order_id}'"
+        )
+        sql = self.orders_sql if service == "orders" else self.catalog_sql
+        rows = sql(query).splitlines()
+        assert len(rows) == 1, rows
+        return rows[0]
+
+    def log_lines(self, *markers: str) -> list[str]:
+        return [
+            line
+            for line in self.platform.log.read_text().splitlines()
+            if all(marker in line for marker in markers)
+        ]
+
+
+def wait_for(condition: Any, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(message)
+        time.sleep(0.1)
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+# --- the saga ------------------------------------------------------------------------------
+
+
+def test_an_order_is_confirmed_within_two_seconds_and_cancelling_restores_the_stock(
+    shop: Shop,
+) -> None:
+    lamp, cable = shop.product(stock=10, price="49.90"), shop.product(stock=5, price="4.50")
+    buyer = shop.buyer(through_gateway=True)
+    key = str(uuid.uuid4())
+
+    started = time.monotonic()
+    placed = shop.place(buyer, [(lamp, 3), (cable, 2)], key=key)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["status"] == "PENDING"
+    order = shop.final(buyer, placed.json()["id"], timeout=5)
+    elapsed = time.monotonic() - started
+
+    assert order["status"] == "CONFIRMED", order
+    assert elapsed < 2.0, f"CONFIRMED {elapsed:.2f}s after the POST"
+    assert (order["total"], order["currency"]) == ("158.70", "EUR")
+    assert (shop.stock(lamp), shop.stock(cable)) == (7, 3)
+    replayed = shop.place(buyer, [(lamp, 3), (cable, 2)], key=key)  # a client's retry
+    assert (replayed.status_code, replayed.json()["id"]) == (201, order["id"])
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert [o["id"] for o in shop.orders_of(buyer)] == [order["id"]]
+
+    cancelled = shop.client.post(
+        f"/api/v1/orders/{order['id']}/cancel", headers=buyer, json={"reason": "changed my mind"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "CANCELLED"
+    wait_for(lambda: (shop.stock(lamp), shop.stock(cable)) == (10, 5), 5, "stock not released")
+
+    for product, quantity, stock in ((lamp, 3, 10), (cable, 2, 5)):
+        moves = [
+            (m["reason"], m["delta"], m["stock_after"], m["reference"])
+            for m in shop.ledger(product)
+        ]
+        assert moves == [
+            ("restock", stock, stock, ""),
+            ("reservation", -quantity, stock - quantity, order["id"]),
+            ("release", quantity, stock, order["id"]),
+        ]
+
+
+def test_an_order_beyond_the_stock_is_rejected_with_reasons_and_takes_nothing(
+    shop: Shop,
+) -> None:
+    scarce, plenty = shop.product(stock=2), shop.product(stock=50)
+    buyer = shop.buyer()
+
+    placed = shop.place(buyer, [(scarce, 3), (plenty, 1)])
+    assert placed.status_code == 201, placed.text
+    order = shop.final(buyer, placed.json()["id"], timeout=5)
+
+    assert order["status"] == "REJECTED", order
+    assert order["rejection_reasons"] == [
+        {"product_id": scarce, "code": "insufficient-stock", "requested": 3, "available": 2}
+    ]
+    assert (shop.stock(scarce), shop.stock(plenty)) == (2, 50)  # all or nothing
+    assert [m["reason"] for m in shop.ledger(plenty)] == ["restock"]
+
+
+def test_fifty_concurrent_orders_for_twenty_units_confirm_exactly_twenty(shop: Shop) -> None:
+    product = shop.product(stock=20)
+    buyer = shop.buyer()
+
+    def place(_: int) -> httpx.Response:
+        with httpx.Client(base_url=shop.platform.gateway, timeout=30) as client:
+            return shop.place(buyer, [(product, 1)], client=client)
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(place, range(50)))
+    assert [a.status_code for a in answers] == [201] * 50
+    ids = {a.json()["id"] for a in answers}
+    assert len(ids) == 50
+
+    def settled() -> bool:
+        return all(o["status"] in FINAL for o in shop.orders_of(buyer))
+
+    wait_for(settled, 30, "orders still PENDING after 30 s")
+    statuses = Counter(o["status"] for o in shop.orders_of(buyer))
+    assert statuses == {"CONFIRMED": 20, "REJECTED": 30}
+    assert shop.stock(product) == 0
+
+    moves = shop.ledger(product)
+    assert [m["reason"] for m in moves] == ["restock"] + ["reservation"] * 20
+    assert sum(m["delta"] for m in moves) == 0
+    assert [m["stock_after"] for m in moves] == list(range(20, -1, -1))
+    confirmed = {o["id"] for o in shop.orders_of(buyer) if o["status"] == "CONFIRMED"}
+    assert {m["reference"] for m in moves[1:]} == confirmed
+    reservations = shop.catalog_sql(
+        "SELECT status, count(*) FROM catalog_reservation WHERE order_id IN "
+        f"({', '.join(repr(i) for i in sorted(ids))}) GROUP BY status ORDER BY status"
+    )
+    assert reservations.splitlines() == ["rejected|30", "reserved|20"]
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_an_event_delivered_twice_changes_nothing(shop: Shop) -> None:
+    product = shop.product(stock=10)
+    buyer = shop.buyer()
+    placed = shop.place(buyer, [(product, 4)])
+    order = shop.final(buyer, placed.json()["id"], timeout=5)
+    assert order["status"] == "CONFIRMED"
+    placed_event = shop.outbox_id("orders", "order.placed", order["id"])
+    reserved_event = shop.outbox_id("catalog", "stock.reserved", order["id"])
+
+    shop.republish("orders", placed_event)  # catalog would reserve a second time...
+    shop.republish("catalog", reserved_event)  # ...orders would confirm a second time
+
+    for event_id in (placed_event, reserved_event):  # each consumer says it saw it before
+        wait_for(
+            lambda event_id=event_id: shop.log_lines("events.duplicate", event_id),
+            10,
+            f"no consumer reported {event_id} as a duplicate",
+        )
+    assert shop.stock(product) == 6
+    assert [m["reason"] for m in shop.ledger(product)] == ["restock", "reservation"]
+    assert shop.order(buyer, order["id"])["updated_at"] == order["updated_at"]
+    inbox = "SELECT count(*) FROM chassis_events_inboxevent WHERE event_id = '{}'"
+    assert shop.catalog_sql(inbox.format(placed_event)) == "1"
+    assert shop.orders_sql(inbox.format(reserved_event)) == "1"
+
+
+def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_is_back(
+    shop: Shop,
+) -> None:
+    """RabbitMQ refuses the platform (its vhost's permissions cleared, its connections
+    closed): other users of the broker are not disturbed."""
+    if not shop.vhost:
+        pytest.skip("needs rabbitmqctl: the platform runs in the shared default vhost")
+    product = shop.product(stock=3)
+    buyer = shop.buyer()
+    vhost = shop.vhost
+    rabbitmqctl("clear_permissions", "-p", vhost, "guest")
+    try:
+        rabbitmqctl("close_all_connections", "-p", vhost, "system test: broker down")
+        wait_for(
+            lambda: httpx.get(f"{shop.platform.orders}/readyz", timeout=10).status_code == 503,
+            15,
+            "orders still reports a reachable broker",
+        )
+        started = time.monotonic()
+        answers = [shop.place(buyer, [(product, 1)]) for _ in range(5)]
+        accepted = time.monotonic() - started
+        assert [(a.status_code, a.json()["status"]) for a in answers] == [(201, "PENDING")] * 5
+        assert accepted < 10, f"5 orders took {accepted:.1f}s to accept with the broker down"
+        time.sleep(2)
+        assert {o["status"] for o in shop.orders_of(buyer)} == {"PENDING"}
+        pending = "SELECT count(*) FROM chassis_events_outboxevent WHERE published_at IS NULL"
+        assert int(shop.orders_sql(pending)) >= 5  # kept in the outbox
+    finally:
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+
+    restored = time.monotonic()
+    wait_for(
+        lambda: all(o["status"] in FINAL for o in shop.orders_of(buyer)),
+        90,
+        "orders still PENDING 90 s after the broker came back",
+    )
+    settled = time.monotonic() - restored
+    assert Counter(o["status"] for o in shop.orders_of(buyer)) == {"CONFIRMED": 3, "REJECTED": 2}
+    assert shop.stock(product) == 0
+    print(f"all 5 orders final {settled:.1f}s after the broker came back")
+
+
+def node_name(shop: Shop, service: str) -> str:
+    found = re.search(rf"\b({service}\.[0-9a-f]{{8}}@\S+) ready\.", shop.platform.log.read_text())
+    assert found, f"{service} worker's node name not in the platform log"
+    return found.group(1)
+
+
+def celery_control(shop: Shop, service: str, *args: str) -> None:
+    run = subprocess.run(
+        [ROOT / f"{service}-service/.venv/bin/celery", "-A", "config", "control", *args],
+        cwd=ROOT / f"{service}-service",
+        env=shop.service_env(service),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0 and "OK" in run.stdout, run.stdout + run.stderr
+
+
+class RowLock:
+    """``SELECT ... FOR UPDATE`` on a catalog row in a transaction held open by psql, as a
+    long-running staff operation would hold it; handlers that need the row wait for it."""
+
+    def __init__(self, database: str, table: str, pk: int) -> None:
+        self.psql = subprocess.Popen(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-qtA"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.psql.stdin and self.psql.stdout
+        self.psql.stdin.write(f"BEGIN;\nSELECT 'locked' FROM {table} WHERE id = {pk} FOR UPDATE;\n")
+        self.psql.stdin.flush()
+        assert self.psql.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        if self.psql.poll() is None:
+            assert self.psql.stdin
+            self.psql.stdin.write("ROLLBACK;\n")
+            self.psql.stdin.close()
+            self.psql.wait(timeout=10)
+
+
+def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once(
+    shop: Shop, tmp_path: Path
+) -> None:
+    """The platform's catalog worker stops consuming its events queue (celery control), a
+    worker of our own takes the order.placed and blocks in the reservation (the product row is
+    locked), and is SIGKILLed there; the broker redelivers the event to the platform's worker
+    once it consumes again, and the reservation is applied exactly once."""
+    product = shop.product(stock=10)
+    buyer = shop.buyer()
+    catalog_node = node_name(shop, "catalog")
+    celery_control(shop, "catalog", "cancel_consumer", "catalog.events", "-d", catalog_node)
+    worker = WorkerProcess(
+        "config",
+        queues=["catalog.events"],
+        env=shop.service_env("catalog"),
+        cwd=str(ROOT / "catalog-service"),
+        log_path=str(tmp_path / "catalog-worker.log"),
+        celery=str(ROOT / "catalog-service/.venv/bin/celery"),
+    )
+    lock = None
+    try:
+        worker.start()
+        lock = RowLock(shop.platform.database("catalog"), "catalog_product", product)
+        placed = shop.place(buyer, [(product, 3)])
+        assert placed.status_code == 201, placed.text
+        order_id = placed.json()["id"]
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%catalog_product%FOR UPDATE%'"
+        )
+        wait_for(lambda: shop.catalog_sql(waiting) == "1", 15, "the handler never blocked")
+        assert "chassis.events.consume" in worker.output()
+
+        worker.kill()  # SIGKILL, in the middle of the handler's transaction
+        lock.release()
+        time.sleep(1)
+        assert shop.order(buyer, order_id)["status"] == "PENDING"  # nobody consumes now
+        assert shop.stock(product) == 10  # the killed transaction left nothing
+    finally:
+        worker.kill()
+        if lock is not None:
+            lock.release()
+        celery_control(shop, "catalog", "add_consumer", "catalog.events", "-d", catalog_node)
+
+    order = shop.final(buyer, order_id, timeout=15)
+    assert order["status"] == "CONFIRMED", order
+    assert shop.stock(product) == 7
+    moves = [(m["reason"], m["delta"], m["reference"]) for m in shop.ledger(product)]
+    assert moves == [("restock", 10, ""), ("reservation", -3, order_id)]
+
+
+def test_a_poison_event_is_parked_after_its_retries_and_redriven_from_the_admin(
+    shop: Shop,
+) -> None:
+    """catalog's database refuses the reservation's writes for one product (a trigger stands
+    in for an operator-side fault, such as a permission lost in a migration): the handler
+    fails, is retried with backoff (1+2+4+8+16 s), and the event is parked. Staff see it in
+    catalog's admin; once the fault is fixed, the redrive action applies it, once."""
+    product = shop.product(stock=10)
+    buyer = shop.buyer()
+    trigger = f"systest_refuse_{product}"
+    shop.catalog_sql(
+        f"CREATE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'permission denied for table catalog_stockmovement'; END $$; "
+        f"CREATE TRIGGER {trigger} BEFORE INSERT ON catalog_stockmovement FOR EACH ROW "
+        f"WHEN (NEW.product_id = {product}) EXECUTE FUNCTION {trigger}()"
+    )
+    try:
+        placed = shop.place(buyer, [(product, 2)])
+        order_id = placed.json()["id"]
+        event_id = shop.outbox_id("orders", "order.placed", order_id)
+        parked = (
+            f"SELECT id, attempts FROM chassis_events_parkedevent WHERE event_id = '{event_id}'"
+        )
+        wait_for(lambda: shop.catalog_sql(parked), 60, "the event was not parked in 60 s")
+        parked_id, attempts = shop.catalog_sql(parked).split("|")
+        assert attempts == "6"  # the first try and 5 retries
+        assert len(shop.log_lines("events.retry", event_id)) == 5
+        assert shop.order(buyer, order_id)["status"] == "PENDING"
+        assert shop.stock(product) == 10
+    finally:
+        shop.catalog_sql(
+            f"DROP TRIGGER IF EXISTS {trigger} ON catalog_stockmovement; "
+            f"DROP FUNCTION IF EXISTS {trigger}()"
+        )
+
+    admin = staff_admin_session(shop)
+    listing = admin.get("/admin/catalog/chassis_events/parkedevent/")
+    assert listing.status_code == 200
+    assert event_id in listing.text
+    detail = admin.get(f"/admin/catalog/chassis_events/parkedevent/{parked_id}/change/")
+    assert "permission denied for table catalog_stockmovement" in detail.text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', listing.text).group(1)
+    redriven = admin.post(
+        "/admin/catalog/chassis_events/parkedevent/",
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "action": "redrive_events",
+            "_selected_action": parked_id,
+            "index": "0",
+        },
+    )
+    if redriven.status_code != 302:  # the service's own account of the failure
+        marker = redriven.headers.get("x-request-id", "")
+        pytest.fail("\n".join([redriven.text[-2000:], *shop.log_lines(marker)])[-8000:])
+
+    order = shop.final(buyer, order_id, timeout=10)
+    assert order["status"] == "CONFIRMED", order
+    assert shop.stock(product) == 8
+    assert [m["reason"] for m in shop.ledger(product)] == ["restock", "reservation"]
+    redriven_at = (
+        f"SELECT redriven_at IS NOT NULL FROM chassis_events_parkedevent WHERE id = {parked_id}"
+    )
+    assert shop.catalog_sql(redriven_at) == "t"
+
+
+def staff_admin_session(shop: Shop) -> httpx.Client:
+    """The demo staff account signed in to catalog's admin (single sign-on) through the
+    gateway."""
+    admin = httpx.Client(base_url=shop.platform.gateway, timeout=15)
+    form = admin.get("/admin/catalog/login/", params={"next": "/admin/catalog/"})
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+    signed_in = admin.post(
+        "/admin/catalog/login/?next=/admin/catalog/",
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "username": "admin@example.com",
+            "password": shop.platform.demo_password(),
+        },
+    )
+    assert signed_in.status_code == 302, signed_in.text[-2000:]
+    return admin
