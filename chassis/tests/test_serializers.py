@@ -1,8 +1,10 @@
+import django_filters
 import pytest
 from django.contrib.auth.models import Group
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from chassis.filters import StrictFilterSet
 from chassis.serializers import (
     DecimalStringField,
     InputSerializer,
@@ -149,3 +151,37 @@ def test_strict_fields_accept_their_own_types():
     assert str(serializer.validated_data["price"]) == "19.90"
     assert serializer.validated_data["group"].name == "editors"
     assert AmountsSerializer(data={"quantity": 0, "price": "0", "group": None}).is_valid()
+
+
+class NameFilter(StrictFilterSet):
+    name = django_filters.CharFilter()
+    after = django_filters.IsoDateTimeFilter(field_name="id")  # only parsed here
+
+    class Meta:
+        model = Group
+        fields = ("name",)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        ({"name": ""}, {"name": ["This field may not be blank."]}),
+        ({"after": ""}, {"after": ["This field may not be blank."]}),
+        ({"name": "", "after": "x"}, {"name": ["This field may not be blank."],
+                                      "after": ["Enter a valid date/time."]}),
+    ],
+)  # fmt: skip
+def test_strict_filtersets_refuse_blank_parameters(query, errors):
+    filterset = NameFilter(data=query, queryset=Group.objects.all())
+
+    assert filterset.is_valid() is False
+    assert filterset.errors == errors
+
+
+@pytest.mark.django_db
+def test_strict_filtersets_accept_values_and_absent_parameters():
+    Group.objects.create(name="editors")
+    assert NameFilter(data={}, queryset=Group.objects.all()).is_valid() is True
+    filterset = NameFilter(data={"name": "editors"}, queryset=Group.objects.all())
+    assert [g.name for g in filterset.qs] == ["editors"]

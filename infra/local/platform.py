@@ -46,9 +46,10 @@ WHEELS = ROOT / "var" / "wheels"
 PROCFILE = ROOT / "infra" / "local" / "Procfile"
 TOOLS_LOCK = ROOT / "infra" / "requirements.lock"
 DB_PREFIX = os.environ.get("PLATFORM_DB_PREFIX", "")
-# A RabbitMQ virtual host of its own keeps a second platform (tests, benchmarks) from sharing
-# queues with the one a developer runs; created with rabbitmqctl when it is missing.
-BROKER_VHOST = os.environ.get("PLATFORM_BROKER_VHOST", "")
+# A RabbitMQ virtual host of its own keeps a platform from sharing queues with another one
+# (tests, benchmarks) or with the services' own test suites, which publish events to the
+# default vhost; created with rabbitmqctl when it is missing (else the default vhost is used).
+BROKER_VHOST = os.environ.get("PLATFORM_BROKER_VHOST", "platform")
 # Names this instance (Celery node names must be unique per broker).
 PLATFORM_ID = hashlib.sha256(str(VAR).encode()).hexdigest()[:8]
 HOST = "127.0.0.1"

@@ -73,3 +73,25 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+PRODUCER_SCHEMAS = {
+    "catalog": ROOT / "catalog-service/catalog/event_schemas",
+    "orders": ROOT / "orders-service/orders/event_schemas",
+    "users": ROOT / "users-service/users/event_schemas",
+}
+
+
+def test_consumers_contract_copies_equal_the_producers_schemas() -> None:
+    """Each consumer keeps copies of the event schemas it reads in tests/contracts/<producer>/
+    (so it can be split out); here, in the monorepo, every copy must be the producer's file."""
+    copies = sorted(ROOT.glob("*-service/tests/contracts/*/*.json"))
+    assert {p.relative_to(ROOT).as_posix() for p in copies} >= {
+        "catalog-service/tests/contracts/orders/order.placed.v1.json",
+        "catalog-service/tests/contracts/orders/order.cancelled.v1.json",
+        "orders-service/tests/contracts/catalog/stock.reserved.v1.json",
+        "orders-service/tests/contracts/users/user.deactivated.v1.json",
+    }
+    for copy in copies:
+        original = PRODUCER_SCHEMAS[copy.parent.name] / copy.name
+        assert copy.read_text() == original.read_text(), copy.relative_to(ROOT)

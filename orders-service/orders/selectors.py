@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from chassis.filters import StrictFilterSet
 from django.db.models import QuerySet
 
 from orders.models import Order, Status
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(StrictFilterSet):
     """Staff filters (a buyer's list is already limited to their own orders)."""
 
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
