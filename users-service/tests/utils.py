@@ -6,53 +6,18 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from typing import Any
 
 import jwt
-from django.db import connection, connections
+from chassis.testing import PROBLEM_CONTENT_TYPE, assert_problem, in_threads
+from django.db import connection
 from django.db.models import Model
 from jwt.algorithms import RSAAlgorithm
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from users.keys import keyring
 from users.models import User
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "correlation_id"}
-
-
-def assert_problem(
-    response: Any,
-    status: int,
-    code: str,
-    *,
-    detail: str | None = None,
-    errors: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Assert ``response`` is the one error shape with ``status`` and problem type ``code``.
-
-    ``errors``, when given, must equal the body's errors exactly. Returns the body.
-    """
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM_CONTENT_TYPE
-    body = json.loads(response.content)
-    assert set(body) == PROBLEM_KEYS
-    assert body["type"] == f"urn:problem-type:{code}"
-    assert body["status"] == status
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert isinstance(body["errors"], list)
-    for item in body["errors"]:
-        assert set(item) == {"field", "code", "message"}
-    if detail is not None:
-        assert body["detail"] == detail
-    if errors is not None:
-        assert body["errors"] == errors
-    if "X-Request-ID" in response:
-        assert body["correlation_id"] == response["X-Request-ID"]
-    return body
 
 
 def error_fields(body: dict[str, Any]) -> list[str | None]:
@@ -130,28 +95,6 @@ def rs256_with(key: Any, header: dict[str, Any], claims: dict[str, Any]) -> str:
 # --- concurrency -------------------------------------------------------------------------
 
 
-def in_threads(*calls) -> list[Any]:
-    """Run ``calls`` at once, each in its own thread and database connection."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = calls[index]()
-        except Exception as exc:  # reported by the assertions of the test
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 def wait_for_lock_waiter(timeout: float = 10) -> None:
     """Block until another connection waits on a row lock held by this one."""
     deadline = time.monotonic() + timeout
@@ -167,3 +110,6 @@ def wait_for_lock_waiter(timeout: float = 10) -> None:
                 return
             time.sleep(0.02)
     raise AssertionError("no connection ever waited for the lock")
+
+
+__all__ = ["PROBLEM_CONTENT_TYPE", "assert_problem", "in_threads"]

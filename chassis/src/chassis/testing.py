@@ -246,3 +246,66 @@ class WorkerProcess:
                 self.process.wait(timeout=20)
             except Exception:
                 self.kill()
+
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "correlation_id"}
+
+
+def assert_problem(
+    response: Any,
+    status: int,
+    code: str,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Assert ``response`` is the one error shape with ``status`` and problem type ``code``;
+    ``title``, ``detail`` and ``errors``, when given, must be equal. Returns the body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == PROBLEM_CONTENT_TYPE
+    body = json.loads(response.content)
+    assert set(body) == PROBLEM_KEYS
+    assert body["type"] == f"urn:problem-type:{code}"
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["errors"], list)
+    for item in body["errors"]:
+        assert set(item) == {"field", "code", "message"}
+    if title is not None:
+        assert body["title"] == title
+    if detail is not None:
+        assert body["detail"] == detail
+    if errors is not None:
+        assert body["errors"] == errors
+    if "X-Request-ID" in response:
+        assert body["correlation_id"] == response["X-Request-ID"]
+    return body
+
+
+def in_threads(*calls: Any) -> list[Any]:
+    """Run ``calls`` at once (behind a barrier), each in its own thread and database
+    connection; returns each call's result or the exception it raised."""
+    from django.db import connections
+
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = calls[index]()
+        except Exception as exc:  # reported by the assertions of the test
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
