@@ -367,6 +367,29 @@ def test_malformed_cursor_is_400(api_client: APIClient, value: str):
     )
 
 
+@pytest.mark.parametrize(
+    ("ordering", "key"),
+    [
+        ("name", ["Lamp\u0000", 1]),  # PostgreSQL refuses NUL in text: was a 500
+        ("newest", ["2026-01-01T10:00:00", 1]),  # no offset: was a naive-datetime warning
+        ("price", [1.5, 1]),  # links carry strings
+        ("price", ["1.00", True]),
+    ],
+)
+def test_cursor_values_links_never_make_are_400(api_client: APIClient, ordering: str, key):
+    ProductFactory()
+
+    value = cursor({"o": ordering, "k": key, "r": False})
+    response = api_client.get(PRODUCTS, {"ordering": ordering, "cursor": value})
+
+    assert_problem(
+        response,
+        400,
+        "validation-error",
+        errors=[{"field": "cursor", "code": "invalid", "message": "Invalid cursor."}],
+    )
+
+
 def test_cursor_of_another_ordering_is_400(api_client: APIClient, seven: list[Product]):
     first = page(api_client, PRODUCTS, ordering="price", page_size="2")
     token = first["next"].split("cursor=")[1].split("&")[0]

@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -133,12 +134,16 @@ class KeysetPaginator:
             if not isinstance(data, dict) or data.get("o") != ordering:
                 raise ValueError("cursor of another ordering")
             value, ident = data["k"]
+            if not isinstance(value, str) or "\x00" in value or isinstance(ident, bool):
+                raise ValueError("cursor values are strings without NUL (PostgreSQL refuses)")
             model = queryset.model._meta
             field = model.get_field(self.orderings[ordering].field)
             id_field = model.get_field(self.id_field)
             key = (field.to_python(value), id_field.to_python(ident))
             if any(part is None for part in key) or not isinstance(data.get("r"), bool):
                 raise ValueError("incomplete cursor")
+            if isinstance(key[0], datetime) and key[0].tzinfo is None:
+                raise ValueError("a cursor's time carries its offset, as the links make them")
         except (
             ValueError,
             TypeError,
