@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from chassis.filters import StrictFilterSet
+from chassis.filters import StrictFilterSet, UtcDateTimeFilter
 from chassis.serializers import (
     DecimalStringField,
     InputSerializer,
@@ -155,7 +155,7 @@ def test_strict_fields_accept_their_own_types():
 
 class NameFilter(StrictFilterSet):
     name = django_filters.CharFilter()
-    after = django_filters.IsoDateTimeFilter(field_name="id")  # only parsed here
+    after = UtcDateTimeFilter(field_name="id")  # only parsed here
 
     class Meta:
         model = Group
@@ -185,3 +185,36 @@ def test_strict_filtersets_accept_values_and_absent_parameters():
     assert NameFilter(data={}, queryset=Group.objects.all()).is_valid() is True
     filterset = NameFilter(data={"name": "editors"}, queryset=Group.objects.all())
     assert [g.name for g in filterset.qs] == ["editors"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-22T10:00:00+02:00", "2026-11-22 08:00:00+00:00"),
+        ("6918-12-29T22:17:03-17:35", "6918-12-30 15:52:03+00:00"),  # PostgreSQL: +-15:59
+    ],
+)
+def test_date_time_filters_hand_utc_to_the_database(value, expected):
+    filterset = NameFilter(data={"after": value}, queryset=Group.objects.all())
+
+    assert filterset.is_valid() is True
+    assert str(filterset.form.cleaned_data["after"]) == expected
+
+
+@pytest.mark.django_db
+def test_a_date_time_outside_the_utc_calendar_is_refused():
+    filterset = NameFilter(
+        data={"after": "9999-12-31T23:00:00-05:00"}, queryset=Group.objects.all()
+    )
+
+    assert filterset.is_valid() is False
+    assert filterset.errors == {"after": ["Date-time out of range."]}
+
+
+@pytest.mark.django_db
+def test_blank_errors_carry_a_code():
+    filterset = NameFilter(data={"name": ""}, queryset=Group.objects.all())
+
+    assert filterset.is_valid() is False
+    assert filterset.errors.as_data()["name"][0].code == "blank"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from chassis.filters import StrictFilterSet
+from chassis.filters import StrictFilterSet, UtcDateTimeFilter
 from django.db.models import QuerySet
 
 from orders.models import Order, Status
@@ -16,8 +16,8 @@ class OrderFilter(StrictFilterSet):
 
     status = django_filters.MultipleChoiceFilter(choices=Status.choices)
     user_id = django_filters.CharFilter(max_length=64)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order

@@ -1,8 +1,13 @@
-"""django-filter glue: query filters that say when they are given nothing."""
+"""django-filter glue: query filters that refuse what they cannot use, with a 400."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 
 class StrictFilterSet(django_filters.FilterSet):
@@ -15,5 +20,24 @@ class StrictFilterSet(django_filters.FilterSet):
         blank = [name for name in self.filters if self.data.get(name) == ""]
         for name in blank:
             if name not in self.form.errors:  # a choice filter already refused it
-                self.form.add_error(name, "This field may not be blank.")
+                error = ValidationError("This field may not be blank.", code="blank")
+                self.form.add_error(name, error)
         return valid and not blank
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time turned into UTC: PostgreSQL refuses offsets beyond 15:59 (which
+    Python accepts), and a date at the edge of the calendar may not exist in UTC at all."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise ValidationError("Date-time out of range.", code="invalid") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
