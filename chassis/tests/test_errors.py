@@ -351,6 +351,13 @@ def test_flatten_fields_and_non_field_errors():
     ]
 
 
+def test_django_form_non_field_errors_have_no_field():
+    """django-filter's form errors arrive keyed ``__all__`` (Django's NON_FIELD_ERRORS)."""
+    detail = {"__all__": [ErrorDetail("Unknown query parameter 'x'.", code="unknown")]}
+
+    assert flatten_errors(detail) == [error(None, "unknown", "Unknown query parameter 'x'.")]
+
+
 def test_flatten_nested_lists_and_dicts_dotted():
     detail = {
         "lines": [

@@ -100,7 +100,7 @@ def flatten_errors(detail: Any, field: str | None = None) -> list[dict[str, Any]
         out: list[dict[str, Any]] = []
         for key, value in detail.items():
             key = str(key)
-            name = None if key in ("non_field_errors", "detail") else key
+            name = None if key in ("non_field_errors", "__all__", "detail") else key
             out.extend(
                 flatten_errors(value, f"{field}.{name}" if field and name else name or field)
             )
