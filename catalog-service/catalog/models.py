@@ -22,6 +22,8 @@ from django.db.models import F, Q
 from django.db.models.indexes import Index
 from django.utils import timezone
 
+# PostgreSQL text search configuration of the generated search column (changing it needs a
+# migration).
 SEARCH_CONFIG = "english"
 
 currency_validator = RegexValidator(r"^[A-Z]{3}\Z", "An ISO 4217 code in capitals, like EUR.")

@@ -60,6 +60,3 @@ globals().update(celery_event_settings("catalog", EVENTS_CONSUMED))
 # --- Catalog --------------------------------------------------------------------------------
 # Currency of products created without one (ISO 4217).
 CATALOG_DEFAULT_CURRENCY = env.str("CATALOG_DEFAULT_CURRENCY", default="EUR")
-# Text search configuration of PostgreSQL used for product search (name, sku, description).
-# Changing it needs a migration: the generated search column is built with it.
-CATALOG_SEARCH_CONFIG = "english"

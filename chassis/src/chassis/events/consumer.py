@@ -15,6 +15,7 @@ event after the last retry (:class:`ParkedEvent`, shown in the admin with a redr
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -78,7 +79,7 @@ def handle(envelope: Envelope) -> bool:
         )
         return True
     finally:
-        set_guid(previous) if previous else set_guid("")
+        set_guid(previous or "")
 
 
 def park(envelope: dict[str, Any], *, error: str, attempts: int) -> ParkedEvent:
@@ -111,8 +112,6 @@ def redrive(parked: ParkedEvent) -> None:
 
 
 def _uuid_or_nil(value: Any) -> str:
-    import uuid
-
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
