@@ -57,6 +57,10 @@ class ParkedEventAdmin(ReadOnlyAdmin):
     def redrive_events(self, request: HttpRequest, queryset: QuerySet[ParkedEvent]) -> None:
         count = 0
         for parked in queryset.filter(redriven_at__isnull=True):
-            redrive(parked)
+            try:
+                redrive(parked)
+            except Exception as exc:  # the broker is unreachable: say so, keep the rest parked
+                messages.error(request, f"Could not reach the broker: {exc}. Try again later.")
+                break
             count += 1
         messages.info(request, f"{count} event(s) sent again.")

@@ -44,3 +44,8 @@ def queue_name(service: str) -> str:
 def service_name() -> str:
     """This service's name (``SERVICE_NAME``, set by chassis.conf.common_settings)."""
     return str(settings.SERVICE_NAME)  # type: ignore[misc]  # set through globals().update
+
+
+# A publish from a web process may find its pooled broker connection closed by the broker
+# (restarted, or connections dropped): reconnect once at once instead of failing the request.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5}

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_guid import get_guid, set_guid
 
-from chassis.events.conf import CONSUME_TASK, queue_name, service_name
+from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, service_name
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
 
@@ -105,7 +105,8 @@ def redrive(parked: ParkedEvent) -> None:
         args=[parked.envelope],
         exchange="",
         routing_key=queue_name(service_name()),
-        retry=False,
+        retry=True,
+        retry_policy=PUBLISH_RETRY_POLICY,
     )
     parked.redriven_at = timezone.now()
     parked.save(update_fields=["redriven_at"])

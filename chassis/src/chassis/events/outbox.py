@@ -24,6 +24,7 @@ from django_guid import get_guid
 from chassis.events.conf import (
     CONSUME_TASK,
     EXCHANGE,
+    PUBLISH_RETRY_POLICY,
     events_exchange,
     events_settings,
     service_name,
@@ -81,7 +82,8 @@ def send(envelope: Envelope) -> None:
         exchange=EXCHANGE,
         routing_key=envelope.type,
         declare=[events_exchange],
-        retry=False,
+        retry=True,
+        retry_policy=PUBLISH_RETRY_POLICY,
         headers={"correlation_id": envelope.correlation_id},
     )
 
