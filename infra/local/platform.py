@@ -5,8 +5,9 @@ Standard library only, so it runs on a bare machine with nothing but python3.
 
     python3 infra/local/platform.py bootstrap   # venvs for tools, chassis and every service
     python3 infra/local/platform.py prepare     # databases, migrations, keys, demo staff
-    python3 infra/local/platform.py up          # bootstrap + prepare + run under honcho
+    python3 infra/local/platform.py up          # bootstrap + prepare + run, supervised
     python3 infra/local/platform.py down        # stop a running `up`
+    python3 infra/local/platform.py destroy     # drop its databases, broker vhost and users
     python3 infra/local/platform.py manage catalog publish_products   # a service's manage.py,
                                                 # with the environment `up` gives it
 
@@ -15,7 +16,23 @@ Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except e
 answer, else SQLite files and kombu's filesystem transport under ``var/`` (``PLATFORM_EMBEDDED=1``
 forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT`` (USERS, CATALOG,
 ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names),
-``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``.
+``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``, ``PLATFORM_STOP_GRACE_SECONDS``.
+
+Processes (``infra/local/Procfile``: per service web, worker and one beat, plus the gateway)
+run under the supervisor in ``supervise.py``: one that exits unexpectedly is restarted with
+backoff, and given up (named, with its last lines) after repeated crashes. Ctrl-C or
+``make down`` sends SIGTERM to all; the platform is stopped within
+``PLATFORM_STOP_GRACE_SECONDS`` (30 by default: gunicorn's graceful timeout is 20 s) plus a
+moment, and exits 0 when every process stopped on SIGTERM.
+
+Prepare is one Django start per service (``manage.py prepare_service``), the three side by
+side, and skips what is done (applied migrations, unchanged static files, existing keys,
+staff and catalog), so a second start is quick.
+
+Broker: on RabbitMQ, the platform has its own vhost and each service its own broker user
+(``<vhost>.<service>``, password in ``var/secrets``), allowed its own queues, the events
+exchange, and (topic permissions) to publish its own event types only. Without rabbitmqctl
+(RabbitMQ in a container) it says so and every service uses guest in the default vhost.
 
 Events: every service with ``chassis.events`` installed gets ``manage.py events_setup`` in
 prepare (the ``platform.events`` exchange, its queues and their bindings), before any worker
@@ -30,7 +47,9 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -38,6 +57,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from supervise import Supervisor, read_procfile
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = Path(os.environ.get("PLATFORM_VAR", ROOT / "var")).resolve()
@@ -66,6 +87,7 @@ SERVICES: dict[str, dict] = {
     "users": {
         "dir": "users-service",
         "port": int(os.environ.get("USERS_PORT", "8101")),
+        "publishes": ["user"],  # the event types it may publish: user.*
         "prepare": [
             ["jwt_keys", "--dir", "{var}/keys/users", "--ensure", "2"],
             [
@@ -80,12 +102,14 @@ SERVICES: dict[str, dict] = {
     "catalog": {
         "dir": "catalog-service",
         "port": int(os.environ.get("CATALOG_PORT", "8102")),
+        "publishes": ["product", "stock"],
         # A demo catalog the first time (a no-op once there are products).
         "prepare": [["seed_catalog", "--products", "200", "--if-empty", "--no-progress"]],
     },
     "orders": {
         "dir": "orders-service",
         "port": int(os.environ.get("ORDERS_PORT", "8103")),
+        "publishes": ["order"],
         "prepare": [],
     },
 }
@@ -241,21 +265,33 @@ def secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def rabbitmqctl_available() -> bool:
+    return shutil.which("rabbitmqctl") is not None
+
+
 def platform_env() -> dict[str, str]:
-    """The environment every process gets: backing services chosen, plus local relaxations."""
+    """The environment every process gets: backing services chosen, plus local relaxations.
+
+    On RabbitMQ with rabbitmqctl at hand, each service connects as its own broker user in the
+    platform's vhost (created by ``prepare``: :func:`ensure_broker`); without rabbitmqctl (a
+    broker in a container) every service uses guest in the default vhost, as said at start-up.
+    """
     embedded = os.environ.get("PLATFORM_EMBEDDED") == "1"  # force SQLite + filesystem broker
     postgres, rabbit, redis = (
         (False, False, False) if embedded else (answers(5432), answers(5672), answers(6379))
     )
-    vhost = BROKER_VHOST if rabbit and BROKER_VHOST and ensure_vhost(BROKER_VHOST) else ""
-    broker = os.environ.get("CELERY_BROKER_URL") or (
-        f"amqp://guest:guest@{HOST}:5672/{vhost}" if rabbit else "filesystem://"
-    )
+    override = os.environ.get("CELERY_BROKER_URL")
+    accounts = rabbit and not override and bool(BROKER_VHOST) and rabbitmqctl_available()
+    vhost = BROKER_VHOST if accounts else ""
+    broker = override or (f"amqp://guest:guest@{HOST}:5672/{vhost}" if rabbit else "filesystem://")
     env = {
         "VAR_DIR": str(VAR),
         "PLATFORM_ID": PLATFORM_ID,
+        "PLATFORM_BROKER_ACCOUNTS": "1" if accounts else "",
         "CELERY_BROKER_URL": broker,
         "REDIS_URL": os.environ.get("REDIS_URL") or (f"redis://{HOST}:6379/0" if redis else ""),
+        # Platforms on one machine share Redis: each keeps its keys under its own prefix.
+        "CACHE_KEY_PREFIX": f"{PLATFORM_ID}:",
         # Local runs speak plain HTTP on 127.0.0.1: no HTTPS redirect, no Secure cookies.
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
@@ -282,33 +318,128 @@ def platform_env() -> dict[str, str]:
             else f"sqlite:///{VAR / f'{name}.sqlite3'}"
         )
         env[key + "JWT_KEYS_DIR"] = str(VAR / "keys" / name)
+        env[key + "BROKER_URL"] = (
+            f"amqp://{broker_user(name)}:{secret(f'broker-{name}')}@{HOST}:5672/{vhost}"
+            if accounts
+            else broker
+        )
     env["_CHOICE"] = json.dumps(
         {
             "database": "PostgreSQL 127.0.0.1:5432" if postgres else f"SQLite files in {VAR}",
-            "broker": "RabbitMQ 127.0.0.1:5672"
-            if broker.startswith("amqp")
-            else f"kombu filesystem transport in {VAR}/broker",
+            "broker": (
+                f"RabbitMQ 127.0.0.1:5672, vhost {vhost}, one user per service"
+                if accounts
+                else "RabbitMQ 127.0.0.1:5672"
+                if broker.startswith("amqp")
+                else f"kombu filesystem transport in {VAR}/broker"
+            ),
             "cache": "Redis 127.0.0.1:6379" if env["REDIS_URL"] else "in-process memory",
         }
     )
+    if rabbit and not override and not accounts:
+        env["_BROKER_NOTE"] = (
+            "rabbitmqctl not found: every service connects as guest to the default vhost "
+            "(no vhost of its own, no per-service broker users)"
+        )
     return env
 
 
-def ensure_vhost(vhost: str) -> bool:
-    """Create the RabbitMQ virtual host if missing; False (default vhost) without rabbitmqctl."""
-    if shutil.which("rabbitmqctl") is None:
-        say(f"rabbitmqctl not found: using the default vhost instead of {vhost}")
-        return False
-    listed = subprocess.run(
-        ["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=False
+# --- the broker's accounts ---------------------------------------------------------------
+
+# What a service's broker user may touch in the platform's vhost (RabbitMQ regexes on resource
+# names): its own queues (``<service>``, ``<service>.events``, its workers' pidbox queues), the
+# events exchange, the default exchange (retries go back to the service's own queue through it)
+# and the exchanges/queues of Celery's remote control and worker events.
+CELERY_RESOURCES = r"celery\.pidbox|reply\.celery\.pidbox|.+\.reply\.celery\.pidbox|celeryev(\..+)?"
+
+
+def broker_user(service: str) -> str:
+    """Broker users are per platform (their names are global in RabbitMQ, vhosts are not)."""
+    return f"{BROKER_VHOST}.{service}"
+
+
+def broker_permissions(service: str) -> dict[str, str]:
+    own = rf"{re.escape(service)}(\..+)?"
+    resources = rf"^({own}|platform\.events|{CELERY_RESOURCES})$"
+    return {
+        "configure": resources,
+        "write": rf"^({own}|platform\.events|amq\.default|{CELERY_RESOURCES})$",
+        "read": resources,
+        # Topic permission on the events exchange: the routing key is the event type, so a
+        # service publishes its own event types only (RabbitMQ refuses anything else).
+        "topic_write": "^("
+        + "|".join(re.escape(p) for p in SERVICES[service]["publishes"])
+        + r")\..+$",
+        "topic_read": ".*",
+    }
+
+
+def rabbitmqctl(*args: str) -> str:
+    result = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, check=False, timeout=120
     )
-    if vhost not in listed.stdout.split():
-        run(["rabbitmqctl", "-q", "add_vhost", vhost], quiet=True)
-        run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-            quiet=True,
-        )
-    return True
+    if result.returncode != 0:
+        sys.exit(f"rabbitmqctl {' '.join(args[:2])} failed: {result.stderr or result.stdout}")
+    return result.stdout
+
+
+def ensure_broker(env: dict[str, str]) -> None:
+    """The platform's vhost, and one broker user per service with least privilege in it.
+
+    A handful of rabbitmqctl calls (each starts an Erlang VM): list what exists, change only
+    what differs. A user's password is (re)set when its secret under ``var/secrets`` is new.
+    """
+    if env.get("_BROKER_NOTE"):
+        say(env["_BROKER_NOTE"])
+    if not env["PLATFORM_BROKER_ACCOUNTS"]:
+        return
+    vhost = BROKER_VHOST
+    if vhost not in rabbitmqctl("list_vhosts", "name").split():
+        rabbitmqctl("add_vhost", vhost)
+    # guest (the operator's account on a development machine) administers the vhost: the
+    # system tests and `celery control` use it; the services never do.
+    wanted = {"guest": {"configure": ".*", "write": ".*", "read": ".*"}}
+    wanted.update({broker_user(name): broker_permissions(name) for name in SERVICES})
+    users = {
+        row.split("\t")[0] for row in rabbitmqctl("list_users", "--no-table-headers").splitlines()
+    }
+    permissions = {
+        row.split("\t")[0]: row.split("\t")[1:]
+        for row in rabbitmqctl("list_permissions", "-p", vhost, "--no-table-headers").splitlines()
+        if row.strip()
+    }
+    topics = {
+        row.split("\t")[0]: row.split("\t")[1:]
+        for row in rabbitmqctl(
+            "list_topic_permissions", "-p", vhost, "--no-table-headers"
+        ).splitlines()
+        if row.strip()
+    }
+    for name in SERVICES:
+        user, marker = broker_user(name), VAR / "secrets" / f"broker-{name}.set"
+        password = secret(f"broker-{name}")
+        if user not in users:
+            rabbitmqctl("add_user", user, password)
+        elif not marker.exists():
+            rabbitmqctl("change_password", user, password)
+        marker.touch()
+    for user, perms in wanted.items():
+        triple = [perms["configure"], perms["write"], perms["read"]]
+        if permissions.get(user) != triple:
+            rabbitmqctl("set_permissions", "-p", vhost, user, *triple)
+        if "topic_write" in perms:
+            topic = ["platform.events", perms["topic_write"], perms["topic_read"]]
+            if topics.get(user) != topic:
+                rabbitmqctl("set_topic_permissions", "-p", vhost, user, *topic)
+
+
+def destroy_broker() -> None:
+    """Remove the platform's vhost and its service users (``platform.py destroy``)."""
+    if not rabbitmqctl_available() or not BROKER_VHOST:
+        return
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", BROKER_VHOST], capture_output=True)
+    for name in SERVICES:
+        subprocess.run(["rabbitmqctl", "-q", "delete_user", broker_user(name)], capture_output=True)
 
 
 def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
@@ -318,6 +449,7 @@ def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
         **env,
         "SECRET_KEY": env[key + "SECRET_KEY"],
         "DATABASE_URL": env[key + "DATABASE_URL"],
+        "CELERY_BROKER_URL": env[key + "BROKER_URL"],
         "JWT_KEYS_DIR": env[key + "JWT_KEYS_DIR"],
     }
 
@@ -325,39 +457,35 @@ def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
 # --- prepare / up / down -----------------------------------------------------------------
 
 
-def uses_events(part: Path) -> bool:
-    """Whether the service installs chassis.events (its settings name the app)."""
-    return '"chassis.events"' in (part / "config" / "settings.py").read_text()
-
-
 def prepare(env: dict[str, str]) -> None:
+    """Every service's database, migrations, static files, event queues and own steps: one
+    Django start per service (``manage.py prepare_service``, which skips what is done), the
+    services side by side."""
+    say("preparing " + ", ".join(SERVICES) + ": database, migrations, static files, event queues")
+    running = {}
     for name, spec in SERVICES.items():
         part = ROOT / spec["dir"]
-        python = part / ".venv" / "bin" / "python"
-        senv = service_env(name, env)
-        events = ["events_setup"] if uses_events(part) else []
-        steps = "database, migrations, static files" + (", event queues" if events else "")
-        say(f"preparing {name}: {steps}")
-        for command in (
-            ["ensure_database"],
-            ["migrate", "--no-input"],
-            ["collectstatic", "--no-input"],
-            *([events] if events else []),
-            *spec["prepare"],
-        ):
-            args = [a.format(var=VAR) for a in command]
-            run(
-                [
-                    python,
-                    "manage.py",
-                    *args,
-                    "-v",
-                    "0" if args[0] != "jwt_keys" else "1",
-                ],
-                cwd=part,
-                env=senv,
-                quiet=args[0] in ("migrate", "collectstatic", "events_setup"),
-            )
+        steps = [
+            "--step=" + shlex.join(a.format(var=VAR) for a in command)
+            for command in spec["prepare"]
+        ]
+        running[name] = subprocess.Popen(
+            [part / ".venv" / "bin" / "python", "manage.py", "prepare_service", *steps, "-v", "1"],
+            cwd=part,
+            env=service_env(name, env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    failed = []
+    for name, process in running.items():
+        output, _ = process.communicate()
+        for line in output.splitlines():
+            print(f"  {name}: {line}")
+        if process.returncode != 0:
+            failed.append(name)
+    if failed:
+        sys.exit(f"preparing {', '.join(failed)} failed (output above)")
 
 
 def render_gateway(env: dict[str, str]) -> None:
@@ -430,10 +558,14 @@ def summary(env: dict[str, str]) -> None:
     print("=" * 72 + "\n", flush=True)
 
 
+STOP_GRACE = float(os.environ.get("PLATFORM_STOP_GRACE_SECONDS", "30"))
+
+
 def up() -> None:
     bootstrap()
     env = platform_env()
     say("backing services: " + ", ".join(f"{k}={v}" for k, v in json.loads(env["_CHOICE"]).items()))
+    ensure_broker(env)
     prepare(env)
     render_gateway(env)
     ports = [s["port"] for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT]
@@ -441,31 +573,27 @@ def up() -> None:
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
     summary(env)
-    pidfile = VAR / "run" / "honcho.pid"
+    pidfile = VAR / "run" / "platform.pid"
     pidfile.parent.mkdir(parents=True, exist_ok=True)
-    honcho = subprocess.Popen(
-        [TOOLS / "bin" / "honcho", "-f", PROCFILE, "-d", ROOT, "start"],
+    pidfile.write_text(str(os.getpid()))
+    supervisor = Supervisor(
+        read_procfile(PROCFILE),
         env={**os.environ, **env, "PATH": f"{TOOLS / 'bin'}:{os.environ['PATH']}"},
-        start_new_session=True,
+        cwd=ROOT,
+        grace=STOP_GRACE,
     )
-    pidfile.write_text(str(honcho.pid))
-
-    def forward(signum: int, _frame: object) -> None:
-        honcho.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
     try:
-        code = honcho.wait()
+        code = supervisor.run()
     finally:
         pidfile.unlink(missing_ok=True)
-    sys.exit(0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code)
+    sys.exit(code)
 
 
 def down() -> None:
-    pidfile = VAR / "run" / "honcho.pid"
+    """Stop a platform started by ``up`` (SIGTERM to its runner) and wait for it to finish."""
+    pidfile = VAR / "run" / "platform.pid"
     if not pidfile.exists():
-        print("the platform is not running (no var/run/honcho.pid)")
+        print(f"the platform is not running (no {pidfile})")
         return
     pid = int(pidfile.read_text())
     try:
@@ -474,18 +602,47 @@ def down() -> None:
         pidfile.unlink(missing_ok=True)
         print("the platform was not running")
         return
-    for _ in range(100):
+    deadline = time.monotonic() + STOP_GRACE + 15
+    while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    print("platform stopped")
+            print("platform stopped")
+            return
+        time.sleep(0.2)
+    sys.exit(f"the platform (pid {pid}) is still running {STOP_GRACE + 15:.0f} s after SIGTERM")
+
+
+def destroy() -> None:
+    """Drop what ``prepare`` created outside ``var/``: the databases (PostgreSQL) and the broker's
+    vhost and users. For test and benchmark platforms (their own prefix and vhost)."""
+    env = platform_env()
+    for name in SERVICES:
+        url = env[f"{name.upper()}_DATABASE_URL"]
+        if url.startswith("postgres://"):
+            database = url.rsplit("/", 1)[1]
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    HOST,
+                    "-U",
+                    "postgres",
+                    "-qtA",
+                    "-c",
+                    f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+                ],
+                capture_output=True,
+                check=False,
+            )
+    destroy_broker()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["bootstrap", "prepare", "up", "down", "env", "manage"])
+    parser.add_argument(
+        "command", choices=["bootstrap", "prepare", "up", "down", "env", "manage", "destroy"]
+    )
     parser.add_argument("service", nargs="?", choices=sorted(SERVICES), help="(manage)")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help="(manage) its arguments")
     args = parser.parse_args()
@@ -501,13 +658,17 @@ def main() -> None:
     elif args.command == "prepare":
         bootstrap()
         env = platform_env()
+        ensure_broker(env)
         prepare(env)
         render_gateway(env)
     elif args.command == "env":
         for key, value in sorted(platform_env().items()):
-            print(f"{key}={'(hidden)' if key.endswith('SECRET_KEY') else value}")
+            hidden = key.endswith("SECRET_KEY") or (key.endswith("BROKER_URL") and "@" in value)
+            print(f"{key}={'(hidden)' if hidden else value}")
     elif args.command == "up":
         up()
+    elif args.command == "destroy":
+        destroy()
     else:
         down()
 

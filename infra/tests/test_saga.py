@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ROOT, Platform
+from conftest import EVENTUALLY, HTTP_TIMEOUT, ROOT, RUNNER, Platform
 
 sys.path.insert(0, str(ROOT / "chassis" / "src"))
 from chassis.testing import WorkerProcess
@@ -49,13 +49,15 @@ def staff_token(platform: Platform) -> str:
 def shop(platform: Platform, staff_token: str) -> Iterator[Shop]:
     if platform.mode != "local-services":
         pytest.skip("the saga's failure tests need RabbitMQ and PostgreSQL (their own vhost/dbs)")
-    with httpx.Client(base_url=platform.gateway, timeout=15) as client:
+    with httpx.Client(base_url=platform.gateway, timeout=HTTP_TIMEOUT) as client:
         yield Shop(platform, client, staff_token)
 
 
 def login(base: str, email: str, password: str) -> str:
     token = httpx.post(
-        f"{base}/api/v1/auth/token", json={"email": email, "password": password}, timeout=15
+        f"{base}/api/v1/auth/token",
+        json={"email": email, "password": password},
+        timeout=HTTP_TIMEOUT,
     )
     assert token.status_code == 200, token.text
     return token.json()["access"]
@@ -103,7 +105,7 @@ class Shop:
                 self.orders_sql(f"SELECT count(*) FROM orders_product WHERE id = {product_id}")
                 == "1"
             ),
-            10,
+            EVENTUALLY,
             f"orders never learnt of product {product_id} (product.changed)",
         )
         return product_id
@@ -130,7 +132,7 @@ class Shop:
         created = httpx.post(
             f"{base}/api/v1/auth/register",
             json={"email": email, "password": PASSWORD},
-            timeout=15,
+            timeout=HTTP_TIMEOUT,
         )
         assert created.status_code == 201, created.text
         return {"Authorization": f"Bearer {login(base, email, PASSWORD)}"}
@@ -153,13 +155,16 @@ class Shop:
         assert got.status_code == 200, got.text
         return got.json()
 
-    def final(self, buyer: dict[str, str], order_id: str, timeout: float) -> dict[str, Any]:
+    def final(
+        self, buyer: dict[str, str], order_id: str, timeout: float = EVENTUALLY
+    ) -> dict[str, Any]:
+        """The order once final (or as it is when the deadline passes)."""
         deadline = time.monotonic() + timeout
         while True:
             order = self.order(buyer, order_id)
             if order["status"] in FINAL or time.monotonic() > deadline:
                 return order
-            time.sleep(0.02)
+            time.sleep(0.05)
 
     def orders_of(self, buyer: dict[str, str]) -> list[dict[str, Any]]:
         page = self.client.get("/api/v1/orders/", headers=buyer, params={"page_size": 100})
@@ -198,7 +203,7 @@ class Shop:
             env=self.service_env(service),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=300,
             check=False,
         )
         assert run.returncode == 0, run.stdout + run.stderr
@@ -243,28 +248,25 @@ def wait_for(condition: Any, timeout: float, message: str) -> None:
 
 
 def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=300)
 
 
 # --- the saga ------------------------------------------------------------------------------
 
 
-def test_an_order_is_confirmed_within_two_seconds_and_cancelling_restores_the_stock(
+def test_an_order_is_confirmed_and_cancelling_restores_the_stock(
     shop: Shop,
 ) -> None:
     lamp, cable = shop.product(stock=10, price="49.90"), shop.product(stock=5, price="4.50")
     buyer = shop.buyer(through_gateway=True)
     key = str(uuid.uuid4())
 
-    started = time.monotonic()
     placed = shop.place(buyer, [(lamp, 3), (cable, 2)], key=key)
     assert placed.status_code == 201, placed.text
     assert placed.json()["status"] == "PENDING"
-    order = shop.final(buyer, placed.json()["id"], timeout=5)
-    elapsed = time.monotonic() - started
+    order = shop.final(buyer, placed.json()["id"])  # how fast: infra/bench/order_saga.py
 
     assert order["status"] == "CONFIRMED", order
-    assert elapsed < 2.0, f"CONFIRMED {elapsed:.2f}s after the POST"
     assert (order["total"], order["currency"]) == ("158.70", "EUR")
     assert (shop.stock(lamp), shop.stock(cable)) == (7, 3)
     replayed = shop.place(buyer, [(lamp, 3), (cable, 2)], key=key)  # a client's retry
@@ -277,7 +279,9 @@ def test_an_order_is_confirmed_within_two_seconds_and_cancelling_restores_the_st
     )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "CANCELLED"
-    wait_for(lambda: (shop.stock(lamp), shop.stock(cable)) == (10, 5), 5, "stock not released")
+    wait_for(
+        lambda: (shop.stock(lamp), shop.stock(cable)) == (10, 5), EVENTUALLY, "stock not released"
+    )
 
     for product, quantity, stock in ((lamp, 3, 10), (cable, 2, 5)):
         moves = [
@@ -299,7 +303,7 @@ def test_an_order_beyond_the_stock_is_rejected_with_reasons_and_takes_nothing(
 
     placed = shop.place(buyer, [(scarce, 3), (plenty, 1)])
     assert placed.status_code == 201, placed.text
-    order = shop.final(buyer, placed.json()["id"], timeout=5)
+    order = shop.final(buyer, placed.json()["id"])
 
     assert order["status"] == "REJECTED", order
     assert order["rejection_reasons"] == [
@@ -314,7 +318,7 @@ def test_fifty_concurrent_orders_for_twenty_units_confirm_exactly_twenty(shop: S
     buyer = shop.buyer()
 
     def place(_: int) -> httpx.Response:
-        with httpx.Client(base_url=shop.platform.gateway, timeout=30) as client:
+        with httpx.Client(base_url=shop.platform.gateway, timeout=HTTP_TIMEOUT) as client:
             return shop.place(buyer, [(product, 1)], client=client)
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -326,7 +330,7 @@ def test_fifty_concurrent_orders_for_twenty_units_confirm_exactly_twenty(shop: S
     def settled() -> bool:
         return all(o["status"] in FINAL for o in shop.orders_of(buyer))
 
-    wait_for(settled, 30, "orders still PENDING after 30 s")
+    wait_for(settled, EVENTUALLY, "orders still PENDING")
     statuses = Counter(o["status"] for o in shop.orders_of(buyer))
     assert statuses == {"CONFIRMED": 20, "REJECTED": 30}
     assert shop.stock(product) == 0
@@ -351,7 +355,7 @@ def test_an_event_delivered_twice_changes_nothing(shop: Shop) -> None:
     product = shop.product(stock=10)
     buyer = shop.buyer()
     placed = shop.place(buyer, [(product, 4)])
-    order = shop.final(buyer, placed.json()["id"], timeout=5)
+    order = shop.final(buyer, placed.json()["id"])
     assert order["status"] == "CONFIRMED"
     placed_event = shop.outbox_id("orders", "order.placed", order["id"])
     reserved_event = shop.outbox_id("catalog", "stock.reserved", order["id"])
@@ -362,7 +366,7 @@ def test_an_event_delivered_twice_changes_nothing(shop: Shop) -> None:
     for event_id in (placed_event, reserved_event):  # each consumer says it saw it before
         wait_for(
             lambda event_id=event_id: shop.log_lines("events.duplicate", event_id),
-            10,
+            EVENTUALLY,
             f"no consumer reported {event_id} as a duplicate",
         )
     assert shop.stock(product) == 6
@@ -376,43 +380,93 @@ def test_an_event_delivered_twice_changes_nothing(shop: Shop) -> None:
 def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_is_back(
     shop: Shop,
 ) -> None:
-    """RabbitMQ refuses the platform (its vhost's permissions cleared, its connections
-    closed): other users of the broker are not disturbed."""
+    """RabbitMQ refuses the platform (its services' broker users lose their permissions on
+    its vhost, their connections are closed): other users of the broker are not disturbed.
+    Orders are accepted meanwhile (the outbox holds their events), every instance stays ready
+    (a broker outage must not take the web instances out of a load balancer), and the orders
+    settle once the broker is back."""
     if not shop.vhost:
         pytest.skip("needs rabbitmqctl: the platform runs in the shared default vhost")
     product = shop.product(stock=3)
     buyer = shop.buyer()
     vhost = shop.vhost
-    rabbitmqctl("clear_permissions", "-p", vhost, "guest")
+    granted = broker_permissions(vhost)
+    assert sorted(granted) == sorted(f"{vhost}.{s}" for s in ("users", "catalog", "orders"))
+    for user in granted:
+        rabbitmqctl("clear_permissions", "-p", vhost, user)
     try:
         rabbitmqctl("close_all_connections", "-p", vhost, "system test: broker down")
-        wait_for(
-            lambda: httpx.get(f"{shop.platform.orders}/readyz", timeout=10).status_code == 503,
-            15,
-            "orders still reports a reachable broker",
-        )
-        started = time.monotonic()
         answers = [shop.place(buyer, [(product, 1)]) for _ in range(5)]
-        accepted = time.monotonic() - started
         assert [(a.status_code, a.json()["status"]) for a in answers] == [(201, "PENDING")] * 5
-        assert accepted < 10, f"5 orders took {accepted:.1f}s to accept with the broker down"
-        time.sleep(2)
         assert {o["status"] for o in shop.orders_of(buyer)} == {"PENDING"}
         pending = "SELECT count(*) FROM chassis_events_outboxevent WHERE published_at IS NULL"
         assert int(shop.orders_sql(pending)) >= 5  # kept in the outbox
+        for service in ("users", "catalog", "orders"):
+            ready = httpx.get(f"{getattr(shop.platform, service)}/readyz", timeout=HTTP_TIMEOUT)
+            assert ready.status_code == 200, (service, ready.text)
     finally:
-        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        for user, (configure, write, read) in granted.items():
+            rabbitmqctl("set_permissions", "-p", vhost, user, configure, write, read)
 
-    restored = time.monotonic()
     wait_for(
         lambda: all(o["status"] in FINAL for o in shop.orders_of(buyer)),
-        90,
-        "orders still PENDING 90 s after the broker came back",
+        EVENTUALLY,
+        "orders still PENDING after the broker came back",
     )
-    settled = time.monotonic() - restored
     assert Counter(o["status"] for o in shop.orders_of(buyer)) == {"CONFIRMED": 3, "REJECTED": 2}
     assert shop.stock(product) == 0
-    print(f"all 5 orders final {settled:.1f}s after the broker came back")
+
+
+def broker_permissions(vhost: str) -> dict[str, tuple[str, str, str]]:
+    """The platform's service users and their (configure, write, read) permissions."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_permissions", "-p", vhost, "--no-table-headers"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    ).stdout
+    rows = [line.split("\t") for line in listed.splitlines() if line.strip()]
+    return {row[0]: (row[1], row[2], row[3]) for row in rows if row[0].startswith(f"{vhost}.")}
+
+
+PUBLISH = """
+from kombu import Connection
+from chassis.events.conf import events_exchange
+from django.conf import settings
+for key in {keys!r}:
+    with Connection(settings.CELERY_BROKER_URL, transport_options={{"confirm_publish": True}}) as c:
+        try:
+            c.Producer().publish({{}}, exchange=events_exchange, routing_key=key, declare=[])
+            print(key, "published")
+        except Exception as exc:
+            print(key, "refused", type(exc).__name__)
+"""
+
+
+def test_a_service_publishes_only_its_own_event_types(shop: Shop) -> None:
+    """Each service connects to RabbitMQ as its own user, whose topic permissions on the events
+    exchange name its own event types: catalog cannot forge an order.placed or a
+    user.deactivated. The probes' routing keys reach no queue (nothing consumes them)."""
+    if not shop.vhost:
+        pytest.skip("needs rabbitmqctl: the platform runs as guest in the default vhost")
+    keys = ["product.systest-probe", "stock.systest-probe", "order.placed", "user.deactivated"]
+    run = subprocess.run(  # catalog's manage.py with the environment the runner gives it
+        [sys.executable, RUNNER, "manage", "catalog", "shell", "-c", PUBLISH.format(keys=keys)],
+        cwd=ROOT,
+        env=shop.platform.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines() == [
+        "product.systest-probe published",
+        "stock.systest-probe published",
+        "order.placed refused AccessRefused",
+        "user.deactivated refused AccessRefused",
+    ]
 
 
 def node_name(shop: Shop, service: str) -> str:
@@ -428,7 +482,7 @@ def celery_control(shop: Shop, service: str, *args: str) -> None:
         env=shop.service_env(service),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
     assert run.returncode == 0 and "OK" in run.stdout, run.stdout + run.stderr
@@ -488,12 +542,11 @@ def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE '%catalog_product%FOR UPDATE%'"
         )
-        wait_for(lambda: shop.catalog_sql(waiting) == "1", 15, "the handler never blocked")
+        wait_for(lambda: shop.catalog_sql(waiting) == "1", EVENTUALLY, "the handler never blocked")
         assert "chassis.events.consume" in worker.output()
 
         worker.kill()  # SIGKILL, in the middle of the handler's transaction
         lock.release()
-        time.sleep(1)
         assert shop.order(buyer, order_id)["status"] == "PENDING"  # nobody consumes now
         assert shop.stock(product) == 10  # the killed transaction left nothing
     finally:
@@ -502,7 +555,7 @@ def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once
             lock.release()
         celery_control(shop, "catalog", "add_consumer", "catalog.events", "-d", catalog_node)
 
-    order = shop.final(buyer, order_id, timeout=15)
+    order = shop.final(buyer, order_id)
     assert order["status"] == "CONFIRMED", order
     assert shop.stock(product) == 7
     moves = [(m["reason"], m["delta"], m["reference"]) for m in shop.ledger(product)]
@@ -532,7 +585,8 @@ def test_a_poison_event_is_parked_after_its_retries_and_redriven_from_the_admin(
         parked = (
             f"SELECT id, attempts FROM chassis_events_parkedevent WHERE event_id = '{event_id}'"
         )
-        wait_for(lambda: shop.catalog_sql(parked), 60, "the event was not parked in 60 s")
+        # 1+2+4+8+16 s of backoff, then parked
+        wait_for(lambda: shop.catalog_sql(parked), 60 + EVENTUALLY, "the event was not parked")
         parked_id, attempts = shop.catalog_sql(parked).split("|")
         assert attempts == "6"  # the first try and 5 retries
         assert len(shop.log_lines("events.retry", event_id)) == 5
@@ -564,7 +618,7 @@ def test_a_poison_event_is_parked_after_its_retries_and_redriven_from_the_admin(
         marker = redriven.headers.get("x-request-id", "")
         pytest.fail("\n".join([redriven.text[-2000:], *shop.log_lines(marker)])[-8000:])
 
-    order = shop.final(buyer, order_id, timeout=10)
+    order = shop.final(buyer, order_id)
     assert order["status"] == "CONFIRMED", order
     assert shop.stock(product) == 8
     assert [m["reason"] for m in shop.ledger(product)] == ["restock", "reservation"]
@@ -577,7 +631,7 @@ def test_a_poison_event_is_parked_after_its_retries_and_redriven_from_the_admin(
 def staff_admin_session(shop: Shop) -> httpx.Client:
     """The demo staff account signed in to catalog's admin (single sign-on) through the
     gateway."""
-    admin = httpx.Client(base_url=shop.platform.gateway, timeout=15)
+    admin = httpx.Client(base_url=shop.platform.gateway, timeout=HTTP_TIMEOUT)
     form = admin.get("/admin/catalog/login/", params={"next": "/admin/catalog/"})
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
     signed_in = admin.post(

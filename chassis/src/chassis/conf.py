@@ -11,7 +11,8 @@ through the environment (``infra/local`` does), never through a second settings 
 
 Environment variables read here (each service's ``.env.example`` lists them all):
 ``SECRET_KEY`` (required), ``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``,
-``VAR_DIR``, ``DATABASE_URL``, ``DB_CONN_MAX_AGE``, ``REDIS_URL``, ``CELERY_BROKER_URL``,
+``VAR_DIR``, ``DATABASE_URL``, ``DB_CONN_MAX_AGE``, ``REDIS_URL``, ``CACHE_KEY_PREFIX``,
+``CELERY_BROKER_URL``,
 ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_PRELOAD``,
 ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``, ``USERS_TOKEN_URL``.
@@ -125,7 +126,7 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
         "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", default=[]),
         "DATABASES": {"default": database},
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
-        "CACHES": {"default": _cache(redis_url, service)},
+        "CACHES": {"default": _cache(redis_url, env.str("CACHE_KEY_PREFIX", default="") + service)},
         "CELERY_BROKER_URL": broker_url,
         "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
         # Security: safe by default; the local runner relaxes HTTPS-only bits explicitly.
@@ -228,15 +229,18 @@ def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
     }
 
 
-def _cache(redis_url: str, service: str) -> dict[str, Any]:
+def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
+    """Redis when ``REDIS_URL`` is set (shared by the service's processes), else per process.
+    Keys start with ``CACHE_KEY_PREFIX`` + the service's name: platforms sharing one Redis
+    (test platforms, benchmarks, ``make up`` on one machine) keep apart by the prefix."""
     if redis_url:
         return {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": redis_url,
-            "KEY_PREFIX": service,
+            "KEY_PREFIX": prefix,
             "TIMEOUT": 300,
         }
-    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": service}
+    return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
 
 
 def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:

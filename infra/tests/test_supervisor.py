@@ -1,0 +1,169 @@
+"""The local runner's supervisor (infra/local/supervise.py) with real processes: a crashing
+process is restarted and, after repeated crashes, given up with its last lines shown while the
+others keep running; a stop ends every process, killing and naming one that ignores SIGTERM."""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import EVENTUALLY, ROOT, eventually
+
+sys.path.insert(0, str(ROOT / "infra" / "local"))
+from supervise import Supervisor, read_procfile
+
+
+class Output(io.RawIOBase):
+    """A thread-safe byte sink standing in for the terminal."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: bytes) -> int:  # type: ignore[override]
+        with self.lock:
+            self.data += chunk
+        return len(chunk)
+
+    def text(self) -> str:
+        with self.lock:
+            return self.data.decode()
+
+
+class Running:
+    def __init__(self, supervisor: Supervisor, output: Output) -> None:
+        self.supervisor = supervisor
+        self.output = output
+        self.code: int | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.code = self.supervisor.run()
+
+    def stop(self) -> int:
+        self.supervisor.request_stop()
+        self.thread.join(timeout=EVENTUALLY)
+        assert not self.thread.is_alive(), self.output.text()
+        assert self.code is not None
+        return self.code
+
+    def lines(self, name: str) -> list[str]:
+        return [
+            line.split(" | ", 1)[1]
+            for line in self.output.text().splitlines()
+            if line[9:].split(" ", 1)[0] == name
+        ]
+
+
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator:
+    started: list[Running] = []
+
+    def start(processes: list[tuple[str, str]], **options: float) -> Running:
+        output = Output()
+        # Signal handlers belong to the main thread: run() is driven from a thread here, and
+        # request_stop() stands in for the SIGTERM that `make down` sends.
+        supervisor = Supervisor(
+            processes,
+            env={"PATH": "/usr/bin:/bin"},
+            cwd=tmp_path,
+            out=output,
+            handle_signals=False,
+            **options,
+        )
+        running = Running(supervisor, output)
+        running.thread.start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.thread.is_alive():
+            running.stop()
+
+
+def test_a_crashing_process_is_restarted_then_given_up_with_its_last_lines(supervise) -> None:
+    running = supervise(
+        [
+            ("steady", "echo steady up; exec sleep 600"),
+            ("crasher", "echo attempt; echo 'boom: cannot read message' >&2; exit 3"),
+        ],
+        max_restarts=3,
+        window=600,
+        max_backoff=0.2,
+    )
+    eventually(lambda: "given up" in running.output.text(), "the crasher was never given up")
+    supervisor_lines = running.lines("supervisor")
+    assert [line for line in supervisor_lines if "exited unexpectedly" in line] == [
+        "crasher exited unexpectedly (exit code 3); restarting it in 0 s (crash 1 of 3 "
+        "allowed within 600 s)",
+        "crasher exited unexpectedly (exit code 3); restarting it in 0 s (crash 2 of 3 "
+        "allowed within 600 s)",
+    ]
+    assert running.lines("crasher").count("attempt") == 3
+    text = running.output.text()
+    assert "crasher exited 3 times within 600 s (last exit code 3): given up" in text
+    assert "    boom: cannot read message" in text  # its last lines, shown with the notice
+    assert running.lines("steady") == ["steady up"]  # the others keep running
+
+    assert running.stop() == 1  # the platform ran degraded: its exit code says so
+    assert "given up earlier: crasher" in running.output.text()
+
+
+def test_stop_ends_every_process_on_sigterm_and_exits_0(supervise, tmp_path: Path) -> None:
+    marker = tmp_path / "cleaned-up"
+    running = supervise(
+        [
+            ("web", "echo serving; exec sleep 600"),
+            (
+                "worker",
+                f"trap 'echo warm shutdown; touch {marker}; exit 0' TERM; "
+                "echo ready; sleep 600 & wait",
+            ),
+        ],
+        grace=EVENTUALLY,
+    )
+    eventually(lambda: running.lines("worker") == ["ready"], "the worker never started")
+    assert running.stop() == 0
+    assert running.lines("worker") == ["ready", "warm shutdown"]
+    assert marker.exists()
+    assert running.lines("supervisor")[-1] == "every process stopped on SIGTERM"
+
+
+def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period_and_named(
+    supervise,
+) -> None:
+    running = supervise(
+        [
+            ("polite", "exec sleep 600"),
+            ("stubborn", "trap '' TERM; echo ignoring; while :; do sleep 0.1; done"),
+        ],
+        grace=1,
+    )
+    eventually(lambda: running.lines("stubborn") == ["ignoring"], "stubborn never started")
+    assert running.stop() == 1
+    assert "still running after 1 s, killed (SIGKILL): stubborn" in running.output.text()
+
+
+def test_the_procfile_names_one_beat_per_service_and_no_worker_runs_beat() -> None:
+    processes = dict(read_procfile(ROOT / "infra" / "local" / "Procfile"))
+    assert sorted(processes) == sorted(
+        [
+            f"{s}-{kind}"
+            for s in ("users", "catalog", "orders")
+            for kind in ("web", "worker", "beat")
+        ]
+        + ["gateway"]
+    )
+    for service in ("users", "catalog", "orders"):
+        assert " beat " in processes[f"{service}-beat"]
+        assert "--beat" not in processes[f"{service}-worker"]
+        assert f"$VAR_DIR/celerybeat-{service}" in processes[f"{service}-beat"]
