@@ -25,11 +25,13 @@ test: bootstrap lint
 	$(MAKE) test-services
 	$(MAKE) test-system
 
+# Each part's tests get database names and a RabbitMQ vhost of their own (infra/local/isolated),
+# so two `make test` runs on one machine never share a test database or a queue.
 test-chassis:
-	$(MAKE) -C chassis test
+	infra/local/isolated chassis $(MAKE) -C chassis test
 
 test-services:
-	@set -e; for part in $(PARTS); do $(MAKE) -C $$part ci; done
+	@set -e; for part in $(PARTS); do infra/local/isolated $${part%-*} $(MAKE) -C $$part ci; done
 
 test-system:
 	$(TOOLS)/pytest -c infra/tests/pytest.ini infra/tests

@@ -265,7 +265,7 @@ def stop_platform(platform: Platform) -> None:
         platform.seen |= set(process_tree(platform.process.pid))
         os.killpg(platform.process.pid, signal.SIGINT)
         try:
-            platform.process.wait(timeout=30)
+            platform.process.wait(timeout=90)  # the runner's grace is 30 s
         except subprocess.TimeoutExpired:
             print("platform did not stop on Ctrl-C: killing its processes", file=sys.stderr)
             for pid in platform.seen:
@@ -273,12 +273,18 @@ def stop_platform(platform: Platform) -> None:
                     os.kill(pid, signal.SIGKILL)
             platform.process.wait(timeout=10)
     drop_databases(platform.prefix)
-    if shutil.which("rabbitmqctl"):
+    if shutil.which("rabbitmqctl"):  # the platform's vhost and its services' broker users
         subprocess.run(
             ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
             capture_output=True,
             check=False,
         )
+        for service in ("users", "catalog", "orders"):
+            subprocess.run(
+                ["rabbitmqctl", "-q", "delete_user", f"{platform.prefix}vhost.{service}"],
+                capture_output=True,
+                check=False,
+            )
 
 
 def drop_databases(prefix: str) -> None:

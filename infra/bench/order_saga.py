@@ -205,7 +205,7 @@ def stop_platform(platform: Platform) -> None:
     if platform.process.poll() is None:
         os.killpg(platform.process.pid, signal.SIGINT)
         try:
-            platform.process.wait(timeout=30)
+            platform.process.wait(timeout=90)  # the runner's grace is 30 s
         except subprocess.TimeoutExpired:
             print("platform did not stop on Ctrl-C: killing its group", file=sys.stderr)
             with contextlib.suppress(ProcessLookupError):
@@ -221,12 +221,18 @@ def stop_platform(platform: Platform) -> None:
                 capture_output=True,
                 check=False,
             )
-    if shutil.which("rabbitmqctl"):
+    if shutil.which("rabbitmqctl"):  # the platform's vhost and its services' broker users
         subprocess.run(
             ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
             capture_output=True,
             check=False,
         )
+        for service in ("users", "catalog", "orders"):
+            subprocess.run(
+                ["rabbitmqctl", "-q", "delete_user", f"{platform.prefix}vhost.{service}"],
+                capture_output=True,
+                check=False,
+            )
 
 
 def backing_services(platform: Platform) -> str:

@@ -374,9 +374,14 @@ def broker_permissions(service: str) -> dict[str, str]:
     }
 
 
-def rabbitmqctl(*args: str) -> str:
+def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
     result = subprocess.run(
-        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, check=False, timeout=120
+        ["rabbitmqctl", "-q", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     if result.returncode != 0:
         sys.exit(f"rabbitmqctl {' '.join(args[:2])} failed: {result.stderr or result.stdout}")
@@ -418,10 +423,11 @@ def ensure_broker(env: dict[str, str]) -> None:
     for name in SERVICES:
         user, marker = broker_user(name), VAR / "secrets" / f"broker-{name}.set"
         password = secret(f"broker-{name}")
+        # The password on standard input: never on a command line (ps shows those).
         if user not in users:
-            rabbitmqctl("add_user", user, password)
+            rabbitmqctl("add_user", user, stdin=password)
         elif not marker.exists():
-            rabbitmqctl("change_password", user, password)
+            rabbitmqctl("change_password", user, stdin=password)
         marker.touch()
     for user, perms in wanted.items():
         triple = [perms["configure"], perms["write"], perms["read"]]

@@ -115,6 +115,10 @@ def test_prepare_again_is_idempotent(platform: Platform) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert platform.demo_password() == before
     assert "2 signing key(s) present" in again.stdout
+    for service in ("users", "catalog", "orders"):  # what was done is not done again
+        assert f"  {service}: migrations: all applied\n" in again.stdout
+        assert f"  {service}: static files: unchanged\n" in again.stdout
+    assert "  catalog: catalog already has products: nothing seeded\n" in again.stdout
 
 
 def test_a_forged_token_is_refused_at_the_gateway_before_any_service(

@@ -58,8 +58,8 @@ class Command(BaseCommand):
         verbosity = options["verbosity"]
         quiet = {"verbosity": 0, "stdout": self.stdout, "stderr": self.stderr}
         call_command("ensure_database", **quiet)
-        self._migrate(quiet)
-        self._collectstatic(quiet)
+        self._migrate(quiet, verbosity)
+        self._collectstatic(quiet, verbosity)
         if apps.is_installed("chassis.events"):
             call_command("events_setup", **quiet)
         for step in options["step"]:
@@ -68,19 +68,27 @@ class Command(BaseCommand):
                 name, *arguments, verbosity=verbosity, stdout=self.stdout, stderr=self.stderr
             )
 
-    def _migrate(self, quiet: dict[str, Any]) -> None:
-        executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-            call_command("migrate", interactive=False, **quiet)
-        elif quiet["verbosity"]:
-            self.stdout.write("migrations: nothing to apply")
+    def _say(self, verbosity: int, message: str) -> None:
+        if verbosity:
+            self.stdout.write(message)
 
-    def _collectstatic(self, quiet: dict[str, Any]) -> None:
+    def _migrate(self, quiet: dict[str, Any], verbosity: int) -> None:
+        executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if not plan:
+            self._say(verbosity, "migrations: all applied")
+            return
+        call_command("migrate", interactive=False, **quiet)
+        self._say(verbosity, f"migrations: {len(plan)} applied")
+
+    def _collectstatic(self, quiet: dict[str, Any], verbosity: int) -> None:
         root = Path(settings.STATIC_ROOT)
         marker = root / FINGERPRINT
         fingerprint = static_fingerprint()
         manifest = root / "staticfiles.json"
         if manifest.exists() and marker.exists() and marker.read_text() == fingerprint:
+            self._say(verbosity, "static files: unchanged")
             return
         call_command("collectstatic", interactive=False, **quiet)
         marker.write_text(fingerprint)
+        self._say(verbosity, "static files: collected")
