@@ -94,6 +94,7 @@ def test_embedded_defaults_live_under_var_dir(environment, tmp_path):
         "store_processed": False,
         "control_folder": str(var / "broker" / "control"),
         "corrupt_folder": str(var / "broker" / "corrupt"),
+        "fsync": True,
         "polling_interval": 0.1,
     }
     assert sorted(p.name for p in (var / "broker").iterdir()) == [

@@ -34,19 +34,35 @@ Here:
   crash of the machine during a write) is moved to ``corrupt_folder`` (default: ``corrupt``
   next to the queue folder) with a WARNING naming it and the reason, counted by
   :func:`corrupt_messages_total`, and the reader goes on with the next message;
-- exchange tables are created without truncation and read and written under the file lock;
-  a table still empty is an exchange without bindings.
+- exchange tables are created without truncation and read and written under the file lock
+  (a table still empty is an exchange without bindings); declared bindings are remembered
+  per control folder, not per process.
 
-Transport options beyond kombu's: ``corrupt_folder``; ``fsync`` (default False: flush each
-message to the disk before it becomes visible, which survives a power cut but costs a disk
-flush per message, ~30x the publish time measured here).
+Transport options beyond kombu's: ``corrupt_folder``, and ``fsync`` (default False; True
+in ``chassis.conf``): the message and the rename are flushed to the disk before a publish
+returns, so a power cut cannot lose a message whose outbox row was marked sent.
 
-Why not kombu's SQLAlchemy transport on SQLite (``sqla+sqlite://``), measured with
-``infra/bench/embedded_broker.py`` (figures in ``infra/bench/results/embedded_broker-latest.md``):
-it keeps exchange bindings in each process's memory, so an event published by a web process
-never reaches a queue bound by a worker (the platform's topic exchange would route nothing),
-it never deletes delivered rows, it needs SQLAlchemy as a new dependency, and it was not
-faster. This transport stays the embedded default.
+Decision, by measurement (``make bench-broker``, ``infra/bench/embedded_broker.py``; 1000
+messages on this 2-core machine, ``infra/bench/results/embedded_broker-latest.md``):
+
+==============================  =========  ==========  =========  ===========
+msg/s, ms                       kombu fs   chassis fs  + fsync    sqla+sqlite
+==============================  =========  ==========  =========  ===========
+publish                         5194       3234        1267       412
+drain a backlog                 3259       3231        2245       446
+2 publishers + 2 consumers      2146       1694        1142       196
+latency p50 / p99 (0.1 s poll)  51 / 100   53 / 99     53 / 100   107 / 208
+topic event, other process      delivered  delivered   delivered  lost
+==============================  =========  ==========  =========  ===========
+
+kombu's SQLAlchemy transport on SQLite works with Celery 5.7 / kombu 5.7 only for direct
+queues: it keeps exchange bindings in each process's memory, so an event a web process
+publishes to the platform's topic exchange never reaches the queue a worker bound (lost);
+it passes ``polling_interval`` to SQLAlchemy's ``create_engine`` (a TypeError: 1 s polls
+unless subclassed), never deletes delivered rows (1000 left after 1000 acks), needs
+SQLAlchemy as a new dependency and is 4-8x slower. The filesystem transport stays: the
+chassis's costs ~0.2 ms more per publish than kombu's (a rename; ~0.5 ms with fsync), far
+below the 100 ms polling interval that bounds every saga step.
 """
 
 from __future__ import annotations
