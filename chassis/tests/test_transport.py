@@ -312,8 +312,11 @@ def embedded_worker(tmp_path: Path) -> Iterator[WorkerProcess]:
     worker.stop()
 
 
-def test_a_celery_worker_runs_every_task_around_corrupt_files(embedded_worker, tmp_path):
+def test_a_celery_worker_runs_every_task_around_corrupt_files(
+    embedded_worker, tmp_path, monkeypatch
+):
     var = tmp_path / "var"
+    monkeypatch.setenv("CELERY_BROKER_URL", "filesystem://")  # Celery prefers it to its conf
     sender = Celery("sender")
     sender.conf.update(
         broker_url="filesystem://",
