@@ -12,10 +12,10 @@ Standard library only, so it runs on a bare machine with nothing but python3.
 
 Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
 ``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
-answer, else SQLite files and kombu's filesystem transport under ``var/`` (``PLATFORM_EMBEDDED=1``
-forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT`` (USERS, CATALOG,
-ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names),
-``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``.
+answer, else SQLite files and the chassis's filesystem transport under ``var/``
+(``PLATFORM_EMBEDDED=1`` forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and
+``<SERVICE>_PORT`` (USERS, CATALOG, ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``,
+``PLATFORM_DB_PREFIX`` (database names), ``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``.
 
 Events: every service with ``chassis.events`` installed gets ``manage.py events_setup`` in
 prepare (the ``platform.events`` exchange, its queues and their bindings), before any worker
@@ -283,7 +283,7 @@ def platform_env() -> dict[str, str]:
             "database": "PostgreSQL 127.0.0.1:5432" if postgres else f"SQLite files in {VAR}",
             "broker": "RabbitMQ 127.0.0.1:5672"
             if broker.startswith("amqp")
-            else f"kombu filesystem transport in {VAR}/broker",
+            else f"filesystem transport (chassis.transport) in {VAR}/broker",
             "cache": "Redis 127.0.0.1:6379" if env["REDIS_URL"] else "in-process memory",
         }
     )

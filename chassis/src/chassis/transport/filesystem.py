@@ -86,7 +86,8 @@ class FilesystemChannel(filesystem.Channel):
             tag = self.Message(payload, channel=self).delivery_tag
             hash(tag)
         except Exception as exc:  # whatever is wrong with it, the next message is fine
-            reason = "empty file" if not raw else f"{type(exc).__name__}: {exc}"
+            empty = not raw and not isinstance(exc, OSError)
+            reason = "empty file" if empty else f"{type(exc).__name__}: {exc}"
             self._set_aside(name, claim, reason)
             return None
         if queue in self._no_ack_queues:
