@@ -6,7 +6,7 @@ TOOLS := var/tools/bin
 PARTS := gateway-config users-service catalog-service orders-service
 
 .PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
-	bench-saga
+	bench-saga bench-broker
 
 ## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
 up:
@@ -61,3 +61,10 @@ bench-catalog: bootstrap
 ## BENCH_ARGS="--rate 10 --duration 5" for a quick run)
 bench-saga: bootstrap
 	$(TOOLS)/python infra/bench/order_saga.py $(BENCH_ARGS)
+
+## bench-broker: the embedded broker's candidates (kombu's filesystem transport, the chassis's,
+## kombu's SQLAlchemy transport on SQLite): publish, drain, concurrent throughput, latency and
+## cross-process routing (temporary folders, about a minute; BENCH_ARGS="--messages 200
+## --samples 40" for a quick run)
+bench-broker: bootstrap
+	chassis/.venv/bin/python infra/bench/embedded_broker.py $(BENCH_ARGS)

@@ -9,4 +9,5 @@ app = make_celery("chassis", "tests.settings")
 def _import_handlers(**kwargs: object) -> None:
     # A service's handlers live in its apps' handlers.py (autodiscovered); the test
     # project keeps them in tests/handlers.py.
-    import tests.handlers  # noqa: F401
+    import tests.handlers
+    import tests.tasks  # noqa: F401

@@ -21,7 +21,7 @@ def _handler_state(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(autouse=True)
 def _clean_handler_state(_handler_state: None) -> Iterator[None]:
     yield
-    for name in ("seen", "broken"):
+    for name in ("seen", "broken", "numbers"):
         (Path(os.environ["CHASSIS_TEST_STATE"]) / name).unlink(missing_ok=True)
 
 

@@ -21,6 +21,10 @@ env.ENVIRON = {
 
 globals().update(common_settings(env, service="chassis", base_dir=BASE_DIR))
 
+# tests/test_transport.py compares the embedded broker with kombu's own filesystem transport.
+if "CHASSIS_TEST_TRANSPORT" in os.environ and env.str("CELERY_BROKER_URL") == "filesystem://":
+    CELERY_BROKER_TRANSPORT = os.environ["CHASSIS_TEST_TRANSPORT"]
+
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",

@@ -2,7 +2,13 @@ import environ
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from chassis.conf import broker_transport_options, common_settings, rest_framework, spectacular
+from chassis.conf import (
+    broker_transport,
+    broker_transport_options,
+    common_settings,
+    rest_framework,
+    spectacular,
+)
 
 # Every variable chassis.conf reads (its docstring lists them).
 ENVIRONMENT_VARIABLES = [
@@ -80,15 +86,23 @@ def test_embedded_defaults_live_under_var_dir(environment, tmp_path):
     assert database["CONN_MAX_AGE"] == 60
     assert database["CONN_HEALTH_CHECKS"] is True
     assert conf["CELERY_BROKER_URL"] == "filesystem://"
+    assert conf["CELERY_BROKER_TRANSPORT"] == "chassis.transport.filesystem:FilesystemTransport"
     assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {
         "data_folder_in": str(var / "broker" / "queue"),
         "data_folder_out": str(var / "broker" / "queue"),
         "processed_folder": str(var / "broker" / "processed"),
         "store_processed": False,
         "control_folder": str(var / "broker" / "control"),
+        "corrupt_folder": str(var / "broker" / "corrupt"),
+        "fsync": True,
         "polling_interval": 0.1,
     }
-    assert sorted(p.name for p in (var / "broker").iterdir()) == ["control", "processed", "queue"]
+    assert sorted(p.name for p in (var / "broker").iterdir()) == [
+        "control",
+        "corrupt",
+        "processed",
+        "queue",
+    ]
     assert conf["CACHES"]["default"] == {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "orders",
@@ -128,6 +142,7 @@ def test_services_from_the_environment(environment, tmp_path):
     )
     assert database["CONN_MAX_AGE"] == 0
     assert conf["CELERY_BROKER_URL"] == "amqp://orders:pw@rabbitmq:5672//"
+    assert conf["CELERY_BROKER_TRANSPORT"] is None  # kombu's own for the URL's scheme
     assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {"confirm_publish": True}
     assert not (tmp_path / "var").exists()
     assert conf["CACHES"]["default"] == {
@@ -201,3 +216,9 @@ def test_broker_transport_options_confirm_publishes_on_rabbitmq(tmp_path):
     assert broker_transport_options("amqp://localhost//", tmp_path) == {"confirm_publish": True}
     assert broker_transport_options("redis://localhost/0", tmp_path) == {}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_embedded_broker_runs_on_the_chassis_transport():
+    assert broker_transport("filesystem://") == "chassis.transport.filesystem:FilesystemTransport"
+    assert broker_transport("amqp://localhost//") is None
+    assert broker_transport("redis://localhost/0") is None

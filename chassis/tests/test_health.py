@@ -98,9 +98,10 @@ def test_broker_check_skipped_without_a_broker(settings):
 
 
 def test_broker_check_with_the_filesystem_transport(settings, tmp_path):
-    from chassis.conf import broker_transport_options
+    from chassis.conf import broker_transport, broker_transport_options
 
     settings.CELERY_BROKER_URL = "filesystem://"
+    settings.CELERY_BROKER_TRANSPORT = broker_transport("filesystem://")
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = broker_transport_options("filesystem://", tmp_path)
 
     assert health.run_checks({"broker": health.check_broker}) == (True, {"broker": "ok"})

@@ -13,10 +13,11 @@ Standard library only, so it runs on a bare machine with nothing but python3.
 
 Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
 ``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
-answer, else SQLite files and kombu's filesystem transport under ``var/`` (``PLATFORM_EMBEDDED=1``
-forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_PORT`` (USERS, CATALOG,
-ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names),
-``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``, ``PLATFORM_STOP_GRACE_SECONDS``.
+answer, else SQLite files and the chassis's filesystem transport under ``var/``
+(``PLATFORM_EMBEDDED=1`` forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and
+``<SERVICE>_PORT`` (USERS, CATALOG, ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``,
+``PLATFORM_DB_PREFIX`` (database names), ``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``,
+``PLATFORM_STOP_GRACE_SECONDS``.
 
 Processes (``infra/local/Procfile``: per service web, worker and one beat, plus the gateway)
 run under the supervisor in ``supervise.py``: one that exits unexpectedly is restarted with
@@ -331,7 +332,7 @@ def platform_env() -> dict[str, str]:
                 if accounts
                 else "RabbitMQ 127.0.0.1:5672"
                 if broker.startswith("amqp")
-                else f"kombu filesystem transport in {VAR}/broker"
+                else f"filesystem transport (chassis.transport) in {VAR}/broker"
             ),
             "cache": "Redis 127.0.0.1:6379" if env["REDIS_URL"] else "in-process memory",
         }

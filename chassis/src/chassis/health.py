@@ -46,8 +46,11 @@ def check_broker() -> None:
     if not url:
         return
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    transport = getattr(settings, "CELERY_BROKER_TRANSPORT", None)  # chassis.conf's choice
     timeout = getattr(settings, "HEALTH_BROKER_TIMEOUT_SECONDS", 2)
-    with Connection(url, connect_timeout=timeout, transport_options=options) as conn:
+    with Connection(
+        url, transport=transport, connect_timeout=timeout, transport_options=options
+    ) as conn:
         # One attempt, no retry back-off: a probe must answer within its own timeout.
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
 
