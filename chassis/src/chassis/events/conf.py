@@ -5,9 +5,10 @@
 * ``MAX_RETRIES`` (default 5), ``RETRY_BACKOFF_SECONDS`` (default 1, doubled per retry,
   capped by ``RETRY_BACKOFF_MAX_SECONDS``, default 60);
 * ``RELAY_BATCH`` (default 100): rows per relay transaction;
-* ``BROKER_COOLDOWN_SECONDS`` (default 5): after a failed publish, requests stop trying to
-  publish after commit for this long (the sweep sends the rows), so a dead broker costs
-  one connection timeout, not one per request.
+* ``BROKER_COOLDOWN_SECONDS`` (default 5): after a failed publish (or a failed background
+  broker check, see chassis.health), requests stop trying to publish after commit for this
+  long (the sweep sends the rows), so a dead broker costs one connection timeout, not one
+  per request.
 """
 
 from __future__ import annotations
