@@ -377,7 +377,9 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
     shop: Shop,
 ) -> None:
     """RabbitMQ refuses the platform (its vhost's permissions cleared, its connections
-    closed): other users of the broker are not disturbed."""
+    closed): other users of the broker are not disturbed. orders stays ready throughout (the
+    outbox keeps the events; an outage must not take every instance out of the load
+    balancer) and reports the broker unreachable, then reachable once it is back."""
     if not shop.vhost:
         pytest.skip("needs rabbitmqctl: the platform runs in the shared default vhost")
     product = shop.product(stock=3)
@@ -386,17 +388,15 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
     rabbitmqctl("clear_permissions", "-p", vhost, "guest")
     try:
         rabbitmqctl("close_all_connections", "-p", vhost, "system test: broker down")
-        wait_for(
-            lambda: httpx.get(f"{shop.platform.orders}/readyz", timeout=10).status_code == 503,
-            15,
-            "orders still reports a reachable broker",
-        )
         started = time.monotonic()
         answers = [shop.place(buyer, [(product, 1)]) for _ in range(5)]
         accepted = time.monotonic() - started
         assert [(a.status_code, a.json()["status"]) for a in answers] == [(201, "PENDING")] * 5
-        assert accepted < 10, f"5 orders took {accepted:.1f}s to accept with the broker down"
-        time.sleep(2)
+        wait_for(
+            lambda: orders_report_the_broker(shop, "unreachable"),
+            60,  # the worker that published knows at once; the other within its check interval
+            "orders never reported the broker unreachable after its publishes failed",
+        )
         assert {o["status"] for o in shop.orders_of(buyer)} == {"PENDING"}
         pending = "SELECT count(*) FROM chassis_events_outboxevent WHERE published_at IS NULL"
         assert int(shop.orders_sql(pending)) >= 5  # kept in the outbox
@@ -412,7 +412,24 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
     settled = time.monotonic() - restored
     assert Counter(o["status"] for o in shop.orders_of(buyer)) == {"CONFIRMED": 3, "REJECTED": 2}
     assert shop.stock(product) == 0
-    print(f"all 5 orders final {settled:.1f}s after the broker came back")
+    # Every web worker of orders sees it back (a publish, or its next background check):
+    # ten probes in a row, spread over the workers, report it reachable.
+    wait_for(
+        lambda: all(orders_report_the_broker(shop, "ok") for _ in range(10)),
+        90,
+        "orders still reports the broker unreachable after it came back",
+    )
+    print(f"5 orders accepted in {accepted:.1f}s with the broker down; final {settled:.1f}s after")
+
+
+def orders_report_the_broker(shop: Shop, status: str) -> bool:
+    """Whether orders' /readyz reports the broker in ``status``; it is ready whatever it says
+    of the broker."""
+    ready = httpx.get(f"{shop.platform.orders}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert (body["status"], body["checks"]) == ("ok", {"database": "ok", "migrations": "ok"})
+    return bool(body["broker"]["status"] == status)
 
 
 def node_name(shop: Shop, service: str) -> str:
