@@ -22,7 +22,8 @@ that the probe starts and does not wait for (``source: "check"``, connect timeou
 ``HEALTH_BROKER_TIMEOUT_SECONDS``, default 2). So a probe never opens a broker connection
 itself, and a process opens at most one per ``HEALTH_BROKER_CHECK_SECONDS`` for this.
 ``unknown``: nothing observed yet (a fresh process before its first check, no broker
-configured). :func:`broker_reachable` gives the same state as 1/0 for a metrics gauge.
+configured). :func:`broker_reachable` gives the same state as 1/0 for a metrics gauge. Both
+``HEALTH_*`` settings come from the environment (chassis.conf.common_settings).
 
 Served by :class:`HealthCheckMiddleware` (first in ``MIDDLEWARE``) so that probes from a pod
 IP pass without being in ``ALLOWED_HOSTS``, are never redirected to HTTPS and skip sessions.
