@@ -49,7 +49,8 @@ SPECTACULAR_SETTINGS = spectacular(
 # --- Events --------------------------------------------------------------------------------
 # catalog publishes product.changed, stock.reserved and stock.rejected (schemas below) and
 # consumes the order saga's requests (catalog/handlers.py). `manage.py events_setup` declares
-# the exchange and the queues; the worker consumes both queues, beat runs the outbox sweep.
+# the exchange and the queues; the worker consumes both queues, beat runs the outbox sweep
+# and the purge of old event rows (chassis.events.retention).
 EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
 CHASSIS_EVENTS = {
     "SCHEMAS_DIR": BASE_DIR / "catalog" / "event_schemas",

@@ -31,6 +31,9 @@ ENVIRONMENT_VARIABLES = [
     "DATA_UPLOAD_MAX_MEMORY_SIZE",
     "JWKS_URL",
     "JWT_ISSUER",
+    "USERS_TOKEN_URL",
+    "HEALTH_BROKER_CHECK_SECONDS",
+    "HEALTH_BROKER_TIMEOUT_SECONDS",
 ]
 
 
@@ -68,6 +71,7 @@ def test_production_safe_defaults(environment, tmp_path):
     assert conf["CSRF_COOKIE_NAME"] == "orders_csrftoken"
     assert conf["STATIC_URL"] == "/static/orders/"
     assert conf["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1_048_576
+    assert (conf["HEALTH_BROKER_CHECK_SECONDS"], conf["HEALTH_BROKER_TIMEOUT_SECONDS"]) == (30, 2)
     assert conf["CHASSIS_JWT"] == {
         "JWKS_URL": "http://127.0.0.1:8101/.well-known/jwks.json",
         "ISSUER": "users",
@@ -129,6 +133,8 @@ def test_services_from_the_environment(environment, tmp_path):
         JWKS_URL="http://users:8000/.well-known/jwks.json",
         JWT_ISSUER="users-prod",
         LOG_FORMAT="console",
+        HEALTH_BROKER_CHECK_SECONDS="0",
+        HEALTH_BROKER_TIMEOUT_SECONDS="1",
     )
 
     conf = settings_for(tmp_path)
@@ -157,6 +163,7 @@ def test_services_from_the_environment(environment, tmp_path):
         "ISSUER": "users-prod",
     }
     assert conf["LOGGING"]["handlers"]["stdout"]["formatter"] == "console"
+    assert (conf["HEALTH_BROKER_CHECK_SECONDS"], conf["HEALTH_BROKER_TIMEOUT_SECONDS"]) == (0, 1)
 
 
 def test_debug_relaxes_the_https_only_defaults(environment, tmp_path):

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +17,19 @@ from django.db import connection, transaction
 from django_guid import set_guid
 from kombu import Connection
 
-from chassis.celery import make_celery
 from chassis.events import outbox
 from chassis.events.consumer import handle, redrive
 from chassis.events.envelope import Envelope, InvalidEvent
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 from chassis.events.outbox import publish, relay_pending
+from chassis.events.reachability import broker_state
 from chassis.events.tasks import outbox_sweep, retry_delay
 from chassis.testing import WorkerProcess
 from tests import handlers
 from tests.celery_app import app
+from tests.utils import dead_broker, wait_for
 
 QUEUE = "chassis.events"
-DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -48,7 +38,7 @@ def broker() -> Iterator[Connection]:
     broker-down cooldown reset."""
     app.set_current()
     call_command("events_setup", verbosity=0)
-    outbox._broker_down_until = 0.0
+    broker_state.reset()
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge(QUEUE)
         yield conn
@@ -145,19 +135,13 @@ def test_a_rolled_back_transaction_sends_nothing(broker):
 
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_keeps_the_event_and_the_sweep_sends_it_later(broker, monkeypatch):
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to its conf
-    dead = make_celery("chassis", "tests.settings")
-    dead.conf.broker_url = DEAD_BROKER
-    dead.set_current()  # the relay sends through the current app, as in a service
-    try:
+    with dead_broker(monkeypatch):
         started = time.monotonic()
         with transaction.atomic():
             row = publish("test.happened", {"n": 1})
         with transaction.atomic():
             second = publish("test.happened", {"n": 2})  # within the cooldown: not tried
         elapsed = time.monotonic() - started
-    finally:
-        app.set_current()
 
     row.refresh_from_db()
     second.refresh_from_db()
@@ -165,10 +149,32 @@ def test_broker_down_keeps_the_event_and_the_sweep_sends_it_later(broker, monkey
     assert "OperationalError" in row.last_error or "Error" in row.last_error
     assert (second.published_at, second.attempts) == (None, 0)
     assert elapsed < 10  # one bounded connection attempt, not one per event
+    failed = broker_state.last
+    assert (failed.reachable, failed.source) == (False, "publish")
+    assert failed.error == row.last_error[:200]
 
     assert outbox_sweep() == 2
     assert sorted(e["payload"]["n"] for e in drain(broker)) == [1, 2]
     assert OutboxEvent.objects.filter(published_at__isnull=True).count() == 0
+    sent = broker_state.last
+    assert (sent.reachable, sent.source, sent.error) == (True, "publish", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_broker_check_starts_the_cooldown_and_a_successful_one_ends_it(broker):
+    broker_state.record(reachable=False, source="check", error="OSError: refused")
+    with transaction.atomic():
+        skipped = publish("test.happened", {"n": 1})  # the broker is known down: not tried
+
+    broker_state.record(reachable=True, source="check")
+    with transaction.atomic():
+        sent = publish("test.happened", {"n": 2})
+
+    skipped.refresh_from_db()
+    sent.refresh_from_db()
+    assert (skipped.published_at, skipped.attempts) == (None, 0)
+    assert sent.published_at is not None and sent.attempts == 1
+    assert [e["payload"]["n"] for e in drain(broker)] == [2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -259,7 +265,7 @@ def worker(_worker_process: WorkerProcess) -> WorkerProcess:
     """A running worker (which empties the events queue itself: purging a queue under a
     consumer's feet is not something a test should do)."""
     app.set_current()
-    outbox._broker_down_until = 0.0
+    broker_state.reset()
     return _worker_process
 
 

@@ -382,9 +382,9 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
 ) -> None:
     """RabbitMQ refuses the platform (its services' broker users lose their permissions on
     its vhost, their connections are closed): other users of the broker are not disturbed.
-    Orders are accepted meanwhile (the outbox holds their events), every instance stays ready
-    (a broker outage must not take the web instances out of a load balancer), and the orders
-    settle once the broker is back."""
+    Orders are accepted meanwhile (the outbox holds their events); every instance stays ready
+    (an outage must not take every instance out of the load balancer) and orders reports the
+    broker unreachable, then reachable once it is back; the orders settle."""
     if not shop.vhost:
         pytest.skip("needs rabbitmqctl: the platform runs in the shared default vhost")
     product = shop.product(stock=3)
@@ -398,6 +398,11 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
         rabbitmqctl("close_all_connections", "-p", vhost, "system test: broker down")
         answers = [shop.place(buyer, [(product, 1)]) for _ in range(5)]
         assert [(a.status_code, a.json()["status"]) for a in answers] == [(201, "PENDING")] * 5
+        wait_for(
+            lambda: orders_report_the_broker(shop, "unreachable"),
+            EVENTUALLY,  # the worker that published knows at once; the other by its check
+            "orders never reported the broker unreachable after its publishes failed",
+        )
         assert {o["status"] for o in shop.orders_of(buyer)} == {"PENDING"}
         pending = "SELECT count(*) FROM chassis_events_outboxevent WHERE published_at IS NULL"
         assert int(shop.orders_sql(pending)) >= 5  # kept in the outbox
@@ -415,6 +420,23 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
     )
     assert Counter(o["status"] for o in shop.orders_of(buyer)) == {"CONFIRMED": 3, "REJECTED": 2}
     assert shop.stock(product) == 0
+    # Every web worker of orders sees it back (a publish, or its next background check):
+    # ten probes in a row, spread over the workers, report it reachable.
+    wait_for(
+        lambda: all(orders_report_the_broker(shop, "ok") for _ in range(10)),
+        EVENTUALLY,
+        "orders still reports the broker unreachable after it came back",
+    )
+
+
+def orders_report_the_broker(shop: Shop, status: str) -> bool:
+    """Whether orders' /readyz reports the broker in ``status``; it is ready whatever it says
+    of the broker."""
+    ready = httpx.get(f"{shop.platform.orders}/readyz", timeout=HTTP_TIMEOUT)
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert (body["status"], body["checks"]) == ("ok", {"database": "ok", "migrations": "ok"})
+    return bool(body["broker"]["status"] == status)
 
 
 def broker_permissions(vhost: str) -> dict[str, tuple[str, str, str]]:

@@ -54,7 +54,7 @@ CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "orders" / "event_schemas", "CONSUME
 _celery = celery_event_settings("orders", EVENTS_CONSUMED)
 CELERY_TASK_QUEUES = _celery["CELERY_TASK_QUEUES"]
 CELERY_BEAT_SCHEDULE = {
-    **_celery["CELERY_BEAT_SCHEDULE"],  # the outbox sweep
+    **_celery["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
     "idempotency-keys-purge": {"task": "orders.tasks.idempotency_keys_purge", "schedule": 3600},
 }
 

@@ -95,7 +95,7 @@ CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "users" / "event_schemas", "CONSUMES
 _events = celery_event_settings("users", EVENTS_CONSUMED)
 CELERY_TASK_QUEUES = _events["CELERY_TASK_QUEUES"]
 CELERY_BEAT_SCHEDULE = {
-    **_events["CELERY_BEAT_SCHEDULE"],  # the outbox sweep
+    **_events["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
     "flush-expired-tokens": {
         "task": "users.tasks.tokens_flush_expired",
         "schedule": crontab(minute=17, hour=3),

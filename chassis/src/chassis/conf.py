@@ -15,7 +15,8 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``CELERY_BROKER_URL``,
 ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_PRELOAD``,
 ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
-``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``, ``USERS_TOKEN_URL``.
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``, ``USERS_TOKEN_URL``,
+``HEALTH_BROKER_CHECK_SECONDS``, ``HEALTH_BROKER_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -130,6 +131,11 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
         "CELERY_BROKER_URL": broker_url,
         "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
         "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
+        # /readyz reports the broker (chassis.health): when a process has observed nothing
+        # for this long, a background connection attempt (0: never; publishes still inform
+        # the report), with this connect timeout.
+        "HEALTH_BROKER_CHECK_SECONDS": env.int("HEALTH_BROKER_CHECK_SECONDS", default=30),
+        "HEALTH_BROKER_TIMEOUT_SECONDS": env.int("HEALTH_BROKER_TIMEOUT_SECONDS", default=2),
         # Security: safe by default; the local runner relaxes HTTPS-only bits explicitly.
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
         "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", default=not debug),

@@ -1,5 +1,7 @@
 """Events in the admin: the outbox (what this service sent or still has to send), handled
-events, and parked events with a redrive action."""
+events, and parked events with a redrive action. Sent, handled and redriven rows are listed
+until the hourly purge deletes them (chassis.events.retention: 7, 14 and 30 days by
+default); pending outbox rows and parked events waiting for staff stay until acted on."""
 
 from __future__ import annotations
 

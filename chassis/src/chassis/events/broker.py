@@ -7,9 +7,10 @@ In a service's settings::
     globals().update(celery_event_settings("catalog", CHASSIS_EVENTS["CONSUMES"]))
 
 gives the worker two durable queues: ``catalog`` (its own tasks) and ``catalog.events``,
-bound to ``platform.events`` with one routing key per consumed type, plus the beat entry of
-the outbox sweep. ``manage.py events_setup`` declares them before any worker starts, so an
-event published before the consumer's first start is queued, not dropped.
+bound to ``platform.events`` with one routing key per consumed type, plus the beat entries
+of the outbox sweep (every 5 seconds) and of the purge of old event rows (hourly; see
+chassis.events.retention). ``manage.py events_setup`` declares them before any worker
+starts, so an event published before the consumer's first start is queued, not dropped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from kombu import Queue, binding
 
-from chassis.events.conf import SWEEP_TASK, events_exchange, queue_name
+from chassis.events.conf import PURGE_TASK, SWEEP_TASK, events_exchange, queue_name
 
 
 def event_queues(service: str, consumes: list[str]) -> list[Queue]:
@@ -30,13 +31,15 @@ def event_queues(service: str, consumes: list[str]) -> list[Queue]:
 
 
 def celery_event_settings(
-    service: str, consumes: list[str], *, sweep_seconds: float = 5.0
+    service: str, consumes: list[str], *, sweep_seconds: float = 5.0, purge_seconds: float = 3600.0
 ) -> dict[str, Any]:
-    """``CELERY_TASK_QUEUES`` and the outbox sweep's beat entry (merge further entries)."""
+    """``CELERY_TASK_QUEUES`` and the beat entries of the outbox sweep and of the purge
+    (merge further entries)."""
     return {
         "CELERY_TASK_QUEUES": event_queues(service, consumes),
         "CELERY_BEAT_SCHEDULE": {
             "events-outbox-sweep": {"task": SWEEP_TASK, "schedule": sweep_seconds},
+            "events-purge": {"task": PURGE_TASK, "schedule": purge_seconds},
         },
     }
 

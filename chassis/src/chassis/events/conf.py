@@ -5,9 +5,31 @@
 * ``MAX_RETRIES`` (default 5), ``RETRY_BACKOFF_SECONDS`` (default 1, doubled per retry,
   capped by ``RETRY_BACKOFF_MAX_SECONDS``, default 60);
 * ``RELAY_BATCH`` (default 100): rows per relay transaction;
-* ``BROKER_COOLDOWN_SECONDS`` (default 5): after a failed publish, requests stop trying to
-  publish after commit for this long (the sweep sends the rows), so a dead broker costs
-  one connection timeout, not one per request.
+* ``BROKER_COOLDOWN_SECONDS`` (default 5): after a failed publish (or a failed background
+  broker check, see chassis.health), requests stop trying to publish after commit for this
+  long (the sweep sends the rows), so a dead broker costs one connection timeout, not one
+  per request.
+
+Retention (chassis.events.retention; Celery beat purges hourly, in batches):
+
+* ``OUTBOX_RETENTION_SECONDS`` (default 7 days): sent outbox rows are deleted this long
+  after they were published (kept to trace an event, or to send it again by hand). Pending
+  rows are never deleted, whatever their age: they are events still to be sent.
+* ``INBOX_RETENTION_SECONDS`` (default 14 days): handled-event rows are deleted this long
+  after they were handled. A copy of an event arriving later would be applied again, so
+  this must exceed by far the window in which copies arrive: a message redelivered after a
+  consumer crashed (at once, or when RabbitMQ's consumer timeout, 30 minutes by default,
+  gives up on an unacked one), delayed by retries (at most ``MAX_RETRIES`` delays of at
+  most ``RETRY_BACKOFF_MAX_SECONDS``: 5 minutes by default), a row the outbox sends again
+  because its confirm was lost (the sweep, seconds later, or once a broker or database
+  outage ends: hours, a long weekend at worst). 14 days is a wide margin over that, and it
+  outlasts the producers' ``OUTBOX_RETENTION_SECONDS``: any event a producer still keeps,
+  and could send again, is still recognised. Keep it so when changing either.
+* ``PARKED_RETENTION_SECONDS`` (default 30 days): parked events waiting for staff are never
+  deleted; a redriven one is deleted this long after its redrive (its outcome is a handled
+  event, or a new parked one if it failed again).
+* ``PURGE_BATCH`` (default 1000): rows per DELETE statement, each its own short
+  transaction, so a large backlog never holds the table's locks for long.
 """
 
 from __future__ import annotations
@@ -20,6 +42,7 @@ from kombu import Exchange
 EXCHANGE = "platform.events"
 CONSUME_TASK = "chassis.events.consume"
 SWEEP_TASK = "chassis.events.outbox_sweep"
+PURGE_TASK = "chassis.events.purge"
 events_exchange = Exchange(EXCHANGE, type="topic", durable=True)
 
 DEFAULTS: dict[str, Any] = {
@@ -30,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
     "RETRY_BACKOFF_MAX_SECONDS": 60,
     "RELAY_BATCH": 100,
     "BROKER_COOLDOWN_SECONDS": 5,
+    "OUTBOX_RETENTION_SECONDS": 7 * 86_400,
+    "INBOX_RETENTION_SECONDS": 14 * 86_400,
+    "PARKED_RETENTION_SECONDS": 30 * 86_400,
+    "PURGE_BATCH": 1000,
 }
 
 

@@ -14,7 +14,8 @@ class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it announces.
 
     ``published_at`` is set once RabbitMQ confirmed the message; rows without it are sent by
-    the relay after commit or, failing that, by the periodic sweep.
+    the relay after commit or, failing that, by the periodic sweep. Sent rows are purged
+    after ``OUTBOX_RETENTION_SECONDS`` (chassis.events.retention); pending ones never.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -37,6 +38,12 @@ class OutboxEvent(models.Model):
                 condition=Q(published_at__isnull=True),
                 name="outbox_pending",
             ),
+            # The purge's oldest-first scan of sent rows (pending ones are not in it).
+            models.Index(
+                fields=["published_at"],
+                condition=Q(published_at__isnull=False),
+                name="outbox_sent",
+            ),
         )
 
     def __str__(self) -> str:
@@ -45,7 +52,8 @@ class OutboxEvent(models.Model):
 
 class InboxEvent(models.Model):
     """An event this service handled: its id is recorded in the handler's transaction, so a
-    redelivered event is recognised and changes nothing."""
+    redelivered event is recognised and changes nothing. Purged after
+    ``INBOX_RETENTION_SECONDS``, which outlasts any redelivery (chassis.events.conf)."""
 
     event_id = models.UUIDField(primary_key=True)
     type = models.CharField(max_length=100)
@@ -55,6 +63,8 @@ class InboxEvent(models.Model):
     class Meta:
         ordering = ("-handled_at",)
         verbose_name = "handled event"
+        # The purge's oldest-first scan, and the admin's newest-first list.
+        indexes = (models.Index(fields=["handled_at"], name="inbox_handled_at"),)
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
@@ -62,7 +72,8 @@ class InboxEvent(models.Model):
 
 class ParkedEvent(models.Model):
     """An event whose handler still failed after its last retry (dead-lettered). Staff see it
-    in the admin and redrive it once the cause is fixed."""
+    in the admin and redrive it once the cause is fixed. Never purged while it waits for
+    them; purged ``PARKED_RETENTION_SECONDS`` after its redrive."""
 
     event_id = models.UUIDField(db_index=True)
     type = models.CharField(max_length=100)
@@ -75,6 +86,14 @@ class ParkedEvent(models.Model):
     class Meta:
         ordering = ("-parked_at",)
         verbose_name = "parked event"
+        indexes = (
+            # The purge's scan of redriven events (those waiting for staff are not in it).
+            models.Index(
+                fields=["redriven_at"],
+                condition=Q(redriven_at__isnull=False),
+                name="parked_redriven",
+            ),
+        )
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

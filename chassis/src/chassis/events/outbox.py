@@ -8,12 +8,16 @@ periodic sweep (``chassis.events.outbox_sweep``, Celery beat). Rows are claimed 
 ``SELECT ... FOR UPDATE SKIP LOCKED``, so relays in several processes never send one row at
 the same time. Delivery is at least once (a crash between the broker's confirm and the
 commit resends a row); consumers deduplicate by event id (the inbox).
+
+Every publish attempt's outcome is recorded in :data:`chassis.events.reachability.broker_state`
+(what ``/readyz`` reports of the broker); after a failure, requests stop trying to publish
+after commit for ``BROKER_COOLDOWN_SECONDS`` (the sweep sends the rows), so a dead broker
+costs one connection timeout, not one per request.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from celery import current_app
@@ -31,10 +35,9 @@ from chassis.events.conf import (
 )
 from chassis.events.envelope import Envelope, load_schema, validate_payload
 from chassis.events.models import OutboxEvent
+from chassis.events.reachability import PUBLISH, broker_state
 
 logger = logging.getLogger(__name__)
-
-_broker_down_until = 0.0
 
 
 def publish(event_type: str, payload: dict[str, Any], *, version: int = 1) -> OutboxEvent:
@@ -91,7 +94,7 @@ def send(envelope: Envelope) -> None:
 def relay_after_commit(event_id: Any) -> None:
     """Send a just-committed event now, unless the broker failed moments ago (the sweep
     will). Never raises: the request that published has already succeeded."""
-    if time.monotonic() < _broker_down_until:
+    if broker_state.failed_within(events_settings()["BROKER_COOLDOWN_SECONDS"]):
         return
     try:
         relay_pending(ids=[event_id])
@@ -102,7 +105,6 @@ def relay_after_commit(event_id: Any) -> None:
 def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> int:
     """Send pending outbox rows (oldest first, those of ``ids`` only if given); returns how
     many were confirmed. Stops at the first broker failure, recording it on the row."""
-    global _broker_down_until
     conf = events_settings()
     sent = 0
     with transaction.atomic():
@@ -116,14 +118,13 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
             try:
                 send(envelope_of(row))
             except Exception as exc:
-                _broker_down_until = time.monotonic() + conf["BROKER_COOLDOWN_SECONDS"]
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                broker_state.record(reachable=False, source=PUBLISH, error=row.last_error)
                 row.save(update_fields=["attempts", "last_error"])
                 logger.warning("events.publish_failed", extra={"event_id": str(row.id)})
                 break
+            broker_state.record(reachable=True, source=PUBLISH)
             row.published_at = timezone.now()
             row.save(update_fields=["attempts", "published_at"])
             sent += 1
-    if sent:
-        _broker_down_until = 0.0
     return sent

@@ -1,5 +1,5 @@
-"""Celery tasks of chassis.events: consume one event (with retries and parking), and sweep
-the outbox. Registered in every service's worker through autodiscovery."""
+"""Celery tasks of chassis.events: consume one event (with retries and parking), sweep the
+outbox, purge old event rows. Registered in every service's worker through autodiscovery."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from celery import Task, shared_task
 
 from chassis.events.conf import (
     CONSUME_TASK,
+    PURGE_TASK,
     SWEEP_TASK,
     events_settings,
     queue_name,
@@ -18,6 +19,7 @@ from chassis.events.conf import (
 from chassis.events.consumer import handle, park
 from chassis.events.envelope import Envelope, InvalidEvent
 from chassis.events.outbox import relay_pending
+from chassis.events.retention import events_purge
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +75,13 @@ def outbox_sweep() -> int:
         sent += batch
         if batch < events_settings()["RELAY_BATCH"]:
             return sent
+
+
+@shared_task(name=PURGE_TASK, ignore_result=True)
+def purge() -> dict[str, int]:
+    """Delete sent outbox rows, handled events and redriven parked events past their
+    retention (hourly, Celery beat; see chassis.events.retention); logs and returns how many
+    rows of each went. Safe to run twice."""
+    deleted = events_purge()
+    logger.info("events.purged", extra={f"{table}_deleted": n for table, n in deleted.items()})
+    return deleted
