@@ -28,7 +28,7 @@ test: bootstrap lint
 # Each part's tests get database names and a RabbitMQ vhost of their own (infra/local/isolated),
 # so two `make test` runs on one machine never share a test database or a queue.
 test-chassis:
-	infra/local/isolated chassis $(MAKE) -C chassis test
+	infra/local/isolated chassis $(MAKE) -C chassis ci
 
 test-services:
 	@set -e; for part in $(PARTS); do infra/local/isolated $${part%-*} $(MAKE) -C $$part ci; done

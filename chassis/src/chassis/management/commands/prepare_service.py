@@ -82,7 +82,7 @@ class Command(BaseCommand):
         self._say(verbosity, f"migrations: {len(plan)} applied")
 
     def _collectstatic(self, quiet: dict[str, Any], verbosity: int) -> None:
-        root = Path(settings.STATIC_ROOT)
+        root = Path(str(settings.STATIC_ROOT))
         marker = root / FINGERPRINT
         fingerprint = static_fingerprint()
         manifest = root / "staticfiles.json"
