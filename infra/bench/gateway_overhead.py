@@ -14,7 +14,7 @@ requests wrk counted), each next to its target:
 
 For scale it also runs, under load, a third target: HAProxy with the gateway's own ``global``
 and ``defaults`` and no rules at all (``bare-haproxy``), i.e. what proxying alone costs on this
-machine, and it reports the CPU every platform process (gunicorn, honcho relaying the logs, ...)
+machine, and it reports the CPU every platform process (gunicorn, the runner relaying the logs, ...)
 and everything else on the machine spent during each round.
 
 How: it starts its own isolated platform with ``infra/local/platform.py up`` (temporary
@@ -78,7 +78,7 @@ RATE_NOTE = (
 )
 BARE_NOTE = (
     "bare-haproxy: the gateway's own global/defaults and upstream, no rules, its log to a "
-    "file rather than through honcho: what proxying alone costs on this machine"
+    "file rather than through the runner: what proxying alone costs on this machine"
 )
 CATALOG_NOTE = "catalog-service does not exist yet: the endpoint is users-service's"
 # Counts every response that is not a 2xx (wrk's own counter only sees status >= 400).
@@ -578,7 +578,7 @@ def scale(load: dict) -> list[dict]:
 
 
 def dropped_logs(platform: Platform) -> str:
-    """Log lines HAProxy dropped because its stdout (the pipe honcho reads) was full."""
+    """Log lines HAProxy dropped because its stdout (the pipe the runner reads) was full."""
     try:
         metrics = httpx.get(platform.status, timeout=5).text
     except httpx.HTTPError as exc:

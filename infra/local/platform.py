@@ -194,7 +194,7 @@ def ensure_tools() -> Path:
     marker = TOOLS / ".lock-hash"
     wanted = tree_hash(TOOLS_LOCK)
     if not (marker.exists() and marker.read_text() == wanted):
-        say("installing tools (uv, honcho, ruff, pytest) into var/tools")
+        say("installing tools (uv, ruff, pytest) into var/tools")
         run([sys.executable, "-m", "venv", "--clear", TOOLS], quiet=True)
         run(
             [TOOLS / "bin" / "pip", "install", "-q", "--no-deps", "-r", TOOLS_LOCK],
