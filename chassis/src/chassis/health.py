@@ -104,11 +104,11 @@ def check_broker() -> None:
 def broker_report() -> dict[str, Any]:
     """The ``broker`` member of ``/readyz``; starts a background check when the state is
     older than ``HEALTH_BROKER_CHECK_SECONDS`` (the report is the state before it)."""
+    last = broker_state.last  # read first: a check started below may finish at once
     if getattr(settings, "CELERY_BROKER_URL", None):
         broker_state.refresh_if_stale(
             getattr(settings, "HEALTH_BROKER_CHECK_SECONDS", 30), check_broker
         )
-    last = broker_state.last
     if last is None:
         return {"status": "unknown", "source": None, "observed_at": None, "error": None}
     observed_at = datetime.fromtimestamp(last.wall, UTC).isoformat(timespec="milliseconds")
