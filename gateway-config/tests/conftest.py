@@ -33,9 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[1]  # gateway-config/
 KONG_YML = ROOT / "kong.yml"
-# The Kong reference data (decK's JSON Schema) lives in shared/ beside the repository;
-# KONG_SCHEMA overrides its location (e.g. a pipeline that downloads it).
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+# decK's JSON Schema, vendored (schema/README.md); KONG_SCHEMA overrides its location.
+KONG_SCHEMA = ROOT / "schema" / "kong_json_schema.json"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 HOST = "127.0.0.1"
 KIDS = ("k-2026a", "k-2026b")

@@ -23,9 +23,9 @@ from gateway import kong
 from tests.conftest import (
     HAPROXY,
     KIDS,
+    KONG_SCHEMA,
     KONG_YML,
     ROOT,
-    SHARED,
     jwks_of,
     kong_document,
     kong_variant,
@@ -34,7 +34,7 @@ from tests.conftest import (
     route_of,
 )
 
-SCHEMA = Path(os.environ.get("KONG_SCHEMA", SHARED / "kong" / "kong_json_schema.json")).resolve()
+SCHEMA = Path(os.environ.get("KONG_SCHEMA", KONG_SCHEMA)).resolve()
 BIN = Path(sys.executable).parent
 
 

@@ -95,3 +95,16 @@ def test_consumers_contract_copies_equal_the_producers_schemas() -> None:
     for copy in copies:
         original = PRODUCER_SCHEMAS[copy.parent.name] / copy.name
         assert copy.read_text() == original.read_text(), copy.relative_to(ROOT)
+
+
+def test_nothing_refers_to_files_outside_the_repository() -> None:
+    # The repository must build and test from a clone alone: Kong's schema is vendored in
+    # gateway-config/schema/, the architecture and style notes are in docs/.
+    found = subprocess.run(
+        ["git", "grep", "-n", "-E", "-e", r"\.\./\.\./shared|\.\./shared/|/work/[s]hared"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.stdout == ""
