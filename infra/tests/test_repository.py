@@ -108,3 +108,27 @@ def test_nothing_refers_to_files_outside_the_repository() -> None:
         check=False,
     )
     assert found.stdout == ""
+
+
+def test_the_readme_event_table_matches_the_registry() -> None:
+    """README's event table (event -> producer -> consumers) is what infra/services.toml says."""
+    import tomllib
+
+    services = tomllib.loads((ROOT / "infra/services.toml").read_text())["services"]
+    expected = {}
+    for name, spec in services.items():
+        for schema in ROOT.glob(f"{spec['dir']}/*/event_schemas/*.v*.json"):
+            event = schema.name.split(".v")[0]
+            consumers = sorted(c for c, s in services.items() if event in s["consumes"])
+            expected[event] = (name, consumers)
+    rows = re.findall(
+        r"^\| `([a-z]+\.[a-z]+)` \| (\w+) \| ([^|]+) \|", (ROOT / "README.md").read_text(), re.M
+    )
+    table = {
+        event: (
+            producer,
+            sorted(c.strip() for c in consumers.split(",") if c.strip() != "none yet"),
+        )
+        for event, producer, consumers in rows
+    }
+    assert table == expected
