@@ -78,20 +78,10 @@ import _harness
 from _harness import (
     ROOT,
     SERVICES,
-    WRK_SCRIPT,
     BenchError,
     Load,
-    ensure_wrk,
     first_line,
-    latency_summary,
-    loadavg,
-    machine_ticks,
-    provenance,
-    render,
-    rows_targets,
-    stat_fields,
     verdict,
-    write_reports,
 )
 
 SERVICE = ROOT / SERVICES["catalog"].dir
@@ -410,7 +400,7 @@ def cpu_by_kind(servers: list[int], backends: set[int]) -> dict[str, float]:
         if not entry.name.isdigit():
             continue
         try:
-            fields = stat_fields(int(entry.name))
+            fields = _harness.stat_fields(int(entry.name))
             comm = Path(f"/proc/{entry.name}/comm").read_text().strip()
         except (OSError, ValueError):
             continue
@@ -429,9 +419,9 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 def run_wrk(load: Load, url: str, servers: list[int], backends: set[int]) -> dict:
     """One wrk run, with the CPU per request of gunicorn and its backends during it."""
-    cpu_before, machine_before = cpu_by_kind(servers, backends), machine_ticks()
+    cpu_before, machine_before = cpu_by_kind(servers, backends), _harness.machine_ticks()
     result = _harness.run_wrk(load, url)
-    cpu_after, machine_after = cpu_by_kind(servers, backends), machine_ticks()
+    cpu_after, machine_after = cpu_by_kind(servers, backends), _harness.machine_ticks()
     cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
     foreign = busy / os.sysconf("SC_CLK_TCK") - sum(cpu.values())
@@ -496,7 +486,7 @@ def measure_all(sizes: list[Size], args: argparse.Namespace) -> dict:
 def summarize(runs: list[dict]) -> dict:
     names = sorted({name for run in runs for name in run["cpu_us_per_request"]})
     return {
-        **latency_summary(runs),
+        **_harness.latency_summary(runs),
         "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
         "cpu_us_per_request": {
             name: round(statistics.median(run["cpu_us_per_request"][name] for run in runs), 1)
@@ -592,7 +582,7 @@ def context(sizes: list[Size], args: argparse.Namespace) -> dict:
         for s in sizes
     )
     return {
-        **provenance(args.loadavg),
+        **_harness.provenance(args.loadavg),
         "postgresql": first_line(["psql", f"{args.pg}/postgres", "-qAtc", "SELECT version()"]),
         "databases": databases,
         "gunicorn": f"{args.workers} sync workers, DB_CONN_MAX_AGE=600 (connections reused), "
@@ -700,7 +690,7 @@ def rows_queries(report: dict) -> list[list[str]]:
 
 
 TABLES = (
-    ("Targets", rows_targets),
+    ("Targets", _harness.rows_targets),
     ("Ratios (endpoint / floor throughput; 1M / 10k)", rows_ratios),
     ("Figures (medians over rounds)", rows_figures),
     ("Queries per request and their plans (EXPLAIN ANALYZE, in-process)", rows_queries),
@@ -714,7 +704,7 @@ def report_text(report: dict, *, markdown: bool) -> str:
         if rows is not rows_queries or report.get("queries")
     ]
     title = "Catalog at scale: product list and detail"
-    return render(title, report["context"], tables, markdown=markdown)
+    return _harness.render(title, report["context"], tables, markdown=markdown)
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -751,7 +741,7 @@ def parse_args() -> argparse.Namespace:
     if not sizes or min(sizes) < 100 or args.rounds < 1 or args.duration < 1:
         parser.error("at least one size of 100 or more, --rounds and --duration at least 1")
     args.sizes = sizes
-    args.loadavg = loadavg()
+    args.loadavg = _harness.loadavg()
     return args
 
 
@@ -776,7 +766,7 @@ def benchmark(sizes: list[Size], args: argparse.Namespace, var: Path) -> dict:
             print(f"{size.label}: inspecting queries and plans", flush=True)
             queries[size.label] = inspect_queries(size)
     args.script = var / "count-non2xx.lua"
-    args.script.write_text(WRK_SCRIPT)
+    args.script.write_text(_harness.WRK_SCRIPT)
     series = measure_all(sizes, args)
     labels = [size.label for size in sizes]
     summary: dict = {"connections": args.connections}
@@ -807,7 +797,7 @@ def benchmark(sizes: list[Size], args: argparse.Namespace, var: Path) -> dict:
 
 def main() -> int:
     args = parse_args()
-    args.wrk = ensure_wrk()
+    args.wrk = _harness.ensure_wrk()
     if not GUNICORN.exists():
         sys.exit(f"{GUNICORN} is missing: run `make bootstrap` first")
     sizes = [
@@ -840,7 +830,7 @@ def main() -> int:
     if failed:
         return 1
     print("\n" + report_text(report, markdown=False))
-    write_reports(NAME, report, report_text(report, markdown=True))
+    _harness.write_reports(NAME, report, report_text(report, markdown=True))
     return 0
 
 

@@ -59,22 +59,12 @@ import httpx
 import _harness
 from _harness import (
     RAISED_LIMIT,
-    WRK_SCRIPT,
     BenchError,
     Load,
     answers,
-    ensure_wrk,
     first_line,
     free_port,
-    latency_summary,
-    loadavg,
-    machine_ticks,
-    provenance,
-    render,
-    rows_targets,
-    stat_fields,
     verdict,
-    write_reports,
 )
 
 ENDPOINT = "/api/v1/users/me"
@@ -214,7 +204,7 @@ def process_tree(root: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                children.setdefault(int(stat_fields(int(entry.name))[1]), []).append(
+                children.setdefault(int(_harness.stat_fields(int(entry.name))[1]), []).append(
                     int(entry.name)
                 )
             except (OSError, ValueError, IndexError):
@@ -238,7 +228,7 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
     for pid, label in pids:
         try:
             name = label or Path(f"/proc/{pid}/comm").read_text().split(":")[0].strip()
-            ticks = sum(int(value) for value in stat_fields(pid)[11:15])
+            ticks = sum(int(value) for value in _harness.stat_fields(pid)[11:15])
         except (OSError, ValueError):
             continue
         seconds[name] = seconds.get(name, 0.0) + ticks / tick
@@ -253,11 +243,11 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
 def measure(platform: Platform, load: Load, target: str) -> dict:
     """One wrk run with the CPU each platform process and the whole machine spent during it."""
     token = access_token(platform)
-    cpu_before, machine_before = cpu_by_process(platform), machine_ticks()
+    cpu_before, machine_before = cpu_by_process(platform), _harness.machine_ticks()
     result = _harness.run_wrk(
         load, platform.urls[target] + ENDPOINT, [f"Authorization: Bearer {token}"]
     )
-    cpu_after, machine_after = cpu_by_process(platform), machine_ticks()
+    cpu_after, machine_after = cpu_by_process(platform), _harness.machine_ticks()
     result["cpu_s"] = {
         name: round(cpu_after[name] - cpu_before.get(name, 0.0), 3) for name in cpu_after
     }
@@ -300,7 +290,7 @@ def summarize(runs: list[dict]) -> dict:
     names = sorted({name for run in runs for name in run["cpu_s"]})
     cpu = {name: sum(run["cpu_s"].get(name, 0.0) for run in runs) for name in names}
     return {
-        **latency_summary(runs),
+        **_harness.latency_summary(runs),
         "machine_busy": round(statistics.mean(run["machine_busy"] for run in runs), 3),
         "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
         "cpu_us_per_request": {name: round(cpu[name] / requests * 1e6, 1) for name in names},
@@ -368,7 +358,7 @@ def context(platform: Platform, args: argparse.Namespace, wrk: str) -> dict:
     choice = re.search(r"backing services: (.*)", log)
     cfg = (platform.var / "gateway" / "haproxy.cfg").read_text()
     return {
-        **provenance(args.loadavg),
+        **_harness.provenance(args.loadavg),
         "backing_services": choice[1].strip() if choice else "unknown",
         "haproxy": first_line(["haproxy", "-v"]),
         "haproxy_global": ", ".join(re.findall(r"^    (nbthread \d+|log .*)$", cfg, re.M)),
@@ -425,7 +415,7 @@ def rows_cpu(report: dict) -> list[list[str]]:
 
 
 TABLES = (
-    ("Targets", rows_targets),
+    ("Targets", _harness.rows_targets),
     ("Load and latency (medians over rounds)", rows_series),
     ("CPU per request by process, under load (us; all rounds of each target)", rows_cpu),
 )
@@ -435,7 +425,7 @@ def report_text(report: dict, *, markdown: bool) -> str:
     meta = {k: v for k, v in report["context"].items() if k != "endpoint"}
     tables = [(title, rows(report)) for title, rows in TABLES]
     title = f"Gateway overhead: {report['context']['endpoint']}"
-    return render(title, meta, tables, markdown=markdown)
+    return _harness.render(title, meta, tables, markdown=markdown)
 
 
 # --- main --------------------------------------------------------------------------------
@@ -458,7 +448,7 @@ def parse_args() -> argparse.Namespace:
             f"--duration must be 1..{TOKEN_LIFETIME - 60} (a token lives "
             f"{TOKEN_LIFETIME} s) and --rounds at least 1"
         )
-    args.loadavg = loadavg()
+    args.loadavg = _harness.loadavg()
     return args
 
 
@@ -471,7 +461,7 @@ def setup(platform: Platform, args: argparse.Namespace) -> None:
     if not args.no_bare:
         start_bare_proxy(platform)
     args.script = platform.var / "count-non2xx.lua"
-    args.script.write_text(WRK_SCRIPT)
+    args.script.write_text(_harness.WRK_SCRIPT)
     print(f"warm-up: {args.warmup} s per target", flush=True)
     for target in platform.urls:
         measure(platform, Load(args.wrk, args.script, args.warmup, args.connections), target)
@@ -504,7 +494,7 @@ def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
 
 def main() -> int:
     args = parse_args()
-    args.wrk = ensure_wrk()
+    args.wrk = _harness.ensure_wrk()
     var = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     print(f"starting an isolated platform (log: {var / 'platform.log'})", flush=True)
     platform = start_platform(var, args.recycle)
@@ -524,7 +514,7 @@ def main() -> int:
     if failed:
         return 1
     print("\n" + report_text(report, markdown=False))
-    write_reports("gateway_overhead", report, report_text(report, markdown=True))
+    _harness.write_reports("gateway_overhead", report, report_text(report, markdown=True))
     return 0
 
 
