@@ -54,13 +54,10 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
     workflows = sorted(ROOT.glob(".github/workflows/*.yml")) + sorted(
         ROOT.glob("*/.github/workflows/*.yml")
     )
+    parts = sorted(["chassis", "gateway-config", *SERVICES])  # each its own pipeline
     assert [p.relative_to(ROOT).as_posix() for p in workflows] == [
         ".github/workflows/platform.yml",
-        "catalog-service/.github/workflows/ci.yml",
-        "chassis/.github/workflows/ci.yml",
-        "gateway-config/.github/workflows/ci.yml",
-        "orders-service/.github/workflows/ci.yml",
-        "users-service/.github/workflows/ci.yml",
+        *(f"{part}/.github/workflows/ci.yml" for part in parts),
     ]
     check = subprocess.run(
         [
