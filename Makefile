@@ -1,9 +1,10 @@
 # The platform's entry points. Each part (chassis/, users-service/, ...) has its own Makefile
 # with its own `ci` target; this one installs what is needed and delegates.
 PYTHON ?= python3
-RUNNER := $(PYTHON) infra/local/platform.py
+RUNNER := $(PYTHON) infra/local/runner.py
 TOOLS := var/tools/bin
-PARTS := gateway-config users-service catalog-service orders-service
+# The gateway's renderer, then every service the registry (infra/services.toml) names.
+PARTS := gateway-config $(shell $(PYTHON) infra/local/registry.py dirs)
 
 .PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
 	bench-saga bench-broker

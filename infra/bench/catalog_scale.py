@@ -58,7 +58,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform as host
 import re
 import resource
 import shutil
@@ -70,21 +69,28 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICE = ROOT / "catalog-service"
+import _harness
+from _harness import (
+    ROOT,
+    SERVICES,
+    BenchError,
+    Load,
+    first_line,
+    verdict,
+)
+
+SERVICE = ROOT / SERVICES["catalog"].dir
 PYTHON = SERVICE / ".venv" / "bin" / "python"
 GUNICORN = SERVICE / ".venv" / "bin" / "gunicorn"
 BENCH = ROOT / "infra" / "bench"
 FLOOR = BENCH / "catalog_floor"
-RESULTS = BENCH / "results"
 NAME = "catalog_scale"
-API = "/api/v1/catalog/products/"
+API = SERVICES["catalog"].api + "products/"
 FLOOR_API = "/floor/products/"
 SERVICE_VAR = Path(tempfile.gettempdir()) / "catalog-bench-var"  # the service's VAR_DIR
 DEPTH = 0.9  # the deep page and the detail id: 90% of the way through
@@ -103,24 +109,6 @@ COVERAGE_FILTERS = (
     "q=leather",
     'q="cast iron" -skillet',
 )
-# Counts every response that is not a 2xx (wrk's own counter only sees status >= 400).
-WRK_SCRIPT = """
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) bad = 0 end
-function response(status, headers, body)
-  if status < 200 or status > 299 then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("bad") end
-  io.write(string.format("non2xx %d\\n", total))
-end
-"""
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot give a trustworthy figure (server down, non-2xx, mismatch)."""
 
 
 @dataclass
@@ -159,22 +147,6 @@ def label(products: int) -> str:
 # --- tools ---------------------------------------------------------------------------------
 
 
-def ensure_wrk() -> str:
-    """wrk's path; installs the Debian package when missing and running as root."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        sys.exit("wrk is not installed: apt-get install wrk (as root), then run again")
-    print("installing wrk (apt-get install -y wrk)", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    quiet = {"env": env, "capture_output": True, "check": False}
-    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
-    return shutil.which("wrk") or sys.exit("could not install wrk (apt-get install wrk)")
-
-
 def port_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -210,9 +182,11 @@ def service_env(size: Size) -> dict[str, str]:
     }
 
 
-def manage(size: Size, *command: str) -> str:
+def in_service(size: Size, what: str, script: str, *args: str) -> str:
+    """``script`` (manage.py, the floor's probe.py) in catalog-service's environment; ``what``
+    names it in the error."""
     done = subprocess.run(
-        [str(PYTHON), "manage.py", *command],
+        [str(PYTHON), script, *args],
         cwd=SERVICE,
         env=service_env(size),
         capture_output=True,
@@ -220,22 +194,16 @@ def manage(size: Size, *command: str) -> str:
         check=False,
     )
     if done.returncode != 0:
-        raise BenchError(f"manage.py {' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+        raise BenchError(f"{what} failed:\n{done.stdout}{done.stderr}")
     return done.stdout
 
 
+def manage(size: Size, *command: str) -> str:
+    return in_service(size, f"manage.py {' '.join(command)}", "manage.py", *command)
+
+
 def probe(size: Size, *args: str) -> object:
-    done = subprocess.run(
-        [str(PYTHON), str(FLOOR / "probe.py"), *args],
-        cwd=SERVICE,
-        env=service_env(size),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"probe.py {args[0]} failed:\n{done.stdout}{done.stderr}")
-    return json.loads(done.stdout)
+    return json.loads(in_service(size, f"probe.py {args[0]}", str(FLOOR / "probe.py"), *args))
 
 
 def psql(size: Size | None, sql: str, pg: str) -> str:
@@ -423,12 +391,6 @@ def inspect_queries(size: Size) -> list[dict]:
 # --- CPU accounting and wrk ----------------------------------------------------------------
 
 
-def stat_fields(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: [1] ppid, [11:13] utime stime."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
-
-
 def cpu_by_kind(servers: list[int], backends: set[int]) -> dict[str, float]:
     """CPU seconds so far of gunicorn (our servers' trees), of the PostgreSQL backends serving
     them (their kept connections), and of wrk."""
@@ -438,7 +400,7 @@ def cpu_by_kind(servers: list[int], backends: set[int]) -> dict[str, float]:
         if not entry.name.isdigit():
             continue
         try:
-            fields = stat_fields(int(entry.name))
+            fields = _harness.stat_fields(int(entry.name))
             comm = Path(f"/proc/{entry.name}/comm").read_text().strip()
         except (OSError, ValueError):
             continue
@@ -452,72 +414,14 @@ def cpu_by_kind(servers: list[int], backends: set[int]) -> dict[str, float]:
     return seconds
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of every core, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def parse_wrk(text: str) -> dict:
-    """Requests, requests/s, p50/p99 (ms), non-2xx (the script's count) and socket errors."""
-    percentiles = {
-        p: float(v) * UNITS[u]
-        for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
-    }
-    requests = re.search(r"^\s+(\d+) requests in", text, re.M)
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-    non2xx = re.search(r"^non2xx (\d+)$", text, re.M)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
-    if not (requests and rps and non2xx and set(percentiles) == {"50", "99"}):
-        raise BenchError(f"cannot read wrk's output:\n{text}")
-    return {
-        "requests": int(requests[1]),
-        "rps": float(rps[1]),
-        "p50_ms": percentiles["50"],
-        "p99_ms": percentiles["99"],
-        "non2xx": int(non2xx[1]),
-        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
-    }
-
-
-@dataclass
-class Load:
-    wrk: str
-    script: Path
-    duration: int
-    connections: int
-
-
 def run_wrk(load: Load, url: str, servers: list[int], backends: set[int]) -> dict:
-    command = [
-        load.wrk,
-        "-t1",
-        f"-c{load.connections}",
-        f"-d{load.duration}s",
-        "--latency",
-        "-s",
-        str(load.script),
-        url,
-    ]
-    cpu_before, machine_before = cpu_by_kind(servers, backends), machine_ticks()
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=False, timeout=load.duration + 60
-    )
-    cpu_after, machine_after = cpu_by_kind(servers, backends), machine_ticks()
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    result = parse_wrk(done.stdout)
-    if result["non2xx"] or result["socket_errors"]:
-        raise BenchError(
-            f"{url}: {result['non2xx']} non-2xx responses and "
-            f"{result['socket_errors']} socket errors: figures not trustworthy\n{done.stdout}"
-        )
+    """One wrk run, with the CPU per request of gunicorn and its backends during it."""
+    cpu_before, machine_before = cpu_by_kind(servers, backends), _harness.machine_ticks()
+    result = _harness.run_wrk(load, url)
+    cpu_after, machine_after = cpu_by_kind(servers, backends), _harness.machine_ticks()
     cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
     busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
     foreign = busy / os.sysconf("SC_CLK_TCK") - sum(cpu.values())
@@ -582,22 +486,13 @@ def measure_all(sizes: list[Size], args: argparse.Namespace) -> dict:
 def summarize(runs: list[dict]) -> dict:
     names = sorted({name for run in runs for name in run["cpu_us_per_request"]})
     return {
-        "rounds": len(runs),
-        "requests": sum(run["requests"] for run in runs),
-        "rps": round(statistics.median(run["rps"] for run in runs), 1),
-        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
-        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
+        **_harness.latency_summary(runs),
         "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
         "cpu_us_per_request": {
             name: round(statistics.median(run["cpu_us_per_request"][name] for run in runs), 1)
             for name in names
         },
     }
-
-
-def verdict(figure: str, value: float, target: str = "-", ok: bool | None = None) -> dict:
-    outcome = "info" if ok is None else "PASS" if ok else "MISS"
-    return {"figure": figure, "value": value, "target": target, "verdict": outcome}
 
 
 def paired(first: list[dict], second: list[dict], key: str) -> float:
@@ -680,24 +575,14 @@ def verdicts(found: dict, labels: list[str], connections: int) -> list[dict]:
 # --- reports -------------------------------------------------------------------------------
 
 
-def first_line(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return (done.stdout or done.stderr).strip().split("\n")[0]
-
-
 def context(sizes: list[Size], args: argparse.Namespace) -> dict:
-    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = first_line(["git", "-C", str(ROOT), "status", "--porcelain"])
     databases = "; ".join(
         f"{s.database}: {s.facts['products']:,} products, {s.facts['database_size']} "
         + ("(reused)" if s.facts["reused"] else f"(seeded in {s.facts.get('seed_s')} s)")
         for s in sizes
     )
     return {
-        "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit + (" (uncommitted changes)" if dirty else ""),
-        "machine": f"{os.cpu_count()} cores, {host.machine()}, load average before start "
-        f"{args.loadavg}",
+        **_harness.provenance(args.loadavg),
         "postgresql": first_line(["psql", f"{args.pg}/postgres", "-qAtc", "SELECT version()"]),
         "databases": databases,
         "gunicorn": f"{args.workers} sync workers, DB_CONN_MAX_AGE=600 (connections reused), "
@@ -721,12 +606,6 @@ def context(sizes: list[Size], args: argparse.Namespace) -> dict:
             "other load: CPU of everything else on the machine during the runs, in cores",
         ],
     }
-
-
-def rows_targets(report: dict) -> list[list[str]]:
-    return [["figure", "value", "target", "verdict"]] + [
-        [t["figure"], f"{t['value']:g}", t["target"], t["verdict"]] for t in report["targets"]
-    ]
 
 
 def rows_figures(report: dict) -> list[list[str]]:
@@ -810,53 +689,22 @@ def rows_queries(report: dict) -> list[list[str]]:
     return rows
 
 
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
-def md_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
-
-
 TABLES = (
-    ("Targets", rows_targets),
+    ("Targets", _harness.rows_targets),
     ("Ratios (endpoint / floor throughput; 1M / 10k)", rows_ratios),
     ("Figures (medians over rounds)", rows_figures),
     ("Queries per request and their plans (EXPLAIN ANALYZE, in-process)", rows_queries),
 )
 
 
-def render(report: dict, *, markdown: bool) -> str:
-    meta, table = report["context"], md_table if markdown else text_table
-    out = [("# " if markdown else "") + "Catalog at scale: product list and detail", ""]
-    out += [f"- {key}: {value}" for key, value in meta.items() if key != "notes"]
-    out += [f"- note: {note}" for note in meta["notes"]]
-    for title, rows in TABLES:
-        if rows is rows_queries and not report.get("queries"):
-            continue
-        out += ["", f"## {title}" if markdown else title, "", table(rows(report))]
-    return "\n".join(out) + "\n"
-
-
-def write_reports(report: dict) -> list[Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    markdown = render(report, markdown=True)
-    paths = [
-        RESULTS / f"{NAME}-{stamp}.json",
-        RESULTS / f"{NAME}-{stamp}.md",
-        RESULTS / f"{NAME}-latest.md",
+def report_text(report: dict, *, markdown: bool) -> str:
+    tables = [
+        (title, rows(report))
+        for title, rows in TABLES
+        if rows is not rows_queries or report.get("queries")
     ]
-    paths[0].write_text(json.dumps(report, indent=2) + "\n")
-    paths[1].write_text(markdown)
-    paths[2].write_text(markdown)
-    return paths
+    title = "Catalog at scale: product list and detail"
+    return _harness.render(title, report["context"], tables, markdown=markdown)
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -893,7 +741,7 @@ def parse_args() -> argparse.Namespace:
     if not sizes or min(sizes) < 100 or args.rounds < 1 or args.duration < 1:
         parser.error("at least one size of 100 or more, --rounds and --duration at least 1")
     args.sizes = sizes
-    args.loadavg = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    args.loadavg = _harness.loadavg()
     return args
 
 
@@ -918,7 +766,7 @@ def benchmark(sizes: list[Size], args: argparse.Namespace, var: Path) -> dict:
             print(f"{size.label}: inspecting queries and plans", flush=True)
             queries[size.label] = inspect_queries(size)
     args.script = var / "count-non2xx.lua"
-    args.script.write_text(WRK_SCRIPT)
+    args.script.write_text(_harness.WRK_SCRIPT)
     series = measure_all(sizes, args)
     labels = [size.label for size in sizes]
     summary: dict = {"connections": args.connections}
@@ -949,7 +797,7 @@ def benchmark(sizes: list[Size], args: argparse.Namespace, var: Path) -> dict:
 
 def main() -> int:
     args = parse_args()
-    args.wrk = ensure_wrk()
+    args.wrk = _harness.ensure_wrk()
     if not GUNICORN.exists():
         sys.exit(f"{GUNICORN} is missing: run `make bootstrap` first")
     sizes = [
@@ -981,9 +829,8 @@ def main() -> int:
             shutil.rmtree(var, ignore_errors=True)
     if failed:
         return 1
-    print("\n" + render(report, markdown=False))
-    for path in write_reports(report):
-        print(f"wrote {path.relative_to(ROOT)}")
+    print("\n" + report_text(report, markdown=False))
+    _harness.write_reports(NAME, report, report_text(report, markdown=True))
     return 0
 
 

@@ -17,16 +17,17 @@ and ``defaults`` and no rules at all (``bare-haproxy``), i.e. what proxying alon
 machine, and it reports the CPU every platform process (gunicorn, the runner relaying the logs, ...)
 and everything else on the machine spent during each round.
 
-How: it starts its own isolated platform with ``infra/local/platform.py up`` (temporary
-PLATFORM_VAR, free ports, its own database prefix, dropped at the end), registers a user and
-logs in through the gateway, and stops the platform with Ctrl-C (SIGINT) even on error. The
-gateway is rendered from a copy of gateway-config/kong.yml that differs only in the
-rate-limiting ``minute`` values (raised to 10,000,000): a load test from one address would
-otherwise hit the 600/minute limit. Rate-limit counting still runs on every request.
-users-service's own per-IP auth throttles are raised, and gunicorn's worker recycling is off
-(``--recycle`` keeps it): a worker reboot costs about a second of CPU mid-round, on whichever
-target is running. Any response other than 2xx makes the run fail. catalog-service does not
-exist yet, so the one authenticated API endpoint there is to measure is users-service's.
+How: it starts its own isolated platform with ``infra/local/runner.py up`` (temporary
+PLATFORM_VAR, free ports for every service of the registry, its own database prefix, dropped at
+the end: infra/bench/_harness.py), registers a user and logs in through the gateway, and stops
+the platform with Ctrl-C (SIGINT) even on error. The gateway is rendered from a copy of
+gateway-config/kong.yml that differs only in the rate-limiting ``minute`` values (raised to
+10,000,000): a load test from one address would otherwise hit the 600/minute limit. Rate-limit
+counting still runs on every request. users-service's own per-IP auth throttles are raised, and
+gunicorn's worker recycling is off (``--recycle`` keeps it): a worker reboot costs about a
+second of CPU mid-round, on whichever target is running. Any response other than 2xx makes the
+run fail. The endpoint measured is users-service's (the gateway's costs do not depend on the
+service).
 
 Run it (``make bench`` runs the bootstrap first):
 
@@ -40,34 +41,33 @@ plus gateway_overhead-latest.md. This is a benchmark: nothing asserts the target
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import os
-import platform as host
 import re
 import resource
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-RUNNER = ROOT / "infra" / "local" / "platform.py"
-KONG = ROOT / "gateway-config" / "kong.yml"
-RESULTS = ROOT / "infra" / "bench" / "results"
+import _harness
+from _harness import (
+    RAISED_LIMIT,
+    BenchError,
+    Load,
+    answers,
+    first_line,
+    free_port,
+    verdict,
+)
+
 ENDPOINT = "/api/v1/users/me"
-RAISED_LIMIT = 10_000_000
-START_TIMEOUT = 240  # the first run installs the virtual environments
 TOKEN_LIFETIME = 300  # users-service's access tokens (JWT_ACCESS_SECONDS default)
 SERVICE_THROTTLE = "100000/min"  # users-service's own per-IP auth throttles, raised
 TARGET_RATIO, TARGET_ADDED_P50_MS, TARGET_CPU_US = 0.9, 0.5, 80.0
@@ -81,84 +81,23 @@ BARE_NOTE = (
     "file rather than through the runner: what proxying alone costs on this machine"
 )
 CATALOG_NOTE = "catalog-service does not exist yet: the endpoint is users-service's"
-# Counts every response that is not a 2xx (wrk's own counter only sees status >= 400).
-WRK_SCRIPT = """
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) bad = 0 end
-function response(status, headers, body)
-  if status < 200 or status > 299 then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("bad") end
-  io.write(string.format("non2xx %d\\n", total))
-end
-"""
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot give a trustworthy figure (platform down, non-2xx, wrk failed)."""
 
 
 @dataclass
-class Platform:
-    process: subprocess.Popen
-    var: Path
-    log: Path
-    prefix: str
-    users: str
-    gateway: str
+class Platform(_harness.Platform):
     credentials: dict[str, str] = field(default_factory=dict)
-    seen: set[int] = field(default_factory=set)  # every pid of the platform seen running
     bare: subprocess.Popen | None = None  # HAProxy without rules, for scale
     urls: dict[str, str] = field(default_factory=dict)  # target -> base URL
-    status: str = ""  # the gateway's Prometheus endpoint
+
+    @property
+    def users(self) -> str:
+        return self.services["users"]
 
 
 # --- tools and the isolated platform -----------------------------------------------------
 
 
-def ensure_wrk() -> str:
-    """wrk's path; installs the Debian package when missing and running as root."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        sys.exit("wrk is not installed: apt-get install wrk (as root), then run again")
-    print("installing wrk (apt-get install -y wrk)", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    quiet = {"env": env, "capture_output": True, "check": False}
-    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
-    return shutil.which("wrk") or sys.exit("could not install wrk (apt-get install wrk)")
-
-
-def raised_kong(dest: Path) -> int:
-    """Copy kong.yml with every rate-limiting ``minute`` raised; nothing else differs."""
-    text = KONG.read_text()
-    raised, count = re.subn(r"(\{minute: )\d+(,)", rf"\g<1>{RAISED_LIMIT}\g<2>", text)
-    plugins = text.count("- name: rate-limiting")
-    if count != plugins or re.search(r"\{[^}]*\b(second|hour|day|month|year):", text):
-        raise BenchError(
-            f"kong.yml has {plugins} rate-limiting plugins, raised {count}: "
-            "update raised_kong() to the file's new shape"
-        )
-    dest.write_text(raised)
-    return count
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def platform_env(var: Path, kong_file: Path, prefix: str, recycle: bool) -> dict[str, str]:
-    ports = {
-        name: str(free_port()) for name in ("USERS_PORT", "GATEWAY_PORT", "GATEWAY_STATUS_PORT")
-    }
+def start_platform(var: Path, recycle: bool) -> Platform:
     throttles = {
         f"THROTTLE_{scope}": SERVICE_THROTTLE
         for scope in ("LOGIN", "REGISTER", "REFRESH", "PASSWORD")
@@ -167,42 +106,8 @@ def platform_env(var: Path, kong_file: Path, prefix: str, recycle: bool) -> dict
     # second each (re)boot costs about a second of CPU in the middle of a round, on whichever
     # target is running: noise unrelated to the gateway, off unless --recycle.
     recycling = {} if recycle else {"GUNICORN_CMD_ARGS": "--max-requests 0"}
-    return {
-        **os.environ,
-        **ports,
-        **throttles,
-        **recycling,
-        "PLATFORM_VAR": str(var),
-        "PLATFORM_DB_PREFIX": prefix,
-        "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
-        "GATEWAY_KONG_FILE": str(kong_file),
-    }
-
-
-def start_platform(var: Path, recycle: bool) -> Platform:
-    kong_file = var / "kong.bench.yml"
-    print(
-        f"gateway rendered from a copy of kong.yml: {raised_kong(kong_file)} rate limits "
-        f"raised to {RAISED_LIMIT:,}/minute (counting still runs)",
-        flush=True,
-    )
-    prefix = f"bench_{secrets.token_hex(3)}_"
-    env = platform_env(var, kong_file, prefix, recycle)
-    log = var / "platform.log"
-    python = shutil.which("python3") or sys.executable  # as `make up` runs it
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [python, RUNNER, "up"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = {name: f"http://127.0.0.1:{env[name]}" for name in ("USERS_PORT", "GATEWAY_PORT")}
-    platform = Platform(process, var, log, prefix, url["USERS_PORT"], url["GATEWAY_PORT"])
+    platform = _harness.start_platform(var, {**throttles, **recycling}, kind=Platform)
     platform.urls = {"direct": platform.users, "gateway": platform.gateway}
-    platform.status = f"http://127.0.0.1:{env['GATEWAY_STATUS_PORT']}/metrics"
     return platform
 
 
@@ -231,76 +136,19 @@ def start_bare_proxy(platform: Platform) -> None:
     raise BenchError(f"the bare HAProxy did not start: see {platform.var / 'bare-haproxy.log'}")
 
 
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def wait_ready(platform: Platform) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    for url in (f"{platform.users}/readyz", f"{platform.gateway}/.well-known/jwks.json"):
-        while True:
-            if platform.process.poll() is not None:
-                raise BenchError(f"platform exited with {platform.process.returncode}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"platform not ready after {START_TIMEOUT}s ({url})")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+    _harness.wait_ready(platform)
     platform.seen |= set(process_tree(platform.process.pid))
 
 
 def stop_platform(platform: Platform) -> None:
-    """Ctrl-C to the runner's group, as in a terminal; SIGKILL what is left after 30 s."""
+    """The bare HAProxy, then the platform (every pid of it seen is SIGKILLed if need be)."""
     if platform.bare is not None and platform.bare.poll() is None:
         platform.bare.terminate()
         platform.bare.wait(timeout=30)
     if platform.process.poll() is None:
         platform.seen |= set(process_tree(platform.process.pid))
-        os.killpg(platform.process.pid, signal.SIGINT)
-        try:
-            platform.process.wait(timeout=90)  # the runner's grace is 30 s
-        except subprocess.TimeoutExpired:
-            print("platform did not stop on Ctrl-C: killing its processes", file=sys.stderr)
-            for pid in platform.seen:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            platform.process.wait(timeout=10)
-    drop_databases(platform.prefix)
-    if shutil.which("rabbitmqctl"):  # the platform's vhost and its services' broker users
-        subprocess.run(
-            ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
-            capture_output=True,
-            check=False,
-        )
-        for service in ("users", "catalog", "orders"):
-            subprocess.run(
-                ["rabbitmqctl", "-q", "delete_user", f"{platform.prefix}vhost.{service}"],
-                capture_output=True,
-                check=False,
-            )
-
-
-def drop_databases(prefix: str) -> None:
-    if shutil.which("psql") is None:
-        return
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-At", "-c"]
-    listed = subprocess.run(
-        [*psql, "SELECT datname FROM pg_database"], capture_output=True, text=True, check=False
-    )
-    for name in (n for n in listed.stdout.split() if n.startswith(prefix)):
-        subprocess.run(
-            [*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-            capture_output=True,
-            check=False,
-        )
-        print(f"dropped database {name}")
+    _harness.stop_platform(platform)
 
 
 # --- the user and its tokens -------------------------------------------------------------
@@ -351,18 +199,12 @@ def check_endpoint(platform: Platform) -> dict[str, str]:
 # --- CPU accounting from /proc -----------------------------------------------------------
 
 
-def stat_fields(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: [1] ppid, [11:15] utime stime cutime cstime."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
-
-
 def process_tree(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                children.setdefault(int(stat_fields(int(entry.name))[1]), []).append(
+                children.setdefault(int(_harness.stat_fields(int(entry.name))[1]), []).append(
                     int(entry.name)
                 )
             except (OSError, ValueError, IndexError):
@@ -386,7 +228,7 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
     for pid, label in pids:
         try:
             name = label or Path(f"/proc/{pid}/comm").read_text().split(":")[0].strip()
-            ticks = sum(int(value) for value in stat_fields(pid)[11:15])
+            ticks = sum(int(value) for value in _harness.stat_fields(pid)[11:15])
         except (OSError, ValueError):
             continue
         seconds[name] = seconds.get(name, 0.0) + ticks / tick
@@ -395,84 +237,17 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
     return seconds
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of every core, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
 # --- wrk ---------------------------------------------------------------------------------
-
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def parse_wrk(text: str) -> dict:
-    """Requests, requests/s, p50/p99 (ms), non-2xx (the script's count) and socket errors."""
-    percentiles = {
-        p: float(v) * UNITS[u]
-        for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
-    }
-    requests = re.search(r"^\s+(\d+) requests in", text, re.M)
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-    non2xx = re.search(r"^non2xx (\d+)$", text, re.M)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
-    if not (requests and rps and non2xx and set(percentiles) == {"50", "99"}):
-        raise BenchError(f"cannot read wrk's output:\n{text}")
-    return {
-        "requests": int(requests[1]),
-        "rps": float(rps[1]),
-        "p50_ms": percentiles["50"],
-        "p99_ms": percentiles["99"],
-        "non2xx": int(non2xx[1]),
-        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
-    }
-
-
-@dataclass
-class Load:
-    wrk: str
-    script: Path
-    duration: int
-    connections: int
-
-
-def run_wrk(load: Load, url: str, token: str) -> dict:
-    command = [
-        load.wrk,
-        "-t1",
-        f"-c{load.connections}",
-        f"-d{load.duration}s",
-        "--latency",
-        "-s",
-        str(load.script),
-        "-H",
-        f"Authorization: Bearer {token}",
-        url + ENDPOINT,
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=False, timeout=load.duration + 60
-    )
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    result = parse_wrk(done.stdout)
-    if result["non2xx"] or result["socket_errors"]:
-        raise BenchError(
-            f"{url}: {result['non2xx']} non-2xx responses and "
-            f"{result['socket_errors']} socket errors: figures not trustworthy\n"
-            f"{done.stdout}"
-        )
-    return result
 
 
 def measure(platform: Platform, load: Load, target: str) -> dict:
     """One wrk run with the CPU each platform process and the whole machine spent during it."""
     token = access_token(platform)
-    cpu_before, machine_before = cpu_by_process(platform), machine_ticks()
-    result = run_wrk(load, platform.urls[target], token)
-    cpu_after, machine_after = cpu_by_process(platform), machine_ticks()
+    cpu_before, machine_before = cpu_by_process(platform), _harness.machine_ticks()
+    result = _harness.run_wrk(
+        load, platform.urls[target] + ENDPOINT, [f"Authorization: Bearer {token}"]
+    )
+    cpu_after, machine_after = cpu_by_process(platform), _harness.machine_ticks()
     result["cpu_s"] = {
         name: round(cpu_after[name] - cpu_before.get(name, 0.0), 3) for name in cpu_after
     }
@@ -515,20 +290,11 @@ def summarize(runs: list[dict]) -> dict:
     names = sorted({name for run in runs for name in run["cpu_s"]})
     cpu = {name: sum(run["cpu_s"].get(name, 0.0) for run in runs) for name in names}
     return {
-        "rounds": len(runs),
-        "requests": requests,
-        "rps": round(statistics.median(run["rps"] for run in runs), 1),
-        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
-        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
+        **_harness.latency_summary(runs),
         "machine_busy": round(statistics.mean(run["machine_busy"] for run in runs), 3),
         "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
         "cpu_us_per_request": {name: round(cpu[name] / requests * 1e6, 1) for name in names},
     }
-
-
-def verdict(figure: str, value: float, target: str = "-", ok: bool | None = None) -> dict:
-    outcome = "info" if ok is None else "PASS" if ok else "MISS"
-    return {"figure": figure, "value": value, "target": target, "verdict": outcome}
 
 
 def verdicts(load: dict, single: dict) -> list[dict]:
@@ -587,22 +353,12 @@ def dropped_logs(platform: Platform) -> str:
     return found[1] if found else "unknown"
 
 
-def first_line(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return (done.stdout or done.stderr).strip().split("\n")[0]
-
-
 def context(platform: Platform, args: argparse.Namespace, wrk: str) -> dict:
     log = re.sub(r"\x1b\[[0-9;]*m", "", platform.log.read_text(errors="replace"))
     choice = re.search(r"backing services: (.*)", log)
     cfg = (platform.var / "gateway" / "haproxy.cfg").read_text()
-    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = first_line(["git", "-C", str(ROOT), "status", "--porcelain"])
     return {
-        "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit + (" (uncommitted changes)" if dirty else ""),
-        "machine": f"{os.cpu_count()} cores, {host.machine()}, load average before start "
-        f"{args.loadavg}",
+        **_harness.provenance(args.loadavg),
         "backing_services": choice[1].strip() if choice else "unknown",
         "haproxy": first_line(["haproxy", "-v"]),
         "haproxy_global": ", ".join(re.findall(r"^    (nbthread \d+|log .*)$", cfg, re.M)),
@@ -614,12 +370,6 @@ def context(platform: Platform, args: argparse.Namespace, wrk: str) -> dict:
         "endpoint": f"GET {ENDPOINT} with a user's access token",
         "notes": [CATALOG_NOTE, RATE_NOTE, BARE_NOTE, KONG_NOTE],
     }
-
-
-def rows_targets(report: dict) -> list[list[str]]:
-    return [["figure", "value", "target", "verdict"]] + [
-        [t["figure"], f"{t['value']:g}", t["target"], t["verdict"]] for t in report["targets"]
-    ]
 
 
 SERIES_HEADER = [
@@ -664,50 +414,18 @@ def rows_cpu(report: dict) -> list[list[str]]:
     return rows
 
 
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
-def md_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
-
-
 TABLES = (
-    ("Targets", rows_targets),
+    ("Targets", _harness.rows_targets),
     ("Load and latency (medians over rounds)", rows_series),
     ("CPU per request by process, under load (us; all rounds of each target)", rows_cpu),
 )
 
 
-def render(report: dict, *, markdown: bool) -> str:
-    meta, table = report["context"], md_table if markdown else text_table
-    out = [("# " if markdown else "") + f"Gateway overhead: {meta['endpoint']}", ""]
-    out += [f"- {key}: {value}" for key, value in meta.items() if key not in ("endpoint", "notes")]
-    out += [f"- note: {note}" for note in meta["notes"]]
-    for title, rows in TABLES:
-        out += ["", f"## {title}" if markdown else title, "", table(rows(report))]
-    return "\n".join(out) + "\n"
-
-
-def write_reports(report: dict) -> list[Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    markdown = render(report, markdown=True)
-    paths = [
-        RESULTS / f"gateway_overhead-{stamp}.json",
-        RESULTS / f"gateway_overhead-{stamp}.md",
-        RESULTS / "gateway_overhead-latest.md",
-    ]
-    paths[0].write_text(json.dumps(report, indent=2) + "\n")
-    paths[1].write_text(markdown)
-    paths[2].write_text(markdown)
-    return paths
+def report_text(report: dict, *, markdown: bool) -> str:
+    meta = {k: v for k, v in report["context"].items() if k != "endpoint"}
+    tables = [(title, rows(report)) for title, rows in TABLES]
+    title = f"Gateway overhead: {report['context']['endpoint']}"
+    return _harness.render(title, meta, tables, markdown=markdown)
 
 
 # --- main --------------------------------------------------------------------------------
@@ -730,7 +448,7 @@ def parse_args() -> argparse.Namespace:
             f"--duration must be 1..{TOKEN_LIFETIME - 60} (a token lives "
             f"{TOKEN_LIFETIME} s) and --rounds at least 1"
         )
-    args.loadavg = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    args.loadavg = _harness.loadavg()
     return args
 
 
@@ -743,7 +461,7 @@ def setup(platform: Platform, args: argparse.Namespace) -> None:
     if not args.no_bare:
         start_bare_proxy(platform)
     args.script = platform.var / "count-non2xx.lua"
-    args.script.write_text(WRK_SCRIPT)
+    args.script.write_text(_harness.WRK_SCRIPT)
     print(f"warm-up: {args.warmup} s per target", flush=True)
     for target in platform.urls:
         measure(platform, Load(args.wrk, args.script, args.warmup, args.connections), target)
@@ -776,7 +494,7 @@ def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
 
 def main() -> int:
     args = parse_args()
-    args.wrk = ensure_wrk()
+    args.wrk = _harness.ensure_wrk()
     var = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     print(f"starting an isolated platform (log: {var / 'platform.log'})", flush=True)
     platform = start_platform(var, args.recycle)
@@ -795,9 +513,8 @@ def main() -> int:
             shutil.rmtree(var, ignore_errors=True)
     if failed:
         return 1
-    print("\n" + render(report, markdown=False))
-    for path in write_reports(report):
-        print(f"wrote {path.relative_to(ROOT)}")
+    print("\n" + report_text(report, markdown=False))
+    _harness.write_reports("gateway_overhead", report, report_text(report, markdown=True))
     return 0
 
 

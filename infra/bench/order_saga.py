@@ -17,7 +17,7 @@ every ``--poll`` seconds) until it is CONFIRMED, REJECTED or ``--timeout`` passe
 - how many were REJECTED (none unless ``--stock`` is set low), failed (any other answer than
   201) or still PENDING at the timeout.
 
-How: it starts its own isolated platform with ``infra/local/platform.py up`` (temporary
+How: it starts its own isolated platform with ``infra/local/runner.py up`` (temporary
 PLATFORM_VAR, free ports, its own database prefix and RabbitMQ vhost, dropped at the end), as
 ``make up`` runs it (2 gunicorn workers per service, one Celery worker with concurrency 1 per
 service). The gateway is rendered from a copy of gateway-config/kong.yml whose rate-limiting
@@ -40,17 +40,8 @@ order_saga-latest.md. This is a benchmark: nothing asserts a target.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import os
-import platform as host
 import random
-import re
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,36 +49,26 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
-RUNNER = ROOT / "infra" / "local" / "platform.py"
-KONG = ROOT / "gateway-config" / "kong.yml"
-RESULTS = ROOT / "infra" / "bench" / "results"
-RAISED_LIMIT = 10_000_000
-START_TIMEOUT = 240  # the first run installs the virtual environments
+from _harness import (
+    BenchError,
+    Platform,
+    loadavg,
+    provenance,
+    start_platform,
+    stop_platform,
+    wait_ready,
+    write_reports,
+)
+
 SERVICE_THROTTLE = "1000000/min"
 TOKEN_REFRESH_SECONDS = 240  # access tokens live 5 minutes
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED"}
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot give a trustworthy figure (platform down, set-up refused)."""
-
-
-@dataclass
-class Platform:
-    process: subprocess.Popen
-    var: Path
-    log: Path
-    prefix: str
-    gateway: str
-    orders: str
-    catalog: str
 
 
 @dataclass
@@ -117,122 +98,12 @@ class Buyer:
 # --- the isolated platform -----------------------------------------------------------------
 
 
-def raised_kong(dest: Path) -> int:
-    """Copy kong.yml with every rate-limiting ``minute`` raised; nothing else differs."""
-    text = KONG.read_text()
-    raised, count = re.subn(r"(\{minute: )\d+(,)", rf"\g<1>{RAISED_LIMIT}\g<2>", text)
-    plugins = text.count("- name: rate-limiting")
-    if count != plugins or re.search(r"\{[^}]*\b(second|hour|day|month|year):", text):
-        raise BenchError(
-            f"kong.yml has {plugins} rate-limiting plugins, raised {count}: "
-            "update raised_kong() to the file's new shape"
-        )
-    dest.write_text(raised)
-    return count
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_platform(var: Path) -> Platform:
-    kong_file = var / "kong.bench.yml"
-    count = raised_kong(kong_file)
-    print(f"gateway rendered from a copy of kong.yml: {count} rate limits raised", flush=True)
-    prefix = f"bench_{secrets.token_hex(3)}_"
-    names = ("USERS_PORT", "CATALOG_PORT", "ORDERS_PORT", "GATEWAY_PORT", "GATEWAY_STATUS_PORT")
-    ports = {name: str(free_port()) for name in names}
+def start_saga_platform(var: Path) -> Platform:
     throttles = {
         f"THROTTLE_{scope}": SERVICE_THROTTLE
         for scope in ("LOGIN", "REGISTER", "REFRESH", "PASSWORD", "ORDER_PLACE")
     }
-    env = {
-        **os.environ,
-        **ports,
-        **throttles,
-        "PLATFORM_VAR": str(var),
-        "PLATFORM_DB_PREFIX": prefix,
-        "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
-        "GATEWAY_KONG_FILE": str(kong_file),
-    }
-    log = var / "platform.log"
-    python = shutil.which("python3") or sys.executable  # as `make up` runs it
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [python, RUNNER, "up"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    return Platform(
-        process,
-        var,
-        log,
-        prefix,
-        url["GATEWAY_PORT"],
-        url["ORDERS_PORT"],
-        url["CATALOG_PORT"],
-    )
-
-
-def wait_ready(platform: Platform) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    for url in (
-        f"{platform.catalog}/readyz",
-        f"{platform.orders}/readyz",
-        f"{platform.gateway}/.well-known/jwks.json",
-    ):
-        while True:
-            if platform.process.poll() is not None:
-                raise BenchError(f"platform exited with {platform.process.returncode}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"platform not ready after {START_TIMEOUT}s ({url})")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-
-
-def stop_platform(platform: Platform) -> None:
-    """Ctrl-C to the runner's group, as in a terminal; SIGKILL the group after 30 s."""
-    if platform.process.poll() is None:
-        os.killpg(platform.process.pid, signal.SIGINT)
-        try:
-            platform.process.wait(timeout=90)  # the runner's grace is 30 s
-        except subprocess.TimeoutExpired:
-            print("platform did not stop on Ctrl-C: killing its group", file=sys.stderr)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(platform.process.pid, signal.SIGKILL)
-            platform.process.wait(timeout=10)
-    if shutil.which("psql"):
-        for service in ("users", "catalog", "orders"):
-            subprocess.run(
-                [
-                    *("psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"),
-                    f"DROP DATABASE IF EXISTS {platform.prefix}{service} WITH (FORCE)",
-                ],
-                capture_output=True,
-                check=False,
-            )
-    if shutil.which("rabbitmqctl"):  # the platform's vhost and its services' broker users
-        subprocess.run(
-            ["rabbitmqctl", "-q", "delete_vhost", f"{platform.prefix}vhost"],
-            capture_output=True,
-            check=False,
-        )
-        for service in ("users", "catalog", "orders"):
-            subprocess.run(
-                ["rabbitmqctl", "-q", "delete_user", f"{platform.prefix}vhost.{service}"],
-                capture_output=True,
-                check=False,
-            )
+    return start_platform(var, throttles)
 
 
 def backing_services(platform: Platform) -> str:
@@ -463,16 +334,6 @@ def summarise(orders: list[Order], args: argparse.Namespace, extra: dict[str, An
 # --- report --------------------------------------------------------------------------------
 
 
-def git_commit() -> str:
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    return f"{head} (uncommitted changes)" if dirty else head
-
-
 def report(figures: dict, meta: dict) -> str:
     rows = [
         ("orders asked", f"{figures['rate_asked']}/s for {figures['duration_s']} s "
@@ -522,10 +383,10 @@ def main() -> None:
         parser.error("--lines must be between 1 and --products")
 
     var = Path(tempfile.mkdtemp(prefix="bench-saga-"))
-    platform = start_platform(var)
+    platform = start_saga_platform(var)
     try:
         wait_ready(platform)
-        load = os.getloadavg()
+        load = loadavg()
         orders, extra = run(platform, args)
         figures = summarise(orders, args, extra)
         backing = backing_services(platform)
@@ -534,12 +395,8 @@ def main() -> None:
     finally:
         stop_platform(platform)
 
-    finished = datetime.now(UTC)
     meta = {
-        "finished_utc": finished.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": git_commit(),
-        "machine": f"{os.cpu_count()} cores, {host.machine()}, load average before start "
-        + " ".join(f"{x:.2f}" for x in load),
+        **provenance(load),
         "backing_services": backing,
         "platform": "as `make up` runs it: 2 gunicorn sync workers per service, one Celery "
         "worker (concurrency 1, with beat) per service, HAProxy gateway",
@@ -550,14 +407,7 @@ def main() -> None:
     }
     text = report(figures, meta)
     print("\n" + text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = finished.strftime("%Y%m%dT%H%M%SZ")
-    (RESULTS / f"order_saga-{stamp}.json").write_text(
-        json.dumps({"meta": meta, "args": vars(args), "figures": figures}, indent=2) + "\n"
-    )
-    (RESULTS / f"order_saga-{stamp}.md").write_text(text)
-    (RESULTS / "order_saga-latest.md").write_text(text)
-    print(f"written: infra/bench/results/order_saga-{stamp}.json/.md, order_saga-latest.md")
+    write_reports("order_saga", {"meta": meta, "args": vars(args), "figures": figures}, text)
 
 
 if __name__ == "__main__":

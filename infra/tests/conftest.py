@@ -1,6 +1,6 @@
 """Start the whole platform the way `make up` does, in an isolated var/ and database.
 
-Each parametrization runs `infra/local/platform.py up` as a child process group on free ports:
+Each parametrization runs `infra/local/runner.py up` as a child process group on free ports:
 once on the machine's PostgreSQL/RabbitMQ/Redis, once on the embedded default (SQLite and the
 filesystem broker). Teardown presses Ctrl-C and checks the platform stops cleanly.
 """
@@ -23,9 +23,14 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNNER = ROOT / "infra" / "local" / "platform.py"
-# The Django services of the platform (their directory; also their Kong service name).
-SERVICES = ["users-service", "catalog-service", "orders-service"]
+RUNNER = ROOT / "infra" / "local" / "runner.py"
+sys.path.insert(0, str(ROOT / "infra" / "local"))
+from registry import Service, load_services  # noqa: E402 - the runner's directory, just added
+
+# The platform's services (infra/services.toml), by name, with their registered ports.
+REGISTRY: dict[str, Service] = load_services(env={})
+# Their directories (also their Kong service names).
+SERVICES = [service.dir for service in REGISTRY.values()]
 # Deadlines are generous on purpose: the suite must pass on a machine busy with other work
 # (about half as fast). Tests wait for conditions, never for fixed times.
 START_TIMEOUT = 300  # `make test` installs the virtual environments before
@@ -38,9 +43,7 @@ SEEDED_PRODUCTS = 200  # what prepare seeds (seed_catalog --products 200)
 @dataclass
 class Platform:
     mode: str
-    users: str  # base URL of users-service (direct)
-    catalog: str  # base URL of catalog-service (direct)
-    orders: str  # base URL of orders-service (direct)
+    urls: dict[str, str]  # service name -> its base URL (direct)
     gateway: str  # base URL of the gateway
     var: Path
     process: subprocess.Popen
@@ -48,6 +51,11 @@ class Platform:
     env: dict[str, str]
 
     prefix: str  # of the platform's database names; its RabbitMQ vhost is f"{prefix}vhost"
+
+    @property
+    def users(self) -> str:
+        """users-service's base URL (direct): where tokens are issued."""
+        return self.urls["users"]
 
     def demo_password(self) -> str:
         return (self.var / "demo-staff-password").read_text().strip()
@@ -152,14 +160,12 @@ def platform(
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
-    port, catalog_port, orders_port = free_port(), free_port(), free_port()
+    ports = {name: free_port() for name in REGISTRY}
     gateway_port, status_port = free_port(), free_port()
     env = {
         **os.environ,
+        **{f"{REGISTRY[name].env_prefix}PORT": str(port) for name, port in ports.items()},
         "PLATFORM_VAR": str(var),
-        "USERS_PORT": str(port),
-        "CATALOG_PORT": str(catalog_port),
-        "ORDERS_PORT": str(orders_port),
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_STATUS_PORT": str(status_port),
         "PLATFORM_DB_PREFIX": prefix,
@@ -189,9 +195,7 @@ def platform(
         )
     platform = Platform(
         mode,
-        f"http://127.0.0.1:{port}",
-        f"http://127.0.0.1:{catalog_port}",
-        f"http://127.0.0.1:{orders_port}",
+        {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
         f"http://127.0.0.1:{gateway_port}",
         var,
         process,
@@ -200,9 +204,8 @@ def platform(
         prefix,
     )
     try:
-        wait_ready(platform.users, process, log)
-        wait_ready(platform.catalog, process, log)
-        wait_ready(platform.orders, process, log)
+        for url in platform.urls.values():
+            wait_ready(url, process, log)
         wait_ready(platform.gateway, process, log, probe="/.well-known/jwks.json")
         wait_products_known(platform)
         yield platform

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import EVENTUALLY, HTTP_TIMEOUT, ROOT, RUNNER, Platform
+from conftest import EVENTUALLY, HTTP_TIMEOUT, REGISTRY, ROOT, RUNNER, Platform
 
 sys.path.insert(0, str(ROOT / "chassis" / "src"))
 from chassis.testing import WorkerProcess
@@ -405,7 +405,7 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
     buyer = shop.buyer()
     vhost = shop.vhost
     granted = broker_permissions(vhost)
-    assert sorted(granted) == sorted(f"{vhost}.{s}" for s in ("users", "catalog", "orders"))
+    assert sorted(granted) == sorted(f"{vhost}.{s}" for s in REGISTRY)
     for user in granted:
         rabbitmqctl("clear_permissions", "-p", vhost, user)
     try:
@@ -420,8 +420,8 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
         assert {o["status"] for o in shop.orders_of(buyer)} == {"PENDING"}
         pending = "SELECT count(*) FROM chassis_events_outboxevent WHERE published_at IS NULL"
         assert int(shop.orders_sql(pending)) >= 5  # kept in the outbox
-        for service in ("users", "catalog", "orders"):
-            ready = httpx.get(f"{getattr(shop.platform, service)}/readyz", timeout=HTTP_TIMEOUT)
+        for service in REGISTRY:
+            ready = httpx.get(f"{shop.platform.urls[service]}/readyz", timeout=HTTP_TIMEOUT)
             assert ready.status_code == 200, (service, ready.text)
     finally:
         for user, (configure, write, read) in granted.items():
@@ -446,7 +446,7 @@ def test_orders_are_accepted_while_the_broker_is_unreachable_and_settle_once_it_
 def orders_report_the_broker(shop: Shop, status: str) -> bool:
     """Whether orders' /readyz reports the broker in ``status``; it is ready whatever it says
     of the broker."""
-    ready = httpx.get(f"{shop.platform.orders}/readyz", timeout=HTTP_TIMEOUT)
+    ready = httpx.get(f"{shop.platform.urls['orders']}/readyz", timeout=HTTP_TIMEOUT)
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert (body["status"], body["checks"]) == ("ok", {"database": "ok", "migrations": "ok"})
@@ -522,9 +522,10 @@ def node_name(shop: Shop, service: str) -> str:
 
 
 def celery_control(shop: Shop, service: str, *args: str) -> None:
+    part = ROOT / REGISTRY[service].dir
     run = subprocess.run(
-        [ROOT / f"{service}-service/.venv/bin/celery", "-A", "config", "control", *args],
-        cwd=ROOT / f"{service}-service",
+        [part / ".venv/bin/celery", "-A", "config", "control", *args],
+        cwd=part,
         env=shop.service_env(service),
         capture_output=True,
         text=True,

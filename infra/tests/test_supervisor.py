@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EVENTUALLY, ROOT, eventually
+from conftest import EVENTUALLY, REGISTRY, ROOT, eventually
 
 sys.path.insert(0, str(ROOT / "infra" / "local"))
+from procfile import write_procfile
+from registry import Service
 from supervise import Supervisor, read_procfile
 
 
@@ -153,17 +155,33 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period_and_nam
     assert "still running after 1 s, killed (SIGKILL): stubborn" in running.output.text()
 
 
-def test_the_procfile_names_one_beat_per_service_and_no_worker_runs_beat() -> None:
-    processes = dict(read_procfile(ROOT / "infra" / "local" / "Procfile"))
-    assert sorted(processes) == sorted(
-        [
-            f"{s}-{kind}"
-            for s in ("users", "catalog", "orders")
-            for kind in ("web", "worker", "beat")
-        ]
-        + ["gateway"]
-    )
-    for service in ("users", "catalog", "orders"):
+def test_the_procfile_names_one_beat_per_service_and_no_worker_runs_beat(tmp_path: Path) -> None:
+    processes = dict(read_procfile(write_procfile(tmp_path, REGISTRY.values())))
+    kinds = ("web", "worker", "beat")
+    assert list(processes) == [f"{s}-{kind}" for s in REGISTRY for kind in kinds] + ["gateway"]
+    for service in REGISTRY:
         assert " beat " in processes[f"{service}-beat"]
         assert "--beat" not in processes[f"{service}-worker"]
         assert f"$VAR_DIR/celerybeat-{service}" in processes[f"{service}-beat"]
+
+
+def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
+    tmp_path: Path,
+) -> None:
+    payments = Service("payments", "payments-service", 8104, "/api/v1/payments/", (), (), (), 5)
+    processes = dict(read_procfile(write_procfile(tmp_path, [payments])))
+    own = (
+        'cd payments-service && exec env SECRET_KEY="$PAYMENTS_SECRET_KEY" '
+        'DATABASE_URL="$PAYMENTS_DATABASE_URL" CELERY_BROKER_URL="$PAYMENTS_BROKER_URL" '
+        'JWT_KEYS_DIR="$PAYMENTS_JWT_KEYS_DIR" .venv/bin/'
+    )
+    assert processes == {
+        "payments-web": own + 'gunicorn -c gunicorn.conf.py --bind "127.0.0.1:$PAYMENTS_PORT" '
+        "config.wsgi",
+        "payments-worker": own + 'celery -A config worker --hostname "payments.$PLATFORM_ID@%h" '
+        "--concurrency 1 --loglevel INFO",
+        "payments-beat": own + 'celery -A config beat --schedule "$VAR_DIR/celerybeat-payments" '
+        "--loglevel INFO",
+        "gateway": 'mkdir -p "$VAR_DIR/log" && exec haproxy -db -f "$VAR_DIR/gateway/haproxy.cfg" '
+        '>> "$VAR_DIR/log/gateway-access.log"',
+    }

@@ -3,23 +3,25 @@
 
 Standard library only, so it runs on a bare machine with nothing but python3.
 
-    python3 infra/local/platform.py bootstrap   # venvs for tools, chassis and every service
-    python3 infra/local/platform.py prepare     # databases, migrations, keys, demo staff
-    python3 infra/local/platform.py up          # bootstrap + prepare + run, supervised
-    python3 infra/local/platform.py down        # stop a running `up`
-    python3 infra/local/platform.py destroy     # drop its databases, broker vhost and users
-    python3 infra/local/platform.py manage catalog publish_products   # a service's manage.py,
+    python3 infra/local/runner.py bootstrap   # venvs for tools, chassis and every service
+    python3 infra/local/runner.py prepare     # databases, migrations, keys, demo staff
+    python3 infra/local/runner.py up          # bootstrap + prepare + run, supervised
+    python3 infra/local/runner.py down        # stop a running `up`
+    python3 infra/local/runner.py destroy     # drop its databases, broker vhost and users
+    python3 infra/local/runner.py manage catalog publish_products   # a service's manage.py,
                                                 # with the environment `up` gives it
 
 Everything it writes lives under ``var/`` (``PLATFORM_VAR`` overrides), except each part's
 ``.venv``. Backing services: PostgreSQL, RabbitMQ and Redis at their local defaults when they
 answer, else SQLite files and the chassis's filesystem transport under ``var/``
 (``PLATFORM_EMBEDDED=1`` forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and
-``<SERVICE>_PORT`` (USERS, CATALOG, ORDERS), ``CELERY_BROKER_URL``, ``REDIS_URL``,
-``PLATFORM_DB_PREFIX`` (database names), ``PLATFORM_BROKER_VHOST``, ``GUNICORN_WORKERS``,
-``PLATFORM_STOP_GRACE_SECONDS``.
+``<SERVICE>_PORT`` (USERS, CATALOG, ...: the registry's names), ``CELERY_BROKER_URL``,
+``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names), ``PLATFORM_BROKER_VHOST``,
+``GUNICORN_WORKERS``, ``PLATFORM_STOP_GRACE_SECONDS``.
 
-Processes (``infra/local/Procfile``: per service web, worker and one beat, plus the gateway)
+The services, their ports, prepare steps and event types are those of the service registry,
+``infra/services.toml`` (read by ``registry.py``). Processes (``<var>/Procfile``, rendered at
+every start from ``Procfile.template``: per service web, worker and one beat, plus the gateway)
 run under the supervisor in ``supervise.py``: one that exits unexpectedly is restarted with
 backoff, and given up (named, with its last lines) after repeated crashes. Ctrl-C or
 ``make down`` sends SIGTERM to all; the platform is stopped within
@@ -59,13 +61,14 @@ import sys
 import time
 from pathlib import Path
 
+from procfile import write_procfile
+from registry import load_services
 from supervise import Supervisor, read_procfile
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = Path(os.environ.get("PLATFORM_VAR", ROOT / "var")).resolve()
 TOOLS = ROOT / "var" / "tools"  # shared by every PLATFORM_VAR: it holds no state
 WHEELS = ROOT / "var" / "wheels"
-PROCFILE = ROOT / "infra" / "local" / "Procfile"
 TOOLS_LOCK = ROOT / "infra" / "requirements.lock"
 DB_PREFIX = os.environ.get("PLATFORM_DB_PREFIX", "")
 # A RabbitMQ virtual host of its own keeps a platform from sharing queues with another one
@@ -83,37 +86,8 @@ SYSTEM_PACKAGES = {"haproxy": "haproxy", "deck": "deck"}  # command -> Debian pa
 # worker) compiled ~1100 modules again: about 2 s of CPU each. Changing this reinstalls.
 INSTALL_FLAVOUR = "+bytecode"
 
-# name -> directory, port, and the manage.py commands that prepare it (after migrate).
-SERVICES: dict[str, dict] = {
-    "users": {
-        "dir": "users-service",
-        "port": int(os.environ.get("USERS_PORT", "8101")),
-        "publishes": ["user"],  # the event types it may publish: user.*
-        "prepare": [
-            ["jwt_keys", "--dir", "{var}/keys/users", "--ensure", "2"],
-            [
-                "ensure_demo_staff",
-                "--email",
-                "admin@example.com",
-                "--password-file",
-                "{var}/demo-staff-password",
-            ],
-        ],
-    },
-    "catalog": {
-        "dir": "catalog-service",
-        "port": int(os.environ.get("CATALOG_PORT", "8102")),
-        "publishes": ["product", "stock"],
-        # A demo catalog the first time (a no-op once there are products).
-        "prepare": [["seed_catalog", "--products", "200", "--if-empty", "--no-progress"]],
-    },
-    "orders": {
-        "dir": "orders-service",
-        "port": int(os.environ.get("ORDERS_PORT", "8103")),
-        "publishes": ["order"],
-        "prepare": [],
-    },
-}
+# name -> directory, port, API, event types and prepare steps (after migrate): the registry.
+SERVICES = load_services()
 
 
 def say(message: str) -> None:
@@ -170,7 +144,7 @@ def bootstrap() -> None:
     ensure_venv(uv, ROOT / "chassis", chassis_hash, editable="-e.")
     ensure_venv(uv, ROOT / "gateway-config", "", pins_chassis=False)
     for spec in SERVICES.values():
-        ensure_venv(uv, ROOT / spec["dir"], chassis_hash)
+        ensure_venv(uv, ROOT / spec.dir, chassis_hash)
 
 
 def ensure_system_packages() -> None:
@@ -301,9 +275,9 @@ def platform_env() -> dict[str, str]:
         "ALLOWED_HOSTS": "localhost,127.0.0.1",
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "json"),
         "GUNICORN_WORKERS": os.environ.get("GUNICORN_WORKERS", "2"),
-        "JWKS_URL": f"http://{HOST}:{SERVICES['users']['port']}/.well-known/jwks.json",
+        "JWKS_URL": f"http://{HOST}:{SERVICES['users'].port}/.well-known/jwks.json",
         # Staff sign in to catalog/orders admins with their users-service account (SSO).
-        "USERS_TOKEN_URL": f"http://{HOST}:{SERVICES['users']['port']}/api/v1/auth/token",
+        "USERS_TOKEN_URL": f"http://{HOST}:{SERVICES['users'].port}/api/v1/auth/token",
         # Requests arrive through the gateway, which appends the client to X-Forwarded-For.
         "NUM_PROXIES": "1",
         "GATEWAY_PORT": str(GATEWAY_PORT),
@@ -311,7 +285,7 @@ def platform_env() -> dict[str, str]:
     }
     for name, spec in SERVICES.items():
         key = f"{name.upper()}_"
-        env[key + "PORT"] = str(spec["port"])
+        env[key + "PORT"] = str(spec.port)
         env[key + "SECRET_KEY"] = secret(f"{name}-secret-key")
         env[key + "DATABASE_URL"] = os.environ.get(key + "DATABASE_URL") or (
             f"postgres://postgres@{HOST}:5432/{DB_PREFIX}{name}"
@@ -369,7 +343,7 @@ def broker_permissions(service: str) -> dict[str, str]:
         # Topic permission on the events exchange: the routing key is the event type, so a
         # service publishes its own event types only (RabbitMQ refuses anything else).
         "topic_write": "^("
-        + "|".join(re.escape(p) for p in SERVICES[service]["publishes"])
+        + "|".join(re.escape(p) for p in SERVICES[service].publishes)
         + r")\..+$",
         "topic_read": ".*",
     }
@@ -441,7 +415,7 @@ def ensure_broker(env: dict[str, str]) -> None:
 
 
 def destroy_broker() -> None:
-    """Remove the platform's vhost and its service users (``platform.py destroy``)."""
+    """Remove the platform's vhost and its service users (``runner.py destroy``)."""
     if not rabbitmqctl_available() or not BROKER_VHOST:
         return
     subprocess.run(["rabbitmqctl", "-q", "delete_vhost", BROKER_VHOST], capture_output=True)
@@ -471,10 +445,9 @@ def prepare(env: dict[str, str]) -> None:
     say("preparing " + ", ".join(SERVICES) + ": database, migrations, static files, event queues")
     running = {}
     for name, spec in SERVICES.items():
-        part = ROOT / spec["dir"]
+        part = ROOT / spec.dir
         steps = [
-            "--step=" + shlex.join(a.format(var=VAR) for a in command)
-            for command in spec["prepare"]
+            "--step=" + shlex.join(a.format(var=VAR) for a in command) for command in spec.prepare
         ]
         running[name] = subprocess.Popen(
             [part / ".venv" / "bin" / "python", "manage.py", "prepare_service", *steps, "-v", "1"],
@@ -503,7 +476,7 @@ def render_gateway(env: dict[str, str]) -> None:
     kong_file = Path(os.environ.get("GATEWAY_KONG_FILE", ROOT / "gateway-config" / "kong.yml"))
     shown = kong_file.relative_to(ROOT) if kong_file.is_relative_to(ROOT) else kong_file
     say(f"rendering the gateway from {shown}")
-    users = ROOT / SERVICES["users"]["dir"]
+    users = ROOT / SERVICES["users"].dir
     jwks = subprocess.run(
         [users / ".venv" / "bin" / "python", "manage.py", "jwt_keys", "--jwks"],
         cwd=users,
@@ -517,7 +490,7 @@ def render_gateway(env: dict[str, str]) -> None:
     jwks_file = VAR / "keys" / "users.jwks.json"
     jwks_file.write_text(jwks.stdout)
     gateway = ROOT / "gateway-config"
-    upstreams = [f"--upstream={spec['dir']}={HOST}:{spec['port']}" for spec in SERVICES.values()]
+    upstreams = [f"--upstream={spec.dir}={HOST}:{spec.port}" for spec in SERVICES.values()]
     run(
         [
             gateway / ".venv" / "bin" / "python",
@@ -558,7 +531,7 @@ def summary(env: dict[str, str]) -> None:
         )
     print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Prometheus)")
     print(f"  gateway access log: {VAR / 'log' / 'gateway-access.log'}")
-    direct = ", ".join(f"{name} http://{HOST}:{spec['port']}" for name, spec in SERVICES.items())
+    direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
     print(f"Demo staff account: admin@example.com / {password}")
     print("Ctrl-C stops everything.")
@@ -575,7 +548,7 @@ def up() -> None:
     ensure_broker(env)
     prepare(env)
     render_gateway(env)
-    ports = [s["port"] for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT]
+    ports = [s.port for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT]
     busy = [str(port) for port in ports if answers(port)]
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
@@ -584,7 +557,7 @@ def up() -> None:
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     pidfile.write_text(str(os.getpid()))
     supervisor = Supervisor(
-        read_procfile(PROCFILE),
+        read_procfile(write_procfile(VAR, SERVICES.values())),
         env={**os.environ, **env, "PATH": f"{TOOLS / 'bin'}:{os.environ['PATH']}"},
         cwd=ROOT,
         grace=STOP_GRACE,
@@ -656,7 +629,7 @@ def main() -> None:
     if args.command == "manage":
         if not args.service or not args.arguments:
             parser.error("manage needs a service and a manage.py command")
-        part = ROOT / SERVICES[args.service]["dir"]
+        part = ROOT / SERVICES[args.service].dir
         env = service_env(args.service, platform_env())
         command = [str(part / ".venv" / "bin" / "python"), "manage.py", *args.arguments]
         sys.exit(subprocess.run(command, cwd=part, env=env, check=False).returncode)
