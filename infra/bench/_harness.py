@@ -43,6 +43,7 @@ RAISED_LIMIT = 10_000_000
 START_TIMEOUT = 240  # the first run installs the virtual environments
 
 sys.path.insert(0, str(ROOT / "infra" / "local"))
+from ports import free_port  # noqa: E402 - the runner's directory, just added
 from registry import load_services  # noqa: E402 - the runner's directory, just added
 
 SERVICES = load_services(env={})  # name -> Service (infra/services.toml)
@@ -83,12 +84,6 @@ def raised_kong(dest: Path) -> int:
         )
     dest.write_text(raised)
     return count
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(port: int) -> bool:

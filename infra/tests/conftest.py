@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "infra" / "local" / "runner.py"
 sys.path.insert(0, str(ROOT / "infra" / "local"))
+from ports import free_port  # noqa: E402 - the runner's directory, just added
 from registry import Service, load_services  # noqa: E402 - the runner's directory, just added
 
 # The platform's services (infra/services.toml), by name, with their registered ports.
@@ -73,12 +73,6 @@ class Platform:
             with sqlite3.connect(self.var / f"{service}.sqlite3", timeout=20) as db:
                 return [[str(v) for v in row] for row in db.execute(query).fetchall()]
         return [row.split("|") for row in psql(query, self.database(service)).splitlines()]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def psql(sql: str, database: str = "postgres") -> str:
