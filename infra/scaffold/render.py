@@ -30,9 +30,10 @@ REGISTRY = ROOT / "infra" / "services.toml"
 # Partly rendered files: "head" = the rendered part, the marker, the service's own part;
 # "tail" = the service's own part, the marker, the rendered part.
 PARTS = {"pyproject.toml": "tail", ".env.example": "head"}
+RENDERED = "rendered from infra/scaffold (make scaffold-sync)"
 MARKERS = {
-    "head": "# ---- above: rendered from infra/scaffold (make scaffold-sync); below: this service's",
-    "tail": "# ---- above: this service's; below: rendered from infra/scaffold (make scaffold-sync)",
+    "head": f"# ---- above: {RENDERED}; below: this service's",
+    "tail": f"# ---- above: this service's; below: {RENDERED}",
 }
 
 
@@ -93,14 +94,18 @@ def own_part(relpath: str, current: str) -> str:
     return after if mode == "head" else before
 
 
-def expected(relpath: str, rendered: str, current: str) -> str:
-    """What the service's file must be: the rendering, around its own part if it has one."""
+def assemble(relpath: str, rendered: str, own: str) -> str:
+    """A service's file: the rendering, around the service's own part if the file has one."""
     mode = PARTS.get(relpath)
     if mode is None:
         return rendered
-    own = own_part(relpath, current)
     marker = MARKERS[mode] + "\n"
     return rendered + marker + own if mode == "head" else own + marker + rendered
+
+
+def expected(relpath: str, rendered: str, current: str) -> str:
+    """What the service's file must be, given what it is now (its own part is kept)."""
+    return assemble(relpath, rendered, own_part(relpath, current) if relpath in PARTS else "")
 
 
 def drift(service: Service, root: Path = ROOT) -> dict[str, tuple[str, str]]:
@@ -145,7 +150,9 @@ def check() -> int:
     ]
     if diffs:
         print("".join(diffs), end="")
-        print("\nThe services differ from infra/scaffold: edit the template, then make scaffold-sync")
+        print(
+            "\nThe services differ from infra/scaffold: edit the template, then make scaffold-sync"
+        )
     return 1 if diffs else 0
 
 
@@ -164,7 +171,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.command == "check":
         return check()
-    from new_service import new_service  # noqa: PLC0415 (only `new` needs it)
+    from new_service import new_service  # here: it imports this module
 
     new_service(args.name, args.port)
     return 0
