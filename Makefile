@@ -76,5 +76,5 @@ scaffold-sync:
 
 ## new-service: a new, empty, tested and routed service from the scaffold:
 ## make new-service NAME=payments PORT=8104 (then `make bootstrap` installs its venv)
-new-service: bootstrap
+new-service:
 	$(PYTHON) infra/scaffold/render.py new $(NAME) $(PORT)

@@ -54,7 +54,14 @@ def clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in LEAKING}
 
 
-def run(command: list, *, cwd: Path, env: dict[str, str], timeout: int = 300) -> str:
+def run(
+    command: list,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: int = 300,
+    expect_failure: bool = False,
+) -> str:
     result = subprocess.run(
         [str(c) for c in command],
         cwd=cwd,
@@ -65,7 +72,10 @@ def run(command: list, *, cwd: Path, env: dict[str, str], timeout: int = 300) ->
         timeout=timeout,
         check=False,
     )
-    assert result.returncode == 0, f"{command} failed in {cwd}:\n{result.stdout[-6000:]}"
+    failed = result.returncode != 0
+    assert failed == expect_failure, (
+        f"{command} in {cwd} ({result.returncode}):\n{result.stdout[-6000:]}"
+    )
     return result.stdout
 
 
