@@ -47,7 +47,7 @@ class Service:
     name: str  # the registry's key: URL paths, database, Celery app, gunicorn's name
     dir: str
     port: int
-    app: str  # the Django app's package
+    app: str  # the Django app's package: the name, in every service so far
 
     def variables(self) -> dict[str, str]:
         hooks = tomllib.loads((SCAFFOLD / "hooks.toml").read_text()).get(self.name, {})
@@ -67,7 +67,7 @@ class Service:
 def registry() -> list[Service]:
     services = tomllib.loads(REGISTRY.read_text())["services"]
     return [
-        Service(name=name, dir=spec["dir"], port=spec["port"], app=spec.get("app", name))
+        Service(name=name, dir=spec["dir"], port=spec["port"], app=name)
         for name, spec in services.items()
     ]
 
