@@ -7,7 +7,7 @@ TOOLS := var/tools/bin
 PARTS := gateway-config $(shell $(PYTHON) infra/local/registry.py dirs)
 
 .PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
-	bench-saga bench-broker
+	bench-saga bench-broker scaffold-sync new-service
 
 ## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
 up:
@@ -69,3 +69,13 @@ bench-saga: bootstrap
 ## --samples 40" for a quick run)
 bench-broker: bootstrap
 	chassis/.venv/bin/python infra/bench/embedded_broker.py $(BENCH_ARGS)
+
+## scaffold-sync: re-render every service's boilerplate from infra/scaffold (after editing a
+## template or hooks.toml; a repository test fails while a service differs from it)
+scaffold-sync:
+	$(PYTHON) infra/scaffold/render.py sync
+
+## new-service: a new, empty, tested and routed service from the scaffold:
+## make new-service NAME=payments PORT=8104 (then `make bootstrap` installs its venv)
+new-service:
+	$(PYTHON) infra/scaffold/render.py new $(NAME) $(PORT)

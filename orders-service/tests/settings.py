@@ -1,9 +1,15 @@
 """Settings of the test run: the production settings (config.settings) plus a test environment.
 
-pytest-django loads ``DJANGO_SETTINGS_MODULE`` before any conftest.py is imported, so the
-environment is set here (``setdefault``: CI may point the suite at other servers) and then
-the real settings are imported. The JWKS URL is replaced per session by a real HTTP server
-the fixtures start (tests/conftest.py).
+pytest-django loads ``DJANGO_SETTINGS_MODULE`` in its ``pytest_load_initial_conftests`` hook,
+which runs before pytest imports any conftest.py (pytest's own conftest loading is
+``trylast``), so a conftest cannot provide ``SECRET_KEY``: config.settings would already have
+failed. pyproject.toml therefore points pytest at this module, which sets the environment the
+way a deployment would and then imports the real settings. Values already in the environment
+win (``setdefault``), so CI can point the suite at other servers.
+
+Only what makes tests fast and deterministic differs from production: a cheap password hash,
+generous throttle rates (tests that are about throttling lower them) and no upstream proxy.
+Keys and static files are per session, set by fixtures in tests/conftest.py.
 """
 
 import os
@@ -16,5 +22,15 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("LOG_FORMAT", "console")
 
 from config.settings import *  # noqa: F403
+from config.settings import REST_FRAMEWORK as _REST_FRAMEWORK
 
+# Hashing with PBKDF2 costs ~100 ms per password; tests hash hundreds.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+TEST_THROTTLE_RATE = "10000/min"
+REST_FRAMEWORK = {
+    **_REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        scope: TEST_THROTTLE_RATE for scope in _REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {})
+    },
+}

@@ -14,9 +14,9 @@ admin.site.site_title = "users-service admin"
 
 urlpatterns = [
     path("admin/users/", admin.site.urls),
-    path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
-    path("api/v1/auth/", include("users.urls.auth")),
     path("api/v1/users/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/users/", include("users.urls.users")),
     path("docs/users/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path("api/v1/auth/", include("users.urls.auth")),
 ]
