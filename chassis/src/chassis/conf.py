@@ -3,28 +3,59 @@
 A service's ``config/settings.py`` starts with::
 
     env = environ.Env()
-    globals().update(chassis.conf.common_settings(env, service="users", base_dir=BASE_DIR))
+    EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+    _common = common_settings(
+        env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
+    )
+    globals().update(_common)
 
-and then adds its own apps, URLs and service-specific settings. Defaults are the safe,
-production ones (DEBUG off, secure cookies, HSTS, HTTPS redirect); local runs loosen them
-through the environment (``infra/local`` does), never through a second settings file.
+and then adds its own apps, URLs and service-specific settings (and its own Celery beat
+entries: ``CELERY_BEAT_SCHEDULE = {**_common["CELERY_BEAT_SCHEDULE"], ...}``). Defaults are
+the safe, production ones (DEBUG off, secure cookies, HSTS, HTTPS redirect); local runs
+loosen them through the environment (``infra/local`` does), never through a second settings
+file. What the chassis itself reads is one setting, ``CHASSIS`` (chassis.settings).
 
 Environment variables read here (each service's ``.env.example`` lists them all):
-``SECRET_KEY`` (required), ``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``,
-``VAR_DIR``, ``DATABASE_URL``, ``DB_CONN_MAX_AGE``, ``REDIS_URL``, ``CACHE_KEY_PREFIX``,
-``CELERY_BROKER_URL``,
-``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_PRELOAD``,
-``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
-``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``, ``USERS_TOKEN_URL``,
-``HEALTH_BROKER_CHECK_SECONDS``, ``HEALTH_BROKER_TIMEOUT_SECONDS``.
+``SECRET_KEY`` (required), ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``JWKS_URL`` and
+``USERS_TOKEN_URL`` (required in production, the last two by services that verify tokens),
+``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``, ``VAR_DIR``, ``DB_CONN_MAX_AGE``,
+``REDIS_URL``, ``CACHE_KEY_PREFIX``, ``CELERY_TASK_SOFT_TIME_LIMIT``,
+``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
+``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
+``HEALTH_BROKER_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from chassis.events.broker import beat_schedule, event_queues
+
+__all__ = [
+    "DJANGO_APPS",
+    "MIDDLEWARE",
+    "REST_FRAMEWORK_BASE",
+    "SSO_AUTHENTICATION_BACKENDS",
+    "SSO_SESSION_COOKIE_AGE",
+    "TEMPLATES",
+    "broker_transport",
+    "broker_transport_options",
+    "common_settings",
+    "logging_config",
+    "rest_framework",
+    "spectacular",
+]
+
+# Local stand-ins of users-service's endpoints, with DEBUG on only (see common_settings).
+_LOCAL_USERS = "http://127.0.0.1:8101"
+_JWKS_PATH = "/.well-known/jwks.json"
+_TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 
 # Apps, middleware and templates every service runs: the admin with whitenoise static files,
 # DRF with drf-spectacular's self-hosted Swagger UI, django-guid correlation ids.
@@ -96,46 +127,50 @@ REST_FRAMEWORK_BASE: dict[str, Any] = {
 }
 
 
-def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[str, Any]:
-    """Return the settings shared by all services, for ``globals().update(...)``."""
+def common_settings(
+    env: environ.Env,
+    *,
+    service: str,
+    base_dir: Path,
+    events_consumed: Sequence[str] = (),
+    verifies_tokens: bool = True,
+) -> dict[str, Any]:
+    """Return the settings shared by all services, for ``globals().update(...)``.
+
+    ``events_consumed``: the event types the service's worker handles (its queue's bindings;
+    the chassis's system check holds them equal to its handlers); its own event schemas are
+    in ``<base_dir>/<service>/event_schemas``. ``verifies_tokens``: the service verifies
+    users-service's tokens (a resource service: ``JWKS_URL`` and ``USERS_TOKEN_URL`` are read).
+
+    In production (``DEBUG`` off) ``DATABASE_URL``, ``CELERY_BROKER_URL`` and, when it
+    verifies tokens, ``JWKS_URL`` and ``USERS_TOKEN_URL`` are required: a missing one is an
+    ImproperlyConfigured naming it, never a silent SQLite file, filesystem broker or
+    127.0.0.1. With ``DEBUG`` on they default to those local stand-ins.
+    """
     var_dir = Path(env.str("VAR_DIR", default=str(base_dir / "var")))
     debug = env.bool("DEBUG", default=False)
+    required = _Required(production=not debug)
     secure = env.bool("SECURE_COOKIES", default=not debug)
-    broker_url = env.str("CELERY_BROKER_URL", default="filesystem://")
+    broker_url = required(
+        "CELERY_BROKER_URL", env.str("CELERY_BROKER_URL", default=""), local="filesystem://"
+    )
     redis_url = env.str("REDIS_URL", default="")
-    database = env.db_url("DATABASE_URL", default=f"sqlite:///{var_dir / f'{service}.sqlite3'}")
-    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    database["CONN_HEALTH_CHECKS"] = True
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        # The embedded default has several writers per file (web workers, the worker, its
-        # beat's outbox sweep): a deferred transaction that reads and then writes fails at
-        # once with "database is locked" when another one writes. IMMEDIATE takes the write
-        # lock at BEGIN (waiting up to the timeout), and WAL lets reads run meanwhile.
-        database.setdefault("OPTIONS", {}).update(
-            {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL;",
-            }
-        )
+    database_url = required(
+        "DATABASE_URL",
+        env.str("DATABASE_URL", default=""),
+        local=f"sqlite:///{var_dir / f'{service}.sqlite3'}",
+    )
     return {
-        "SERVICE_NAME": service,
         "VAR_DIR": var_dir,
         "SECRET_KEY": env.str("SECRET_KEY"),
         "DEBUG": debug,
         "ALLOWED_HOSTS": env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"]),
         "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", default=[]),
-        "DATABASES": {"default": database},
+        "DATABASES": {"default": _database(database_url, env)},
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "CACHES": {"default": _cache(redis_url, env.str("CACHE_KEY_PREFIX", default="") + service)},
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
-        "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
-        # /readyz reports the broker (chassis.health): when a process has observed nothing
-        # for this long, a background connection attempt (0: never; publishes still inform
-        # the report), with this connect timeout.
-        "HEALTH_BROKER_CHECK_SECONDS": env.int("HEALTH_BROKER_CHECK_SECONDS", default=30),
-        "HEALTH_BROKER_TIMEOUT_SECONDS": env.int("HEALTH_BROKER_TIMEOUT_SECONDS", default=2),
+        "CHASSIS": _chassis(env, service, base_dir, events_consumed, verifies_tokens, required),
+        **_celery(env, service, broker_url, var_dir, events_consumed),
         # Security: safe by default; the local runner relaxes HTTPS-only bits explicitly.
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
         "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", default=not debug),
@@ -176,15 +211,115 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
             json=env.str("LOG_FORMAT", default="json") == "json",
             service=service,
         ),
-        "CHASSIS_SSO": {
-            "TOKEN_URL": env.str(
-                "USERS_TOKEN_URL", default="http://127.0.0.1:8101/api/v1/auth/token"
+    }
+
+
+class _Required:
+    """Reads a setting production cannot do without: in production, an empty value is an
+    ImproperlyConfigured naming the variable; otherwise it falls back to a local stand-in."""
+
+    def __init__(self, *, production: bool) -> None:
+        self.production = production
+
+    def __call__(self, name: str, value: str, *, local: str) -> str:
+        if value:
+            return value
+        if self.production:
+            raise ImproperlyConfigured(
+                f"{name} is required in production (DEBUG off): set it in the environment "
+                "(see .env.example)."
+            )
+        return local
+
+
+def _chassis(
+    env: environ.Env,
+    service: str,
+    base_dir: Path,
+    events_consumed: Sequence[str],
+    verifies_tokens: bool,
+    required: _Required,
+) -> dict[str, Any]:
+    """The ``CHASSIS`` setting (chassis.settings): the service's name, its events, the
+    readiness probe's broker check and, for a resource service, where tokens are verified."""
+    chassis: dict[str, Any] = {
+        "SERVICE_NAME": service,
+        "EVENTS": {
+            "SCHEMAS_DIR": base_dir / service / "event_schemas",
+            "CONSUMES": list(events_consumed),
+        },
+        # /readyz reports the broker (chassis.health): when a process has observed nothing
+        # for this long, a background connection attempt (0: never; publishes still inform
+        # the report), with this connect timeout.
+        "HEALTH": {
+            "BROKER_CHECK_SECONDS": env.int("HEALTH_BROKER_CHECK_SECONDS", default=30),
+            "BROKER_TIMEOUT_SECONDS": env.int("HEALTH_BROKER_TIMEOUT_SECONDS", default=2),
+        },
+    }
+    if verifies_tokens:
+        chassis["JWT"] = {
+            "JWKS_URL": required(
+                "JWKS_URL", env.str("JWKS_URL", default=""), local=f"{_LOCAL_USERS}{_JWKS_PATH}"
             ),
-        },
-        "CHASSIS_JWT": {
-            "JWKS_URL": env.str("JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"),
             "ISSUER": env.str("JWT_ISSUER", default="users"),
-        },
+        }
+        chassis["SSO"] = {
+            "TOKEN_URL": required(
+                "USERS_TOKEN_URL",
+                env.str("USERS_TOKEN_URL", default=""),
+                local=f"{_LOCAL_USERS}{_TOKEN_PATH}",
+            ),
+        }
+    return chassis
+
+
+def _database(url: str, env: environ.Env) -> dict[str, Any]:
+    database: dict[str, Any] = dict(environ.Env.db_url_config(url))
+    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # The embedded default has several writers per file (web workers, the worker, its
+        # beat's outbox sweep): a deferred transaction that reads and then writes fails at
+        # once with "database is locked" when another one writes. IMMEDIATE takes the write
+        # lock at BEGIN (waiting up to the timeout), and WAL lets reads run meanwhile.
+        database.setdefault("OPTIONS", {}).update(
+            {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+            }
+        )
+    return database
+
+
+def _celery(
+    env: environ.Env, service: str, broker_url: str, var_dir: Path, consumes: Sequence[str]
+) -> dict[str, Any]:
+    """The ``CELERY_*`` settings: the broker, the queues (the service's own and its events'),
+    the beat entries of chassis.events (merge a service's own), and task time limits.
+
+    Every task runs under a soft time limit (``SoftTimeLimitExceeded`` is raised in it: its
+    transaction rolls back, a late-acked message is redelivered) and a hard one (the worker
+    process is killed and replaced), so one stuck task (a lock, a dead peer without a
+    timeout) cannot hold a worker forever. The chassis's own tasks are built to stop
+    anywhere: the sweep and the purge resume on their next run. A task that needs longer
+    says so with ``@shared_task(soft_time_limit=..., time_limit=...)``.
+    """
+    soft = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+    hard = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+    if hard <= soft:
+        raise ImproperlyConfigured(
+            f"CELERY_TASK_TIME_LIMIT ({hard}) must exceed CELERY_TASK_SOFT_TIME_LIMIT ({soft}): "
+            "the soft limit lets a task clean up before the hard one kills it."
+        )
+    return {
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
+        "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
+        "CELERY_TASK_QUEUES": event_queues(service, list(consumes)),
+        "CELERY_BEAT_SCHEDULE": beat_schedule(),
+        "CELERY_TASK_SOFT_TIME_LIMIT": soft,
+        "CELERY_TASK_TIME_LIMIT": hard,
     }
 
 
