@@ -8,7 +8,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from chassis.auth import key_store
-from chassis.testing import JwksServer
+from chassis.testing import JwksServer, chassis_with
 from tests.factories import public_jwk, rsa_private_key
 
 
@@ -44,7 +44,9 @@ def keys() -> dict[str, Any]:
 @pytest.fixture
 def jwks(settings, keys) -> Iterator[JwksServer]:
     server = JwksServer({"keys": [public_jwk(keys["k1"], "k1")]})
-    settings.CHASSIS_JWT = {"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1}
+    settings.CHASSIS = chassis_with(
+        JWT={"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1}
+    )
     yield server
     server.stop()
 

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+__all__ = ["ChassisConfig"]
+
 
 class ChassisConfig(AppConfig):
     """Installed by every service for the chassis's management commands and checks."""

@@ -32,9 +32,19 @@ from rest_framework.request import Request
 
 from chassis.settings import chassis_settings
 
+__all__ = [
+    "InvalidToken",
+    "JWKSAuthentication",
+    "KeyStore",
+    "TokenUser",
+    "decode_access_token",
+    "fetch_jwks",
+    "key_store",
+]
+
 logger = logging.getLogger(__name__)
 
-CACHE_KEY = "chassis:jwks"
+_CACHE_KEY = "chassis:jwks"
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
@@ -84,7 +94,7 @@ class KeyStore:
         with self._lock:
             if use_shared_cache and self.clock() - self._loaded_at <= conf["JWKS_CACHE_SECONDS"]:
                 return False  # another thread reloaded while this one waited for the lock
-            document = _cache_call(cache.get, CACHE_KEY) if use_shared_cache else None
+            document = _cache_call(cache.get, _CACHE_KEY) if use_shared_cache else None
             if document is None:
                 if not use_shared_cache:
                     # Only unknown-kid refetches are rate-limited: a scheduled reload must not
@@ -100,7 +110,7 @@ class KeyStore:
                     self._loaded_at = self.clock() - conf["JWKS_CACHE_SECONDS"] + retry_in
                     self._refreshed_at = self.clock()  # unknown kids wait as well
                     return True
-                _cache_call(cache.set, CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
+                _cache_call(cache.set, _CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
                 fetched = True
             else:
                 fetched = False

@@ -45,6 +45,19 @@ from kombu import Connection
 from chassis.events.reachability import broker_state
 from chassis.settings import chassis_settings
 
+__all__ = [
+    "CHECKS",
+    "HealthCheckMiddleware",
+    "broker_reachable",
+    "broker_report",
+    "check_broker",
+    "check_database",
+    "check_migrations",
+    "healthz",
+    "readyz",
+    "run_checks",
+]
+
 logger = logging.getLogger(__name__)
 
 Check = Callable[[], None]
@@ -138,7 +151,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-PROBES = {"/healthz": healthz, "/readyz": readyz}
+_PROBES = {"/healthz": healthz, "/readyz": readyz}
 
 
 class HealthCheckMiddleware:
@@ -146,7 +159,7 @@ class HealthCheckMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probe = PROBES.get(request.path_info.rstrip("/") or "/")
+        probe = _PROBES.get(request.path_info.rstrip("/") or "/")
         if probe is not None and request.method in ("GET", "HEAD"):
             return probe(request)
         return self.get_response(request)

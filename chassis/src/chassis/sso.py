@@ -34,6 +34,8 @@ from django.http import HttpRequest
 from chassis.auth import InvalidToken, decode_access_token
 from chassis.settings import chassis_settings
 
+__all__ = ["UsersServiceBackend", "obtain_access_token", "shadow_user_sync"]
+
 logger = logging.getLogger(__name__)
 
 

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+__all__ = ["InboxEvent", "OutboxEvent", "ParkedEvent"]
+
 
 class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it announces.

@@ -27,6 +27,8 @@ from django.utils import timezone
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 from chassis.settings import chassis_settings
 
+__all__ = ["events_purge"]
+
 
 def events_purge(*, now: datetime | None = None) -> dict[str, int]:
     """Delete the event rows past their retention (see the module); returns how many rows
@@ -47,13 +49,13 @@ def events_purge(*, now: datetime | None = None) -> dict[str, int]:
         redriven_at__isnull=False, redriven_at__lt=cutoff("PARKED_RETENTION_SECONDS")
     )
     return {
-        "outbox": delete_in_batches(sent, oldest_first="published_at", batch=batch),
-        "inbox": delete_in_batches(handled, oldest_first="handled_at", batch=batch),
-        "parked": delete_in_batches(redriven, oldest_first="redriven_at", batch=batch),
+        "outbox": _delete_in_batches(sent, oldest_first="published_at", batch=batch),
+        "inbox": _delete_in_batches(handled, oldest_first="handled_at", batch=batch),
+        "parked": _delete_in_batches(redriven, oldest_first="redriven_at", batch=batch),
     }
 
 
-def delete_in_batches(rows: QuerySet[Any], *, oldest_first: str, batch: int) -> int:
+def _delete_in_batches(rows: QuerySet[Any], *, oldest_first: str, batch: int) -> int:
     """Delete ``rows``, ``batch`` at a time in the order of ``oldest_first``; returns how
     many. One statement per batch: ``DELETE ... WHERE pk IN (SELECT pk ... LIMIT batch)``."""
     if batch < 1:

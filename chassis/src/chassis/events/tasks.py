@@ -22,6 +22,8 @@ from chassis.events.outbox import relay_pending
 from chassis.events.retention import events_purge
 from chassis.settings import chassis_settings
 
+__all__ = ["consume", "outbox_sweep", "purge", "retry_delay"]
+
 logger = logging.getLogger(__name__)
 
 
