@@ -4,10 +4,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from chassis.auth import key_store
+from chassis.pytest_plugin import _fresh_caches  # noqa: F401 - the services' autouse fixture
 from chassis.testing import JwksServer, chassis_with
 from tests.factories import public_jwk, rsa_private_key
 
@@ -23,16 +22,6 @@ def _clean_handler_state(_handler_state: None) -> Iterator[None]:
     yield
     for name in ("seen", "broken", "numbers"):
         (Path(os.environ["CHASSIS_TEST_STATE"]) / name).unlink(missing_ok=True)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    """Each test starts with no JWKS keys in memory or in the cache (nor throttle counters)."""
-    cache.clear()
-    key_store.clear()
-    yield
-    cache.clear()
-    key_store.clear()
 
 
 @pytest.fixture(scope="session")

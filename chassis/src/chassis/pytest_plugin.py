@@ -61,10 +61,12 @@ def collected_static(static_root: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
+    """Each test starts with no JWKS keys in memory or in the cache (nor throttle counters)."""
     cache.clear()
     key_store.clear()
     yield
     cache.clear()
+    key_store.clear()
 
 
 @pytest.fixture
