@@ -36,6 +36,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis.events.broker import beat_schedule, event_queues
+from chassis.logs import logging_config
+from chassis.transport import broker_transport, broker_transport_options
 
 __all__ = [
     "DJANGO_APPS",
@@ -348,48 +350,6 @@ def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict
     }
 
 
-def broker_transport(url: str) -> str | None:
-    """The transport class for ``url`` when it is not kombu's own for the scheme: the
-    embedded broker (``filesystem://``) runs on :mod:`chassis.transport`, which never lets a
-    reader see a half-written message nor crashes a worker on a corrupt one. Celery reads it
-    as ``broker_transport``; anyone opening a kombu ``Connection`` to ``CELERY_BROKER_URL``
-    passes it as ``transport=``."""
-    if url.startswith("filesystem://"):
-        from chassis.transport import TRANSPORT
-
-        return TRANSPORT
-    return None
-
-
-def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
-    """Publisher confirms on RabbitMQ (a publish returns once the broker has the message);
-    the filesystem transport (the embedded default) needs folders under ``VAR_DIR``
-    (``broker/queue``, ``processed``, ``control``, and ``corrupt`` where undecodable message
-    files are set aside), and polls them: with one message in flight per worker (prefetch 1,
-    late acks) it takes one message per polling interval, so kombu's default of 1 s would
-    make every saga step (and the first product.changed events, one per seeded product)
-    wait up to a second each. ``fsync`` is its publisher confirm: a publish returns once the
-    message is on the disk, so the outbox never marks as sent an event a power cut loses
-    (about 1,300 publishes/s instead of 3,200 here: infra/bench/embedded_broker.py)."""
-    if url.startswith(("amqp://", "amqps://", "pyamqp://")):
-        return {"confirm_publish": True}
-    if not url.startswith("filesystem://"):
-        return {}
-    root = var_dir / "broker"
-    for sub in ("queue", "processed", "control", "corrupt"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(root / "queue"),
-        "data_folder_out": str(root / "queue"),
-        "processed_folder": str(root / "processed"),
-        "store_processed": False,
-        "control_folder": str(root / "control"),
-        "corrupt_folder": str(root / "corrupt"),
-        "fsync": True,
-        "polling_interval": 0.1,
-    }
-
-
 def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
     """Redis when ``REDIS_URL`` is set (shared by the service's processes), else per process.
     Keys start with ``CACHE_KEY_PREFIX`` + the service's name: platforms sharing one Redis
@@ -402,37 +362,3 @@ def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
             "TIMEOUT": 300,
         }
     return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
-
-
-def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
-    """JSON lines on stdout, each carrying the request's correlation id."""
-    json_format = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
-        "formatters": {
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                "format": json_format,
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-                "static_fields": {"service": service},
-            },
-            "console": {
-                "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
-            },
-        },
-        "handlers": {
-            "stdout": {
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
-                "filters": ["correlation_id"],
-                "formatter": "json" if json else "console",
-            }
-        },
-        "root": {"handlers": ["stdout"], "level": level},
-        "loggers": {
-            "django.request": {"level": "ERROR"},  # 4xx are the client's business, not ours
-            "django_guid": {"level": "WARNING"},
-        },
-    }
