@@ -35,32 +35,20 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from chassis.defaults import (
-    DJANGO_APPS,
-    MIDDLEWARE,
-    REST_FRAMEWORK_BASE,
-    SSO_AUTHENTICATION_BACKENDS,
-    SSO_SESSION_COOKIE_AGE,
-    TEMPLATES,
-    spectacular,
-)
+from chassis import defaults
+from chassis.defaults import *  # noqa: F403 - re-exported: services import them from here
+from chassis.defaults import REST_FRAMEWORK_BASE
 from chassis.events.broker import beat_schedule, event_queues
 from chassis.logs import logging_config
 from chassis.transport import broker_transport, broker_transport_options
 
 __all__ = [
-    "DJANGO_APPS",
-    "MIDDLEWARE",
-    "REST_FRAMEWORK_BASE",
-    "SSO_AUTHENTICATION_BACKENDS",
-    "SSO_SESSION_COOKIE_AGE",
-    "TEMPLATES",
+    *defaults.__all__,
     "broker_transport",
     "broker_transport_options",
     "common_settings",
     "logging_config",
     "rest_framework",
-    "spectacular",
 ]
 
 # Local stand-ins of users-service's endpoints, with DEBUG on only (see common_settings).
