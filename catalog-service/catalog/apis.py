@@ -2,18 +2,20 @@
 
 Reads are public and on the hot path: their views never authenticate a request unless they
 must (a token is only verified to show an inactive product to staff), build JSON from
-``.values()`` rows and render it with orjson. The output serializers below document those
-shapes in the OpenAPI schema; the system tests check real responses against it.
+``.values()`` rows and render it with orjson (chassis.responses). The output serializers
+below document those shapes in the OpenAPI schema; the system tests check real responses
+against it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from chassis.keyset import KeysetPaginator
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
+from chassis.permissions import IsStaffOrReadOnly, is_staff
+from chassis.responses import json_response
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -50,15 +52,6 @@ BAD_QUERY = problem_response(400, "Invalid filter, cursor or page_size.")
 OPTIONAL_TOKEN: Any = [{"jwtAuth": []}, {}]
 
 
-def json_response(data: Any, status_code: int = 200, **headers: str) -> HttpResponse:
-    """orjson-rendered JSON (datetimes as RFC 3339 with Z, as DRF renders them)."""
-    body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
-    response = HttpResponse(body, status=status_code, content_type="application/json")
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
 def page_of(item: serializers.Serializer, name: str) -> Any:
     return inline_serializer(
         name,
@@ -70,15 +63,6 @@ def page_of(item: serializers.Serializer, name: str) -> Any:
     )
 
 
-class IsStaffOrReadOnly(permissions.BasePermission):
-    """Reads for anyone; writes for staff (anonymous: 401, signed-in non-staff: 403)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
 class CatalogApi(APIView):
     permission_classes: tuple[type[permissions.BasePermission], ...] = (IsStaffOrReadOnly,)
 
@@ -87,10 +71,6 @@ class CatalogApi(APIView):
 
     def actor(self, request: Request) -> str:
         return f"user:{request.user.pk}"
-
-
-def _is_staff(request: Request) -> bool:
-    return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
 # --- products ------------------------------------------------------------------------------
@@ -149,7 +129,7 @@ def _product_detail(request: Request, **lookup: Any) -> HttpResponse:
     row = selectors.product_detail(include_inactive=True, **lookup)
     # Inactive products exist for staff only: anyone else gets the same 404 as for an unknown
     # product (and only in that case is a token verified).
-    if row is None or (not row["is_active"] and not _is_staff(request)):
+    if row is None or (not row["is_active"] and not is_staff(request)):
         raise Http404
     return json_response(product_json(row, detail=True))
 

@@ -2,8 +2,8 @@
 
 Every create and update of a product publishes one, in the transaction of the change
 (:func:`product_changed_publish`). Bulk writers (``seed_catalog``, ``publish_products``)
-write the outbox rows with :func:`product_changed_outbox_bulk`: the same rows ``publish()``
-writes, validated against the same schema, in one INSERT per batch.
+write the outbox rows with :func:`product_changed_outbox_bulk` (the chassis's
+``publish_many``): the same rows ``publish()`` writes, in one INSERT per batch.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from chassis.events.conf import events_settings, service_name
-from chassis.events.envelope import load_schema, validate_payload
 from chassis.events.models import OutboxEvent
-from chassis.events.outbox import publish
-from django_guid import get_guid
+from chassis.events.outbox import publish, publish_many
 
 from catalog.models import Product
 
@@ -56,27 +53,7 @@ def product_changed_publish(*, product: Product) -> OutboxEvent:
 
 
 def product_changed_outbox_bulk(products: Iterable[Product]) -> list[OutboxEvent]:
-    """Write one ``product.changed`` outbox row per product with a single bulk INSERT.
-
-    Each payload is validated against the schema exactly as ``publish()`` validates it, and
-    the rows carry what ``publish()`` puts in them (producer, correlation id). Unlike
-    ``publish()`` no relay runs after commit: thousands of after-commit relays, each its own
-    transaction, would dominate a bulk write; the outbox sweep (Celery beat) sends the rows
-    in batches instead. Call it inside the transaction that wrote the products.
-    """
-    schema = load_schema(str(events_settings()["SCHEMAS_DIR"]), PRODUCT_CHANGED, 1)
-    producer, correlation_id = service_name(), get_guid() or ""
-    rows = []
-    for product in products:
-        payload = product_changed_payload(product)
-        validate_payload(schema, payload)
-        rows.append(
-            OutboxEvent(
-                type=PRODUCT_CHANGED,
-                version=1,
-                producer=producer,
-                correlation_id=correlation_id,
-                payload=payload,
-            )
-        )
-    return OutboxEvent.objects.bulk_create(rows, batch_size=1000)
+    """Publish one ``product.changed`` per product with chassis.events' ``publish_many``:
+    validated like ``publish()``, one INSERT per thousand rows, sent by the outbox sweep.
+    Call it inside the transaction that wrote the products."""
+    return publish_many(PRODUCT_CHANGED, (product_changed_payload(p) for p in products))

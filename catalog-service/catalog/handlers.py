@@ -1,4 +1,4 @@
-"""Events catalog consumes (``CHASSIS_EVENTS["CONSUMES"]``): the order saga's requests.
+"""Events catalog consumes (``CHASSIS["EVENTS"]["CONSUMES"]``): the order saga's requests.
 
 Each handler runs inside chassis.events.consumer.handle's transaction, with the event's
 inbox row: a redelivered event changes nothing, and a failure (a race lost on the

@@ -13,12 +13,18 @@ from chassis.conf import (
     rest_framework,
     spectacular,
 )
-from chassis.events.broker import celery_event_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-_common = common_settings(env, service="catalog", base_dir=BASE_DIR)
+# Events: catalog publishes product.changed, stock.reserved and stock.rejected (schemas in
+# catalog/event_schemas) and consumes the order saga's requests. infra/services.toml lists
+# the same types; the chassis's system check holds them equal to the handlers
+# (catalog/handlers.py).
+EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+_common = common_settings(
+    env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
+)
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "django.contrib.postgres", "chassis.events", "catalog"]
@@ -45,18 +51,6 @@ SPECTACULAR_SETTINGS = spectacular(
         "access token from users-service."
     ),
 )
-
-# --- Events --------------------------------------------------------------------------------
-# catalog publishes product.changed, stock.reserved and stock.rejected (schemas below) and
-# consumes the order saga's requests (catalog/handlers.py). `manage.py events_setup` declares
-# the exchange and the queues; the worker consumes both queues, beat runs the outbox sweep
-# and the purge of old event rows (chassis.events.retention).
-EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
-CHASSIS_EVENTS = {
-    "SCHEMAS_DIR": BASE_DIR / "catalog" / "event_schemas",
-    "CONSUMES": EVENTS_CONSUMED,
-}
-globals().update(celery_event_settings("catalog", EVENTS_CONSUMED))
 
 # --- Catalog --------------------------------------------------------------------------------
 # Currency of products created without one (ISO 4217).

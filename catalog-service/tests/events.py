@@ -30,7 +30,7 @@ def assert_valid(path: Path, payload: Any) -> None:
 
 def own_schema(event_type: str) -> Path:
     """The file of one of catalog's own event schemas."""
-    return Path(settings.CHASSIS_EVENTS["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
+    return Path(settings.CHASSIS["EVENTS"]["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
 
 
 def outbox(event_type: str) -> list[dict[str, Any]]:

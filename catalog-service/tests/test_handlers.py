@@ -59,8 +59,8 @@ def lamp() -> Product:
 
 
 def test_catalog_handles_exactly_the_types_it_consumes():
-    assert sorted(handlers()) == sorted(settings.CHASSIS_EVENTS["CONSUMES"])
-    assert sorted(settings.CHASSIS_EVENTS["CONSUMES"]) == ["order.cancelled", "order.placed"]
+    assert sorted(handlers()) == sorted(settings.CHASSIS["EVENTS"]["CONSUMES"])
+    assert sorted(settings.CHASSIS["EVENTS"]["CONSUMES"]) == ["order.cancelled", "order.placed"]
 
 
 def test_the_worker_queue_is_bound_to_the_consumed_types():

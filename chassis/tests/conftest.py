@@ -4,11 +4,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from chassis.auth import key_store
-from chassis.testing import JwksServer
+from chassis.pytest_plugin import _fresh_caches  # noqa: F401 - the services' autouse fixture
+from chassis.testing import JwksServer, chassis_with
 from tests.factories import public_jwk, rsa_private_key
 
 
@@ -25,16 +24,6 @@ def _clean_handler_state(_handler_state: None) -> Iterator[None]:
         (Path(os.environ["CHASSIS_TEST_STATE"]) / name).unlink(missing_ok=True)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    """Each test starts with no JWKS keys in memory or in the cache (nor throttle counters)."""
-    cache.clear()
-    key_store.clear()
-    yield
-    cache.clear()
-    key_store.clear()
-
-
 @pytest.fixture(scope="session")
 def keys() -> dict[str, Any]:
     """Private keys: ``k1`` published from the start, ``k2`` rotated in later, ``rogue`` never."""
@@ -44,7 +33,9 @@ def keys() -> dict[str, Any]:
 @pytest.fixture
 def jwks(settings, keys) -> Iterator[JwksServer]:
     server = JwksServer({"keys": [public_jwk(keys["k1"], "k1")]})
-    settings.CHASSIS_JWT = {"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1}
+    settings.CHASSIS = chassis_with(
+        JWT={"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1}
+    )
     yield server
     server.stop()
 

@@ -15,11 +15,17 @@ env.ENVIRON = {
     "SECRET_KEY": "chassis-tests-only-not-a-secret",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/chassis",
     "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+    # Pointed at servers the auth and SSO tests start; nothing listens here.
+    "JWKS_URL": "http://127.0.0.1:1/.well-known/jwks.json",
+    "USERS_TOKEN_URL": "http://127.0.0.1:1/api/v1/auth/token",
     "LOG_LEVEL": "INFO",
     **os.environ,
 }
 
-globals().update(common_settings(env, service="chassis", base_dir=BASE_DIR))
+_common = common_settings(
+    env, service="chassis", base_dir=BASE_DIR, events_consumed=["test.happened", "test.failed"]
+)
+globals().update(_common)
 
 # tests/test_transport.py compares the embedded broker with kombu's own filesystem transport.
 if "CHASSIS_TEST_TRANSPORT" in os.environ and env.str("CELERY_BROKER_URL") == "filesystem://":
@@ -54,17 +60,15 @@ REST_FRAMEWORK = rest_framework(
 
 SPECTACULAR_SETTINGS = spectacular(title="chassis tests", description="Test-only API.")
 
-# The JWKS URL is pointed at a server the auth tests start; nothing listens here.
-CHASSIS_JWT = {"JWKS_URL": "http://127.0.0.1:1/.well-known/jwks.json", "ISSUER": "users"}
-HEALTH_BROKER_TIMEOUT_SECONDS = 1
-
-CHASSIS_EVENTS = {
-    "SCHEMAS_DIR": BASE_DIR / "event_schemas",
-    "CONSUMES": ["test.happened", "test.failed"],
-    "MAX_RETRIES": 4,  # above Celery's own default of 3, which must not apply
-    "RETRY_BACKOFF_SECONDS": 0.05,
+# The events' schemas are the test project's own; retries fast, and more of them than
+# Celery's default of 3 (which must not apply).
+CHASSIS = {
+    **_common["CHASSIS"],
+    "EVENTS": {
+        **_common["CHASSIS"]["EVENTS"],
+        "SCHEMAS_DIR": BASE_DIR / "event_schemas",
+        "MAX_RETRIES": 4,
+        "RETRY_BACKOFF_SECONDS": 0.05,
+    },
+    "HEALTH": {**_common["CHASSIS"]["HEALTH"], "BROKER_TIMEOUT_SECONDS": 1},
 }
-
-from chassis.events.broker import celery_event_settings  # noqa: E402
-
-globals().update(celery_event_settings("chassis", CHASSIS_EVENTS["CONSUMES"]))

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from chassis.auth import KeyStore, TokenUser, decode_access_token, fetch_jwks, key_store
+from chassis.testing import chassis_with
 from tests.factories import DROP, access_claims, access_token, public_jwk
 
 ME = "/api/v1/me/"
@@ -216,7 +217,7 @@ def test_unknown_kid_refetches_once_per_interval(api_client, jwks, keys):
 def test_unknown_kid_refetches_again_after_the_interval(jwks, keys, monkeypatch, settings):
     now = [1000.0]
     monkeypatch.setattr(key_store, "clock", lambda: now[0])
-    settings.CHASSIS_JWT = {**settings.CHASSIS_JWT, "JWKS_MIN_REFRESH_SECONDS": 30}
+    settings.CHASSIS = chassis_with(JWT={"JWKS_MIN_REFRESH_SECONDS": 30})
     assert key_store.key_for("k1") is not None
     assert key_store.key_for("forged") is None
     assert jwks.requests == 2
@@ -233,7 +234,7 @@ def test_unknown_kid_refetches_again_after_the_interval(jwks, keys, monkeypatch,
 def test_keys_reload_after_the_cache_lifetime(jwks, keys, settings):
     now = [0.0]
     store = KeyStore(clock=lambda: now[0])
-    settings.CHASSIS_JWT = {**settings.CHASSIS_JWT, "JWKS_CACHE_SECONDS": 300}
+    settings.CHASSIS = chassis_with(JWT={"JWKS_CACHE_SECONDS": 300})
     assert store.key_for("k1") is not None
     now[0] = 300.0
     assert store.key_for("k1") is not None
@@ -347,7 +348,7 @@ def test_jwks_server_down_rejects_without_error(api_client, jwks, keys):
 
 
 def test_cached_keys_keep_working_while_the_jwks_server_is_down(api_client, jwks, keys, settings):
-    settings.CHASSIS_JWT = {**settings.CHASSIS_JWT, "JWKS_CACHE_SECONDS": 0}  # reload each time
+    settings.CHASSIS = chassis_with(JWT={"JWKS_CACHE_SECONDS": 0})  # reload each time
     assert get_me(api_client, access_token(keys["k1"], "k1")).status_code == 200
     jwks.stop()
 
@@ -404,11 +405,7 @@ def test_fetch_jwks_accepts_only_http_urls(url):
 def test_a_dead_jwks_endpoint_is_retried_with_backoff_not_on_every_request(keys, settings):
     """Keys expired and the JWKS endpoint down: the known keys keep verifying and requests do
     not each wait on a fetch; the fetch is retried after JWKS_MIN_REFRESH_SECONDS."""
-    settings.CHASSIS_JWT = {
-        **settings.CHASSIS_JWT,
-        "JWKS_CACHE_SECONDS": 300,
-        "JWKS_MIN_REFRESH_SECONDS": 30,
-    }
+    settings.CHASSIS = chassis_with(JWT={"JWKS_CACHE_SECONDS": 300, "JWKS_MIN_REFRESH_SECONDS": 30})
     now, calls, up = [0.0], [], [True]
 
     def fetch(url: str, timeout: float) -> dict:

@@ -34,7 +34,16 @@ ENVIRONMENT_VARIABLES = [
     "USERS_TOKEN_URL",
     "HEALTH_BROKER_CHECK_SECONDS",
     "HEALTH_BROKER_TIMEOUT_SECONDS",
+    "CELERY_TASK_SOFT_TIME_LIMIT",
+    "CELERY_TASK_TIME_LIMIT",
 ]
+# What production cannot do without (a resource service: it verifies tokens).
+REQUIRED = {
+    "DATABASE_URL": "postgres://orders:pw@db:5432/orders",
+    "CELERY_BROKER_URL": "amqp://orders:pw@rabbitmq:5672//",
+    "JWKS_URL": "http://users:8000/.well-known/jwks.json",
+    "USERS_TOKEN_URL": "http://users:8000/api/v1/auth/token",
+}
 
 
 @pytest.fixture
@@ -51,11 +60,13 @@ def environment(monkeypatch):
     return set_variables
 
 
-def settings_for(base_dir):
-    return common_settings(environ.Env(), service="orders", base_dir=base_dir)
+def settings_for(base_dir, **options):
+    return common_settings(environ.Env(), service="orders", base_dir=base_dir, **options)
 
 
 def test_production_safe_defaults(environment, tmp_path):
+    environment(**REQUIRED)
+
     conf = settings_for(tmp_path)
 
     assert conf["SECRET_KEY"] == "s3cret"
@@ -71,15 +82,70 @@ def test_production_safe_defaults(environment, tmp_path):
     assert conf["CSRF_COOKIE_NAME"] == "orders_csrftoken"
     assert conf["STATIC_URL"] == "/static/orders/"
     assert conf["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1_048_576
-    assert (conf["HEALTH_BROKER_CHECK_SECONDS"], conf["HEALTH_BROKER_TIMEOUT_SECONDS"]) == (30, 2)
-    assert conf["CHASSIS_JWT"] == {
-        "JWKS_URL": "http://127.0.0.1:8101/.well-known/jwks.json",
-        "ISSUER": "users",
+    assert conf["CHASSIS"] == {
+        "SERVICE_NAME": "orders",
+        "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": []},
+        "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
+        "JWT": {"JWKS_URL": REQUIRED["JWKS_URL"], "ISSUER": "users"},
+        "SSO": {"TOKEN_URL": REQUIRED["USERS_TOKEN_URL"]},
     }
+    assert (conf["CELERY_TASK_SOFT_TIME_LIMIT"], conf["CELERY_TASK_TIME_LIMIT"]) == (300, 360)
     assert conf["LOGGING"]["handlers"]["stdout"]["formatter"] == "json"
 
 
-def test_embedded_defaults_live_under_var_dir(environment, tmp_path):
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_production_refuses_to_start_without_a_required_variable(environment, tmp_path, name):
+    environment(**{key: value for key, value in REQUIRED.items() if key != name})
+
+    with pytest.raises(ImproperlyConfigured, match=f"^{name} is required in production"):
+        settings_for(tmp_path)
+    assert not (tmp_path / "var").exists()  # nothing was made up meanwhile
+
+
+def test_a_service_that_verifies_no_token_needs_no_token_urls(environment, tmp_path):
+    environment(DATABASE_URL=REQUIRED["DATABASE_URL"], CELERY_BROKER_URL="amqp://rabbitmq//")
+
+    conf = settings_for(tmp_path, verifies_tokens=False)
+
+    assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME"]
+
+
+def test_events_consumed_bind_the_events_queue_and_the_beat_runs_the_sweep(environment, tmp_path):
+    environment(**REQUIRED)
+
+    conf = settings_for(tmp_path, events_consumed=["stock.reserved", "product.changed"])
+
+    assert conf["CHASSIS"]["EVENTS"]["CONSUMES"] == ["stock.reserved", "product.changed"]
+    queues = {queue.name: queue for queue in conf["CELERY_TASK_QUEUES"]}
+    assert sorted(queues) == ["orders", "orders.events"]
+    assert sorted(b.routing_key for b in queues["orders.events"].bindings) == [
+        "product.changed",
+        "stock.reserved",
+    ]
+    assert conf["CELERY_BEAT_SCHEDULE"] == {
+        "events-outbox-sweep": {"task": "chassis.events.outbox_sweep", "schedule": 5.0},
+        "events-purge": {"task": "chassis.events.purge", "schedule": 3600.0},
+    }
+
+
+def test_task_time_limits_from_the_environment(environment, tmp_path):
+    environment(**REQUIRED, CELERY_TASK_SOFT_TIME_LIMIT="20", CELERY_TASK_TIME_LIMIT="30")
+
+    conf = settings_for(tmp_path)
+
+    assert (conf["CELERY_TASK_SOFT_TIME_LIMIT"], conf["CELERY_TASK_TIME_LIMIT"]) == (20, 30)
+
+
+def test_a_hard_time_limit_not_above_the_soft_one_is_refused(environment, tmp_path):
+    environment(**REQUIRED, CELERY_TASK_SOFT_TIME_LIMIT="30", CELERY_TASK_TIME_LIMIT="30")
+
+    with pytest.raises(ImproperlyConfigured, match=r"CELERY_TASK_TIME_LIMIT \(30\) must exceed"):
+        settings_for(tmp_path)
+
+
+def test_debug_falls_back_to_the_embedded_stand_ins_under_var_dir(environment, tmp_path):
+    environment(DEBUG="true")
+
     conf = settings_for(tmp_path)
     var = tmp_path / "var"
 
@@ -111,10 +177,12 @@ def test_embedded_defaults_live_under_var_dir(environment, tmp_path):
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "orders",
     }
+    assert conf["CHASSIS"]["JWT"]["JWKS_URL"] == "http://127.0.0.1:8101/.well-known/jwks.json"
+    assert conf["CHASSIS"]["SSO"]["TOKEN_URL"] == "http://127.0.0.1:8101/api/v1/auth/token"
 
 
 def test_var_dir_from_the_environment(environment, tmp_path):
-    environment(VAR_DIR=str(tmp_path / "state"))
+    environment(VAR_DIR=str(tmp_path / "state"), DEBUG="true")
 
     conf = settings_for(tmp_path / "app")
 
@@ -131,6 +199,7 @@ def test_services_from_the_environment(environment, tmp_path):
         REDIS_URL="redis://redis:6379/0",
         ALLOWED_HOSTS="orders.example.com,orders",
         JWKS_URL="http://users:8000/.well-known/jwks.json",
+        USERS_TOKEN_URL="http://users:8000/api/v1/auth/token",
         JWT_ISSUER="users-prod",
         LOG_FORMAT="console",
         HEALTH_BROKER_CHECK_SECONDS="0",
@@ -158,12 +227,12 @@ def test_services_from_the_environment(environment, tmp_path):
         "TIMEOUT": 300,
     }
     assert conf["ALLOWED_HOSTS"] == ["orders.example.com", "orders"]
-    assert conf["CHASSIS_JWT"] == {
+    assert conf["CHASSIS"]["JWT"] == {
         "JWKS_URL": "http://users:8000/.well-known/jwks.json",
         "ISSUER": "users-prod",
     }
     assert conf["LOGGING"]["handlers"]["stdout"]["formatter"] == "console"
-    assert (conf["HEALTH_BROKER_CHECK_SECONDS"], conf["HEALTH_BROKER_TIMEOUT_SECONDS"]) == (0, 1)
+    assert conf["CHASSIS"]["HEALTH"] == {"BROKER_CHECK_SECONDS": 0, "BROKER_TIMEOUT_SECONDS": 1}
 
 
 def test_debug_relaxes_the_https_only_defaults(environment, tmp_path):
@@ -179,6 +248,7 @@ def test_debug_relaxes_the_https_only_defaults(environment, tmp_path):
 
 
 def test_missing_secret_key_is_refused(environment, monkeypatch, tmp_path):
+    environment(**REQUIRED)
     monkeypatch.delenv("SECRET_KEY")
 
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):

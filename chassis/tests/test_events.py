@@ -21,7 +21,7 @@ from chassis.events import outbox
 from chassis.events.consumer import handle, redrive
 from chassis.events.envelope import Envelope, InvalidEvent
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
-from chassis.events.outbox import publish, relay_pending
+from chassis.events.outbox import publish, publish_many, relay_pending
 from chassis.events.reachability import broker_state
 from chassis.events.tasks import outbox_sweep, retry_delay
 from chassis.testing import WorkerProcess
@@ -121,6 +121,32 @@ def test_published_after_commit_with_confirms_and_the_correlation_id(broker):
         "correlation_id": "corr-123",
         "payload": {"n": 7},
     }
+
+
+@pytest.mark.django_db
+def test_publish_many_validates_every_payload_before_writing_any():
+    with pytest.raises(InvalidEvent, match=r"n: -1 is less than the minimum of 0"):
+        publish_many("test.happened", [{"n": 1}, {"n": -1}])
+    assert OutboxEvent.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_many_writes_rows_like_publish_and_the_sweep_sends_them(broker):
+    set_guid("corr-bulk")
+    with transaction.atomic():
+        rows = publish_many("test.happened", ({"n": n} for n in range(3)))
+    set_guid("")
+
+    stored = list(OutboxEvent.objects.order_by("payload__n"))
+    assert [row.id for row in stored] == [row.id for row in rows]
+    assert [
+        (r.type, r.version, r.producer, r.correlation_id, r.payload, r.published_at, r.attempts)
+        for r in stored
+    ] == [("test.happened", 1, "chassis", "corr-bulk", {"n": n}, None, 0) for n in range(3)]
+    assert drain(broker) == []  # no relay after commit: the sweep sends them
+
+    assert outbox_sweep() == 3
+    assert sorted(e["payload"]["n"] for e in drain(broker)) == [0, 1, 2]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,10 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chassis.events.conf import events_settings
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 from chassis.events.retention import events_purge
 from chassis.events.tasks import purge
+from chassis.settings import chassis_settings
+from chassis.testing import chassis_with
 
 DAY = 86_400
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -73,16 +74,16 @@ def ids(model: type[OutboxEvent] | type[InboxEvent] | type[ParkedEvent]) -> set[
 
 @pytest.fixture
 def retention(settings):
-    """Override CHASSIS_EVENTS keys for one test."""
+    """Override CHASSIS["EVENTS"] keys for one test."""
 
     def override(**keys: int) -> None:
-        settings.CHASSIS_EVENTS = {**settings.CHASSIS_EVENTS, **keys}
+        settings.CHASSIS = chassis_with(EVENTS=keys)
 
     return override
 
 
 def test_the_defaults_outlast_redelivery_and_keep_the_inbox_longer_than_the_outbox():
-    conf = events_settings()
+    conf = chassis_settings.EVENTS
 
     assert (
         conf["OUTBOX_RETENTION_SECONDS"],

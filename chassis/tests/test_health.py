@@ -10,6 +10,7 @@ from kombu.exceptions import OperationalError
 from chassis import health
 from chassis.events.outbox import publish
 from chassis.events.reachability import BrokerState, broker_state
+from chassis.testing import chassis_with
 from tests.utils import DEAD_BROKER, Clock, dead_broker, wait_for
 
 UNKNOWN = {"status": "unknown", "source": None, "observed_at": None, "error": None}
@@ -33,7 +34,7 @@ def migrations_unchecked(monkeypatch):
 @pytest.fixture
 def no_broker_checks(settings):
     """Only publishes inform the broker state: no background check starts."""
-    settings.HEALTH_BROKER_CHECK_SECONDS = 0
+    settings.CHASSIS = chassis_with(HEALTH={"BROKER_CHECK_SECONDS": 0})
 
 
 def observed_at(state: BrokerState) -> str:
@@ -199,7 +200,7 @@ def test_a_background_check_reports_the_real_broker_ok(api_client):
 @pytest.mark.django_db
 def test_the_probe_opens_no_broker_connection(api_client, settings, monkeypatch):
     """Probes read the state; a connection is opened only by the background check, at most
-    once per HEALTH_BROKER_CHECK_SECONDS, never on the probe's thread."""
+    once per BROKER_CHECK_SECONDS, never on the probe's thread."""
     connections_opened: list[str] = []
 
     def no_connection(*args, **kwargs):
@@ -211,7 +212,7 @@ def test_the_probe_opens_no_broker_connection(api_client, settings, monkeypatch)
     clock = Clock()
     state = BrokerState(monotonic=clock)
     monkeypatch.setattr(health, "broker_state", state)
-    settings.HEALTH_BROKER_CHECK_SECONDS = 30
+    settings.CHASSIS = chassis_with(HEALTH={"BROKER_CHECK_SECONDS": 30})
     state.record(reachable=True, source="publish")
 
     answers = []

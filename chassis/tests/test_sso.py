@@ -8,7 +8,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import RequestFactory
 
-from chassis.testing import IdentityServer, TokenSigner
+from chassis.testing import IdentityServer, TokenSigner, chassis_with
 
 STAFF_SUB = "0b7a4f1e-2c3d-4e5f-8a9b-000000000001"
 BACKENDS = ["chassis.sso.UsersServiceBackend", "django.contrib.auth.backends.ModelBackend"]
@@ -25,8 +25,10 @@ ACCOUNTS = {
 def identity(settings) -> Iterator[IdentityServer]:
     server = IdentityServer(TokenSigner.generate("sso-key"), ACCOUNTS)
     settings.AUTHENTICATION_BACKENDS = BACKENDS
-    settings.CHASSIS_JWT = {"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1}
-    settings.CHASSIS_SSO = {"TOKEN_URL": server.token_url, "TIMEOUT_SECONDS": 1}
+    settings.CHASSIS = chassis_with(
+        JWT={"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1},
+        SSO={"TOKEN_URL": server.token_url, "TIMEOUT_SECONDS": 1},
+    )
     yield server
     server.stop()
 
@@ -99,7 +101,7 @@ def test_a_token_not_signed_by_a_published_key_is_refused(identity):
 
 @pytest.mark.django_db
 def test_users_service_down_refuses_the_login(identity, settings):
-    settings.CHASSIS_SSO = {"TOKEN_URL": "http://127.0.0.1:1/api/v1/auth/token"}
+    settings.CHASSIS = chassis_with(SSO={"TOKEN_URL": "http://127.0.0.1:1/api/v1/auth/token"})
 
     assert login("root@example.com", "root-password") is None
 

@@ -175,6 +175,7 @@ def service_env(size: Size) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "DB_CONN_MAX_AGE": "600",
         "JWKS_URL": "http://127.0.0.1:9/.well-known/jwks.json",  # reads verify no token
+        "USERS_TOKEN_URL": "http://127.0.0.1:9/api/v1/auth/token",  # no admin sign-in here
         "CELERY_BROKER_URL": "filesystem://",
         "VAR_DIR": str(SERVICE_VAR),
         "PYTHONPATH": os.pathsep.join([str(BENCH), str(SERVICE)]),

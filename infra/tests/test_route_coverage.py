@@ -46,7 +46,16 @@ def route_for(path: str, table: list[Route], method: str = "GET") -> Route | Non
 
 @cache
 def served(service: str) -> dict:
-    env = {**os.environ, "SECRET_KEY": "route-coverage-check-only", "DEBUG": "false"}
+    # Production settings; the URLs they require are placeholders nothing connects to.
+    env = {
+        **os.environ,
+        "SECRET_KEY": "route-coverage-check-only",
+        "DEBUG": "false",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "CELERY_BROKER_URL": "memory://",
+        "JWKS_URL": "http://unused.invalid/.well-known/jwks.json",
+        "USERS_TOKEN_URL": "http://unused.invalid/api/v1/auth/token",
+    }
 
     def manage(*args: str) -> str:
         return subprocess.run(

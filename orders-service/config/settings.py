@@ -13,12 +13,16 @@ from chassis.conf import (
     rest_framework,
     spectacular,
 )
-from chassis.events.broker import celery_event_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-_common = common_settings(env, service="orders", base_dir=BASE_DIR)
+# Events: orders publishes order.placed and order.cancelled (schemas in orders/event_schemas)
+# and consumes the saga's answers, the product read model's changes and deactivated users.
+# infra/services.toml lists the same types; the chassis's system check holds them equal to
+# the handlers (orders/handlers.py).
+EVENTS_CONSUMED = ["product.changed", "stock.reserved", "stock.rejected", "user.deactivated"]
+_common = common_settings(env, service="orders", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED)
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "chassis.events", "orders"]
@@ -48,13 +52,9 @@ SPECTACULAR_SETTINGS = spectacular(
     ),
 )
 
-# --- Events ---------------------------------------------------------------------------------
-EVENTS_CONSUMED = ["product.changed", "stock.reserved", "stock.rejected", "user.deactivated"]
-CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "orders" / "event_schemas", "CONSUMES": EVENTS_CONSUMED}
-_celery = celery_event_settings("orders", EVENTS_CONSUMED)
-CELERY_TASK_QUEUES = _celery["CELERY_TASK_QUEUES"]
+# --- Celery beat ----------------------------------------------------------------------------
 CELERY_BEAT_SCHEDULE = {
-    **_celery["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
+    **_common["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
     "idempotency-keys-purge": {"task": "orders.tasks.idempotency_keys_purge", "schedule": 3600},
 }
 

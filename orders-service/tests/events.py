@@ -54,7 +54,7 @@ def contract(event_type: str) -> Path:
 
 def own_schema(event_type: str) -> Path:
     """The file of one of orders' own event schemas."""
-    return Path(settings.CHASSIS_EVENTS["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
+    return Path(settings.CHASSIS["EVENTS"]["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
 
 
 def deliver(event_type: str, payload: dict[str, Any], *, event_id: uuid.UUID | None = None) -> bool:

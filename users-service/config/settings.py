@@ -13,12 +13,17 @@ from chassis.conf import (
     rest_framework,
     spectacular,
 )
-from chassis.events.broker import celery_event_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-_common = common_settings(env, service="users", base_dir=BASE_DIR)
+# Events: users publishes user.registered and user.deactivated (schemas in
+# users/event_schemas) and consumes nothing yet. infra/services.toml lists the same types;
+# the chassis's system check holds them equal to the handlers (an app's handlers.py).
+EVENTS_CONSUMED: list[str] = []
+_common = common_settings(
+    env, service="users", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED, verifies_tokens=False
+)
 globals().update(_common)
 
 INSTALLED_APPS = [
@@ -87,15 +92,9 @@ SIMPLE_JWT = {
     "JTI_CLAIM": "jti",
 }
 
-# --- Events ------------------------------------------------------------------------------
-# users publishes user.registered and user.deactivated (schemas in users/event_schemas) and
-# consumes nothing yet. `manage.py events_setup` declares the exchange and the queues.
-EVENTS_CONSUMED: list[str] = []
-CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "users" / "event_schemas", "CONSUMES": EVENTS_CONSUMED}
-_events = celery_event_settings("users", EVENTS_CONSUMED)
-CELERY_TASK_QUEUES = _events["CELERY_TASK_QUEUES"]
+# --- Celery beat ---------------------------------------------------------------------------
 CELERY_BEAT_SCHEDULE = {
-    **_events["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
+    **_common["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
     "flush-expired-tokens": {
         "task": "users.tasks.tokens_flush_expired",
         "schedule": crontab(minute=17, hour=3),

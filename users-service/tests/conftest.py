@@ -11,11 +11,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from chassis.testing import HTTPS, bearer  # noqa: F401 - the tests import them from here
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.core.cache import cache
-from django.core.management import call_command
-from django.test import Client, override_settings
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, StaffFactory, UserFactory
@@ -23,10 +22,11 @@ from users import services
 from users.keys import generate_private_key_pem
 from users.models import User
 
+# The chassis's fixtures: HTTPS test clients (as behind the gateway), a session STATIC_ROOT
+# and `collected_static`, caches cleared around each test (throttle counters).
+pytest_plugins = ["chassis.pytest_plugin"]
+
 KIDS = ("test-a", "test-b")  # sorted: test-a signs unless JWT_SIGNING_KID says otherwise
-# Behind the gateway every request arrives over HTTPS (X-Forwarded-Proto, trusted through
-# SECURE_PROXY_SSL_HEADER); tests speak the same way so SECURE_SSL_REDIRECT stays on.
-HTTPS = {"HTTP_X_FORWARDED_PROTO": "https"}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,40 +46,6 @@ def foreign_key() -> rsa.RSAPrivateKey:
     return serialization.load_pem_private_key(generate_private_key_pem(), password=None)  # type: ignore[return-value]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def static_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """An empty STATIC_ROOT of the session; ``collected_static`` fills it when needed."""
-    root = tmp_path_factory.mktemp("static")
-    with override_settings(STATIC_ROOT=str(root)):
-        yield root
-
-
-@pytest.fixture(scope="session")
-def collected_static(static_root: Path) -> Path:
-    """collectstatic once (~3 s), with the production storage (whitenoise's compressed
-    manifest): admin and Swagger UI pages need its manifest, and whitenoise serves the files."""
-    call_command("collectstatic", "--noinput", verbosity=0)
-    return static_root
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache() -> Iterator[None]:
-    """Throttle counters live in the cache: every test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def client() -> Client:
-    return Client(**HTTPS)
-
-
-@pytest.fixture
-def api_client() -> APIClient:
-    return APIClient(**HTTPS)
-
-
 @pytest.fixture
 def user(db: None) -> User:
     return UserFactory(email="alice@example.com", full_name="Alice Liddell")
@@ -93,12 +59,6 @@ def staff(db: None) -> User:
 def issue_tokens(user: User, password: str = PASSWORD) -> services.TokenPair:
     """Log ``user`` in through the service (as POST /api/v1/auth/token does)."""
     return services.token_pair_obtain(request=None, email=user.email, password=password)
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient(**HTTPS)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 @pytest.fixture

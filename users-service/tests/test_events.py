@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def outbox(event_type: str) -> list[dict[str, Any]]:
     """Payloads of the outbox rows of ``event_type``, oldest first, each validated against
     users' schema file (formats included)."""
-    path = Path(settings.CHASSIS_EVENTS["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
+    path = Path(settings.CHASSIS["EVENTS"]["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
     validator = jsonschema.Draft202012Validator(
         json.loads(path.read_text()),
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from chassis.events.reachability import broker_state
+from chassis.testing import chassis_with
 from django.test import Client
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
@@ -88,7 +89,7 @@ def test_readyz_stays_200_reporting_the_broker_unreachable_when_it_is_down(setti
 
 
 def test_readyz_is_503_when_the_database_cannot_be_reached(settings):
-    settings.HEALTH_BROKER_CHECK_SECONDS = 0  # the broker is not what this test is about
+    settings.CHASSIS = chassis_with(HEALTH={"BROKER_CHECK_SECONDS": 0})  # not about the broker
     broker_state.record(reachable=True, source="publish")
 
     # No django_db mark: pytest-django refuses the connection, as a dead database would.

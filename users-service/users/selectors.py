@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import django_filters
+from chassis.filters import StrictBooleanFilter
 from django.db.models import Q, QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 
 from users.models import User
-
-
-@extend_schema_field(OpenApiTypes.BOOL)
-class StrictBooleanFilter(django_filters.TypedChoiceFilter):
-    """``true`` or ``false`` only: anything else is a 400, not silently "no filter" (as
-    django-filter's BooleanFilter does with ``null`` or ``yes``)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        choices = [("true", "true"), ("false", "false")]
-        super().__init__(choices=choices, coerce=lambda value: value == "true", **kwargs)
 
 
 class UserFilter(django_filters.FilterSet):

@@ -1,3 +1,7 @@
 """The platform's shared microservice chassis (errors, auth, health, logging, settings glue)."""
 
-__version__ = "0.2.0"
+__all__ = ["__version__"]
+
+# The release (pyproject.toml says the same; tests/test_version.py holds them and the content
+# together, see fingerprint.py).
+__version__ = "0.3.0"

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
+__all__ = ["ReadOnlyAdminMixin"]
+
 
 class ReadOnlyAdminMixin:
     """For a ModelAdmin or inline of records that change only through services (ledgers,

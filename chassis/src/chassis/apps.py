@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+__all__ = ["ChassisConfig"]
+
 
 class ChassisConfig(AppConfig):
     """Installed by every service for the chassis's management commands and checks."""
@@ -8,4 +10,8 @@ class ChassisConfig(AppConfig):
     verbose_name = "Microservice chassis"
 
     def ready(self) -> None:
-        from chassis import openapi  # noqa: F401 - registers the OpenAPI auth extension
+        from chassis import checks, openapi  # noqa: F401 - register the checks, the auth extension
+        from chassis.settings import chassis_settings
+
+        # A CHASSIS key the chassis does not know stops the start (ImproperlyConfigured).
+        chassis_settings.validate()

@@ -9,9 +9,9 @@ verifies them against users-service's JWKS without touching the database:
   most once per ``JWKS_MIN_REFRESH_SECONDS`` so forged kids cannot hammer users-service;
 * the algorithm is fixed by configuration, never taken from the token.
 
-Settings (all under ``CHASSIS_JWT``): ``JWKS_URL``, ``ISSUER``, ``ALGORITHMS`` (default
-``["RS256"]``), ``LEEWAY_SECONDS``, ``JWKS_CACHE_SECONDS``, ``JWKS_MIN_REFRESH_SECONDS``,
-``JWKS_TIMEOUT_SECONDS``.
+Settings (all under ``CHASSIS["JWT"]``, see chassis.settings): ``JWKS_URL``, ``ISSUER``,
+``ALGORITHMS`` (default ``["RS256"]``), ``LEEWAY_SECONDS``, ``JWKS_CACHE_SECONDS``,
+``JWKS_MIN_REFRESH_SECONDS``, ``JWKS_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -21,33 +21,30 @@ import logging
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from django.conf import settings
 from django.core.cache import cache
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from chassis.settings import chassis_settings
+
+__all__ = [
+    "InvalidToken",
+    "JWKSAuthentication",
+    "KeyStore",
+    "TokenUser",
+    "decode_access_token",
+    "fetch_jwks",
+    "key_store",
+]
+
 logger = logging.getLogger(__name__)
 
-CACHE_KEY = "chassis:jwks"
-
-DEFAULTS: dict[str, Any] = {
-    "JWKS_URL": "http://127.0.0.1:8101/.well-known/jwks.json",
-    "ISSUER": "users",
-    "ALGORITHMS": ["RS256"],
-    "LEEWAY_SECONDS": 0,
-    "JWKS_CACHE_SECONDS": 300,
-    "JWKS_MIN_REFRESH_SECONDS": 30,
-    "JWKS_TIMEOUT_SECONDS": 3,
-}
-
-
-def jwt_settings() -> dict[str, Any]:
-    return {**DEFAULTS, **getattr(settings, "CHASSIS_JWT", {})}
+_CACHE_KEY = "chassis:jwks"
 
 
 class InvalidToken(exceptions.AuthenticationFailed):
@@ -55,9 +52,9 @@ class InvalidToken(exceptions.AuthenticationFailed):
     default_code = "token-not-valid"
 
 
-def fetch_jwks(url: str, timeout: float) -> dict[str, Any]:
+def fetch_jwks(url: str | None, timeout: float) -> dict[str, Any]:
     """GET the JWKS document (only http(s) URLs from configuration, never from a token)."""
-    if not url.startswith(("http://", "https://")):
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"JWKS_URL must be http(s): {url!r}")
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked
         return json.load(response)
@@ -75,7 +72,7 @@ class KeyStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key_for(self, kid: str) -> Any | None:
-        conf = jwt_settings()
+        conf = chassis_settings.JWT
         now = self.clock()
         fetched = False
         if now - self._loaded_at > conf["JWKS_CACHE_SECONDS"]:
@@ -92,12 +89,12 @@ class KeyStore:
         with self._lock:
             self._keys, self._loaded_at, self._refreshed_at = {}, float("-inf"), float("-inf")
 
-    def _load(self, conf: dict[str, Any], *, use_shared_cache: bool) -> bool:
+    def _load(self, conf: Mapping[str, Any], *, use_shared_cache: bool) -> bool:
         """Reload the keys; True when the JWKS endpoint was asked (successfully or not)."""
         with self._lock:
             if use_shared_cache and self.clock() - self._loaded_at <= conf["JWKS_CACHE_SECONDS"]:
                 return False  # another thread reloaded while this one waited for the lock
-            document = _cache_call(cache.get, CACHE_KEY) if use_shared_cache else None
+            document = _cache_call(cache.get, _CACHE_KEY) if use_shared_cache else None
             if document is None:
                 if not use_shared_cache:
                     # Only unknown-kid refetches are rate-limited: a scheduled reload must not
@@ -113,7 +110,7 @@ class KeyStore:
                     self._loaded_at = self.clock() - conf["JWKS_CACHE_SECONDS"] + retry_in
                     self._refreshed_at = self.clock()  # unknown kids wait as well
                     return True
-                _cache_call(cache.set, CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
+                _cache_call(cache.set, _CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
                 fetched = True
             else:
                 fetched = False
@@ -191,7 +188,7 @@ def decode_access_token(raw: str, store: KeyStore | None = None) -> dict[str, An
 
     Raises :class:`InvalidToken` with a reason safe to show the client.
     """
-    conf = jwt_settings()
+    conf = chassis_settings.JWT
     store = store or key_store
     try:
         header = jwt.get_unverified_header(raw)

@@ -9,6 +9,8 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 
+__all__ = ["PromptEventLoop", "make_celery"]
+
 
 def make_celery(service: str, settings_module: str = "config.settings") -> Celery:
     """Create the service's Celery app, configured from Django's ``CELERY_*`` settings.

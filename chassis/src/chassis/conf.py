@@ -3,139 +3,104 @@
 A service's ``config/settings.py`` starts with::
 
     env = environ.Env()
-    globals().update(chassis.conf.common_settings(env, service="users", base_dir=BASE_DIR))
+    EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+    _common = common_settings(
+        env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
+    )
+    globals().update(_common)
 
-and then adds its own apps, URLs and service-specific settings. Defaults are the safe,
-production ones (DEBUG off, secure cookies, HSTS, HTTPS redirect); local runs loosen them
-through the environment (``infra/local`` does), never through a second settings file.
+and then adds its own apps, URLs and service-specific settings (and its own Celery beat
+entries: ``CELERY_BEAT_SCHEDULE = {**_common["CELERY_BEAT_SCHEDULE"], ...}``). Defaults are
+the safe, production ones (DEBUG off, secure cookies, HSTS, HTTPS redirect); local runs
+loosen them through the environment (``infra/local`` does), never through a second settings
+file. What the chassis itself reads is one setting, ``CHASSIS`` (chassis.settings).
 
 Environment variables read here (each service's ``.env.example`` lists them all):
-``SECRET_KEY`` (required), ``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``,
-``VAR_DIR``, ``DATABASE_URL``, ``DB_CONN_MAX_AGE``, ``REDIS_URL``, ``CACHE_KEY_PREFIX``,
-``CELERY_BROKER_URL``,
-``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``, ``SECURE_HSTS_PRELOAD``,
-``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
-``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWKS_URL``, ``JWT_ISSUER``, ``USERS_TOKEN_URL``,
-``HEALTH_BROKER_CHECK_SECONDS``, ``HEALTH_BROKER_TIMEOUT_SECONDS``.
+``SECRET_KEY`` (required), ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``JWKS_URL`` and
+``USERS_TOKEN_URL`` (required in production, the last two by services that verify tokens),
+``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``, ``VAR_DIR``, ``DB_CONN_MAX_AGE``,
+``REDIS_URL``, ``CACHE_KEY_PREFIX``, ``CELERY_TASK_SOFT_TIME_LIMIT``,
+``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
+``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
+``HEALTH_BROKER_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
-# Apps, middleware and templates every service runs: the admin with whitenoise static files,
-# DRF with drf-spectacular's self-hosted Swagger UI, django-guid correlation ids.
-DJANGO_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
+from chassis import defaults
+from chassis.defaults import *  # noqa: F403 - re-exported: services import them from here
+from chassis.defaults import REST_FRAMEWORK_BASE
+from chassis.events.broker import beat_schedule, event_queues
+from chassis.logs import logging_config
+from chassis.transport import broker_transport, broker_transport_options
+
+__all__ = [
+    *defaults.__all__,
+    "broker_transport",
+    "broker_transport_options",
+    "common_settings",
+    "logging_config",
     "rest_framework",
-    "django_filters",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",
-    "django_guid",
-    "chassis",
 ]
 
-MIDDLEWARE = [
-    "chassis.health.HealthCheckMiddleware",  # first: probes skip host checks and redirects
-    "django_guid.middleware.guid_middleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ],
-        },
-    },
-]
-
-# Resource services (catalog, orders): staff sign in to the admin with their users-service
-# account (chassis.sso: a shadow user per staff member); local accounts from createsuperuser
-# still work (ModelBackend). Admin sessions end after 8 hours: the next login asks
-# users-service again, so a staff member deactivated there loses the admin within a day.
-SSO_AUTHENTICATION_BACKENDS = [
-    "chassis.sso.UsersServiceBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-SSO_SESSION_COOKIE_AGE = 8 * 3600
-
-# Every view speaks JSON; the browsable API is not served.
-REST_FRAMEWORK_BASE: dict[str, Any] = {
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["chassis.parsers.JSONParser"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "chassis.pagination.CursorPagination",
-    "DEFAULT_SCHEMA_CLASS": "chassis.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": [],
-    "EXCEPTION_HANDLER": "chassis.errors.exception_handler",
-    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "TEST_REQUEST_DEFAULT_FORMAT": "json",
-}
+# Local stand-ins of users-service's endpoints, with DEBUG on only (see common_settings).
+_LOCAL_USERS = "http://127.0.0.1:8101"
+_JWKS_PATH = "/.well-known/jwks.json"
+_TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 
 
-def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[str, Any]:
-    """Return the settings shared by all services, for ``globals().update(...)``."""
+def common_settings(
+    env: environ.Env,
+    *,
+    service: str,
+    base_dir: Path,
+    events_consumed: Sequence[str] = (),
+    verifies_tokens: bool = True,
+) -> dict[str, Any]:
+    """Return the settings shared by all services, for ``globals().update(...)``.
+
+    ``events_consumed``: the event types the service's worker handles (its queue's bindings;
+    the chassis's system check holds them equal to its handlers); its own event schemas are
+    in ``<base_dir>/<service>/event_schemas``. ``verifies_tokens``: the service verifies
+    users-service's tokens (a resource service: ``JWKS_URL`` and ``USERS_TOKEN_URL`` are read).
+
+    In production (``DEBUG`` off) ``DATABASE_URL``, ``CELERY_BROKER_URL`` and, when it
+    verifies tokens, ``JWKS_URL`` and ``USERS_TOKEN_URL`` are required: a missing one is an
+    ImproperlyConfigured naming it, never a silent SQLite file, filesystem broker or
+    127.0.0.1. With ``DEBUG`` on they default to those local stand-ins.
+    """
     var_dir = Path(env.str("VAR_DIR", default=str(base_dir / "var")))
     debug = env.bool("DEBUG", default=False)
+    required = _Required(production=not debug)
     secure = env.bool("SECURE_COOKIES", default=not debug)
-    broker_url = env.str("CELERY_BROKER_URL", default="filesystem://")
+    broker_url = required(
+        "CELERY_BROKER_URL", env.str("CELERY_BROKER_URL", default=""), local="filesystem://"
+    )
     redis_url = env.str("REDIS_URL", default="")
-    database = env.db_url("DATABASE_URL", default=f"sqlite:///{var_dir / f'{service}.sqlite3'}")
-    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    database["CONN_HEALTH_CHECKS"] = True
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        # The embedded default has several writers per file (web workers, the worker, its
-        # beat's outbox sweep): a deferred transaction that reads and then writes fails at
-        # once with "database is locked" when another one writes. IMMEDIATE takes the write
-        # lock at BEGIN (waiting up to the timeout), and WAL lets reads run meanwhile.
-        database.setdefault("OPTIONS", {}).update(
-            {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL;",
-            }
-        )
+    database_url = required(
+        "DATABASE_URL",
+        env.str("DATABASE_URL", default=""),
+        local=f"sqlite:///{var_dir / f'{service}.sqlite3'}",
+    )
     return {
-        "SERVICE_NAME": service,
         "VAR_DIR": var_dir,
         "SECRET_KEY": env.str("SECRET_KEY"),
         "DEBUG": debug,
         "ALLOWED_HOSTS": env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"]),
         "CSRF_TRUSTED_ORIGINS": env.list("CSRF_TRUSTED_ORIGINS", default=[]),
-        "DATABASES": {"default": database},
+        "DATABASES": {"default": _database(database_url, env)},
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "CACHES": {"default": _cache(redis_url, env.str("CACHE_KEY_PREFIX", default="") + service)},
-        "CELERY_BROKER_URL": broker_url,
-        "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
-        "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
-        # /readyz reports the broker (chassis.health): when a process has observed nothing
-        # for this long, a background connection attempt (0: never; publishes still inform
-        # the report), with this connect timeout.
-        "HEALTH_BROKER_CHECK_SECONDS": env.int("HEALTH_BROKER_CHECK_SECONDS", default=30),
-        "HEALTH_BROKER_TIMEOUT_SECONDS": env.int("HEALTH_BROKER_TIMEOUT_SECONDS", default=2),
+        "CHASSIS": _chassis(env, service, base_dir, events_consumed, verifies_tokens, required),
+        **_celery(env, service, broker_url, var_dir, events_consumed),
         # Security: safe by default; the local runner relaxes HTTPS-only bits explicitly.
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),
         "SECURE_SSL_REDIRECT": env.bool("SECURE_SSL_REDIRECT", default=not debug),
@@ -176,15 +141,115 @@ def common_settings(env: environ.Env, *, service: str, base_dir: Path) -> dict[s
             json=env.str("LOG_FORMAT", default="json") == "json",
             service=service,
         ),
-        "CHASSIS_SSO": {
-            "TOKEN_URL": env.str(
-                "USERS_TOKEN_URL", default="http://127.0.0.1:8101/api/v1/auth/token"
+    }
+
+
+class _Required:
+    """Reads a setting production cannot do without: in production, an empty value is an
+    ImproperlyConfigured naming the variable; otherwise it falls back to a local stand-in."""
+
+    def __init__(self, *, production: bool) -> None:
+        self.production = production
+
+    def __call__(self, name: str, value: str, *, local: str) -> str:
+        if value:
+            return value
+        if self.production:
+            raise ImproperlyConfigured(
+                f"{name} is required in production (DEBUG off): set it in the environment "
+                "(see .env.example)."
+            )
+        return local
+
+
+def _chassis(
+    env: environ.Env,
+    service: str,
+    base_dir: Path,
+    events_consumed: Sequence[str],
+    verifies_tokens: bool,
+    required: _Required,
+) -> dict[str, Any]:
+    """The ``CHASSIS`` setting (chassis.settings): the service's name, its events, the
+    readiness probe's broker check and, for a resource service, where tokens are verified."""
+    chassis: dict[str, Any] = {
+        "SERVICE_NAME": service,
+        "EVENTS": {
+            "SCHEMAS_DIR": base_dir / service / "event_schemas",
+            "CONSUMES": list(events_consumed),
+        },
+        # /readyz reports the broker (chassis.health): when a process has observed nothing
+        # for this long, a background connection attempt (0: never; publishes still inform
+        # the report), with this connect timeout.
+        "HEALTH": {
+            "BROKER_CHECK_SECONDS": env.int("HEALTH_BROKER_CHECK_SECONDS", default=30),
+            "BROKER_TIMEOUT_SECONDS": env.int("HEALTH_BROKER_TIMEOUT_SECONDS", default=2),
+        },
+    }
+    if verifies_tokens:
+        chassis["JWT"] = {
+            "JWKS_URL": required(
+                "JWKS_URL", env.str("JWKS_URL", default=""), local=f"{_LOCAL_USERS}{_JWKS_PATH}"
             ),
-        },
-        "CHASSIS_JWT": {
-            "JWKS_URL": env.str("JWKS_URL", default="http://127.0.0.1:8101/.well-known/jwks.json"),
             "ISSUER": env.str("JWT_ISSUER", default="users"),
-        },
+        }
+        chassis["SSO"] = {
+            "TOKEN_URL": required(
+                "USERS_TOKEN_URL",
+                env.str("USERS_TOKEN_URL", default=""),
+                local=f"{_LOCAL_USERS}{_TOKEN_PATH}",
+            ),
+        }
+    return chassis
+
+
+def _database(url: str, env: environ.Env) -> dict[str, Any]:
+    database: dict[str, Any] = dict(environ.Env.db_url_config(url))
+    database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # The embedded default has several writers per file (web workers, the worker, its
+        # beat's outbox sweep): a deferred transaction that reads and then writes fails at
+        # once with "database is locked" when another one writes. IMMEDIATE takes the write
+        # lock at BEGIN (waiting up to the timeout), and WAL lets reads run meanwhile.
+        database.setdefault("OPTIONS", {}).update(
+            {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+            }
+        )
+    return database
+
+
+def _celery(
+    env: environ.Env, service: str, broker_url: str, var_dir: Path, consumes: Sequence[str]
+) -> dict[str, Any]:
+    """The ``CELERY_*`` settings: the broker, the queues (the service's own and its events'),
+    the beat entries of chassis.events (merge a service's own), and task time limits.
+
+    Every task runs under a soft time limit (``SoftTimeLimitExceeded`` is raised in it: its
+    transaction rolls back, a late-acked message is redelivered) and a hard one (the worker
+    process is killed and replaced), so one stuck task (a lock, a dead peer without a
+    timeout) cannot hold a worker forever. The chassis's own tasks are built to stop
+    anywhere: the sweep and the purge resume on their next run. A task that needs longer
+    says so with ``@shared_task(soft_time_limit=..., time_limit=...)``.
+    """
+    soft = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
+    hard = env.int("CELERY_TASK_TIME_LIMIT", default=360)
+    if hard <= soft:
+        raise ImproperlyConfigured(
+            f"CELERY_TASK_TIME_LIMIT ({hard}) must exceed CELERY_TASK_SOFT_TIME_LIMIT ({soft}): "
+            "the soft limit lets a task clean up before the hard one kills it."
+        )
+    return {
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
+        "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
+        "CELERY_TASK_QUEUES": event_queues(service, list(consumes)),
+        "CELERY_BEAT_SCHEDULE": beat_schedule(),
+        "CELERY_TASK_SOFT_TIME_LIMIT": soft,
+        "CELERY_TASK_TIME_LIMIT": hard,
     }
 
 
@@ -199,62 +264,6 @@ def rest_framework(**overrides: Any) -> dict[str, Any]:
     return {**REST_FRAMEWORK_BASE, "NUM_PROXIES": num_proxies, **overrides}
 
 
-def spectacular(*, title: str, description: str, version: str = "1.0.0") -> dict[str, Any]:
-    """``SPECTACULAR_SETTINGS`` shared shape: self-hosted Swagger UI, one error component."""
-    return {
-        "TITLE": title,
-        "DESCRIPTION": description,
-        "VERSION": version,
-        "SERVE_INCLUDE_SCHEMA": False,
-        "SCHEMA_PATH_PREFIX": r"/api/v1/",
-        "COMPONENT_SPLIT_REQUEST": True,
-        "SWAGGER_UI_DIST": "SIDECAR",
-        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    }
-
-
-def broker_transport(url: str) -> str | None:
-    """The transport class for ``url`` when it is not kombu's own for the scheme: the
-    embedded broker (``filesystem://``) runs on :mod:`chassis.transport`, which never lets a
-    reader see a half-written message nor crashes a worker on a corrupt one. Celery reads it
-    as ``broker_transport``; anyone opening a kombu ``Connection`` to ``CELERY_BROKER_URL``
-    passes it as ``transport=``."""
-    if url.startswith("filesystem://"):
-        from chassis.transport import TRANSPORT
-
-        return TRANSPORT
-    return None
-
-
-def broker_transport_options(url: str, var_dir: Path) -> dict[str, Any]:
-    """Publisher confirms on RabbitMQ (a publish returns once the broker has the message);
-    the filesystem transport (the embedded default) needs folders under ``VAR_DIR``
-    (``broker/queue``, ``processed``, ``control``, and ``corrupt`` where undecodable message
-    files are set aside), and polls them: with one message in flight per worker (prefetch 1,
-    late acks) it takes one message per polling interval, so kombu's default of 1 s would
-    make every saga step (and the first product.changed events, one per seeded product)
-    wait up to a second each. ``fsync`` is its publisher confirm: a publish returns once the
-    message is on the disk, so the outbox never marks as sent an event a power cut loses
-    (about 1,300 publishes/s instead of 3,200 here: infra/bench/embedded_broker.py)."""
-    if url.startswith(("amqp://", "amqps://", "pyamqp://")):
-        return {"confirm_publish": True}
-    if not url.startswith("filesystem://"):
-        return {}
-    root = var_dir / "broker"
-    for sub in ("queue", "processed", "control", "corrupt"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(root / "queue"),
-        "data_folder_out": str(root / "queue"),
-        "processed_folder": str(root / "processed"),
-        "store_processed": False,
-        "control_folder": str(root / "control"),
-        "corrupt_folder": str(root / "corrupt"),
-        "fsync": True,
-        "polling_interval": 0.1,
-    }
-
-
 def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
     """Redis when ``REDIS_URL`` is set (shared by the service's processes), else per process.
     Keys start with ``CACHE_KEY_PREFIX`` + the service's name: platforms sharing one Redis
@@ -267,37 +276,3 @@ def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
             "TIMEOUT": 300,
         }
     return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
-
-
-def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
-    """JSON lines on stdout, each carrying the request's correlation id."""
-    json_format = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
-        "formatters": {
-            "json": {
-                "()": "pythonjsonlogger.json.JsonFormatter",
-                "format": json_format,
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-                "static_fields": {"service": service},
-            },
-            "console": {
-                "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
-            },
-        },
-        "handlers": {
-            "stdout": {
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
-                "filters": ["correlation_id"],
-                "formatter": "json" if json else "console",
-            }
-        },
-        "root": {"handlers": ["stdout"], "level": level},
-        "loggers": {
-            "django.request": {"level": "ERROR"},  # 4xx are the client's business, not ours
-            "django_guid": {"level": "WARNING"},
-        },
-    }

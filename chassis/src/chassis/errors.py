@@ -22,6 +22,21 @@ from django_guid import get_guid
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "Conflict",
+    "DomainError",
+    "PayloadTooLarge",
+    "csrf_failure",
+    "exception_handler",
+    "flatten_errors",
+    "handler400",
+    "handler403",
+    "handler404",
+    "handler500",
+    "problem",
+]
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -8,6 +8,10 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+__all__ = ["StrictBooleanFilter", "StrictFilterSet", "UtcDateTimeFilter", "UtcIsoDateTimeField"]
 
 
 class StrictFilterSet(django_filters.FilterSet):
@@ -31,6 +35,16 @@ class StrictFilterSet(django_filters.FilterSet):
                 error = ValidationError("This field may not be blank.", code="blank")
                 self.form.add_error(name, error)
         return valid and not blank and not unknown
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """``true`` or ``false`` only: anything else is a 400, not silently "no filter" (as
+    django-filter's BooleanFilter does with ``null`` or ``yes``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        choices = [("true", "true"), ("false", "false")]
+        super().__init__(choices=choices, coerce=lambda value: value == "true", **kwargs)
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):

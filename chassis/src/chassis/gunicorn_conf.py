@@ -16,6 +16,8 @@ import multiprocessing
 import os
 from typing import Any
 
+__all__ = ["gunicorn_settings"]
+
 
 def gunicorn_settings(service: str) -> dict[str, Any]:
     return {

@@ -17,13 +17,13 @@ take every instance out of the load balancer. Its state is reported beside the c
 
 ``broker`` is what this process last observed (:mod:`chassis.events.reachability`): the
 outcome of its latest publish (``source: "publish"``) or, when nothing was observed for
-``HEALTH_BROKER_CHECK_SECONDS`` (default 30; 0 disables), of a background connection attempt
-that the probe starts and does not wait for (``source: "check"``, connect timeout
-``HEALTH_BROKER_TIMEOUT_SECONDS``, default 2). So a probe never opens a broker connection
-itself, and a process opens at most one per ``HEALTH_BROKER_CHECK_SECONDS`` for this.
+``CHASSIS["HEALTH"]["BROKER_CHECK_SECONDS"]`` (default 30; 0 disables), of a background
+connection attempt that the probe starts and does not wait for (``source: "check"``, connect
+timeout ``BROKER_TIMEOUT_SECONDS``, default 2). So a probe never opens a broker connection
+itself, and a process opens at most one per ``BROKER_CHECK_SECONDS`` for this.
 ``unknown``: nothing observed yet (a fresh process before its first check, no broker
-configured). :func:`broker_reachable` gives the same state as 1/0 for a metrics gauge. Both
-``HEALTH_*`` settings come from the environment (chassis.conf.common_settings).
+configured). :func:`broker_reachable` gives the same state as 1/0 for a metrics gauge. Both come
+from the environment (``HEALTH_BROKER_*``, chassis.conf.common_settings).
 
 Served by :class:`HealthCheckMiddleware` (first in ``MIDDLEWARE``) so that probes from a pod
 IP pass without being in ``ALLOWED_HOSTS``, are never redirected to HTTPS and skip sessions.
@@ -43,6 +43,20 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from kombu import Connection
 
 from chassis.events.reachability import broker_state
+from chassis.settings import chassis_settings
+
+__all__ = [
+    "CHECKS",
+    "HealthCheckMiddleware",
+    "broker_reachable",
+    "broker_report",
+    "check_broker",
+    "check_database",
+    "check_migrations",
+    "healthz",
+    "readyz",
+    "run_checks",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +107,7 @@ def check_broker() -> None:
     url = getattr(settings, "CELERY_BROKER_URL", "")
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
     transport = getattr(settings, "CELERY_BROKER_TRANSPORT", None)  # chassis.conf's choice
-    timeout = getattr(settings, "HEALTH_BROKER_TIMEOUT_SECONDS", 2)
+    timeout = chassis_settings.HEALTH.BROKER_TIMEOUT_SECONDS
     with Connection(
         url, transport=transport, connect_timeout=timeout, transport_options=options
     ) as conn:
@@ -103,12 +117,10 @@ def check_broker() -> None:
 
 def broker_report() -> dict[str, Any]:
     """The ``broker`` member of ``/readyz``; starts a background check when the state is
-    older than ``HEALTH_BROKER_CHECK_SECONDS`` (the report is the state before it)."""
+    older than ``CHASSIS["HEALTH"]["BROKER_CHECK_SECONDS"]`` (the report is the state before it)."""
     last = broker_state.last  # read first: a check started below may finish at once
     if getattr(settings, "CELERY_BROKER_URL", None):
-        broker_state.refresh_if_stale(
-            getattr(settings, "HEALTH_BROKER_CHECK_SECONDS", 30), check_broker
-        )
+        broker_state.refresh_if_stale(chassis_settings.HEALTH.BROKER_CHECK_SECONDS, check_broker)
     if last is None:
         return {"status": "unknown", "source": None, "observed_at": None, "error": None}
     observed_at = datetime.fromtimestamp(last.wall, UTC).isoformat(timespec="milliseconds")
@@ -139,7 +151,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-PROBES = {"/healthz": healthz, "/readyz": readyz}
+_PROBES = {"/healthz": healthz, "/readyz": readyz}
 
 
 class HealthCheckMiddleware:
@@ -147,7 +159,7 @@ class HealthCheckMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probe = PROBES.get(request.path_info.rstrip("/") or "/")
+        probe = _PROBES.get(request.path_info.rstrip("/") or "/")
         if probe is not None and request.method in ("GET", "HEAD"):
             return probe(request)
         return self.get_response(request)

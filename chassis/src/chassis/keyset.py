@@ -32,9 +32,11 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
+__all__ = ["CURSOR_PARAM", "PAGE_SIZE_PARAM", "KeysetPaginator", "Ordering", "Page"]
+
 CURSOR_PARAM = "cursor"
 PAGE_SIZE_PARAM = "page_size"
-INVALID_CURSOR = "Invalid cursor."
+_INVALID_CURSOR = "Invalid cursor."
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,6 @@ class KeysetPaginator:
             DjangoValidationError,
         ) as exc:
             raise exceptions.ValidationError(
-                {CURSOR_PARAM: [INVALID_CURSOR]}, code="invalid"
+                {CURSOR_PARAM: [_INVALID_CURSOR]}, code="invalid"
             ) from exc
         return {"key": key, "reverse": data["r"]}

@@ -17,7 +17,9 @@ from rest_framework import permissions
 
 from chassis.serializers import InputSerializer, ProblemSerializer
 
-Direction = Literal["request", "response"]
+__all__ = ["AutoSchema", "BearerJWTScheme", "problem_response"]
+
+_Direction = Literal["request", "response"]
 
 _DESCRIPTIONS = {
     "400": "Invalid input (malformed JSON, wrong types, failed validation).",
@@ -40,7 +42,7 @@ def problem_response(status: int, description: str) -> dict[Any, OpenApiResponse
 
 
 class AutoSchema(SpectacularAutoSchema):
-    def get_serializer_name(self, serializer: Any, direction: Direction) -> str:
+    def get_serializer_name(self, serializer: Any, direction: _Direction) -> str:
         """Name nested serializers after their view: ``RegisterApi.InputSerializer`` ->
         ``RegisterInput``, so the HackSoft-style nested classes never collide.
 
@@ -52,7 +54,7 @@ class AutoSchema(SpectacularAutoSchema):
             return outer.removesuffix("Api") + "".join(n.removesuffix("Serializer") for n in inner)
         return super().get_serializer_name(serializer, direction)
 
-    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: _Direction = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code in self._error_codes():
             if code not in responses:
@@ -63,7 +65,7 @@ class AutoSchema(SpectacularAutoSchema):
                 responses[code] = response
         return responses
 
-    def _map_basic_serializer(self, serializer: Any, direction: Direction) -> dict[str, Any]:
+    def _map_basic_serializer(self, serializer: Any, direction: _Direction) -> dict[str, Any]:
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, InputSerializer):
             schema["additionalProperties"] = False  # InputSerializer refuses unknown fields

@@ -11,6 +11,8 @@ from typing import Any
 from rest_framework import exceptions, pagination
 from rest_framework.request import Request
 
+__all__ = ["CursorPagination"]
+
 
 class CursorPagination(pagination.CursorPagination):
     page_size = 50

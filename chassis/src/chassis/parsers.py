@@ -15,6 +15,8 @@ from rest_framework import exceptions, parsers
 
 from chassis.errors import PayloadTooLarge
 
+__all__ = ["JSONParser"]
+
 
 class JSONParser(parsers.JSONParser):
     def parse(

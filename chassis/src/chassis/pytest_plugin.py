@@ -1,13 +1,14 @@
-"""pytest fixtures every resource service's suite shares (catalog, orders, ...).
+"""pytest fixtures every service's suite shares.
 
 Enable in a service's ``tests/conftest.py``::
 
     pytest_plugins = ["chassis.pytest_plugin"]
 
-Access tokens are signed like users-service's (RS256 with a ``kid``) by a key whose public
-half a real HTTP server on 127.0.0.1 publishes as JWKS; the chassis fetches it as in
-production. Requests say ``X-Forwarded-Proto: https`` as they do behind the gateway, so
-SECURE_SSL_REDIRECT stays on.
+HTTPS clients, a session ``STATIC_ROOT`` (``collected_static`` fills it), caches cleared
+around each test; for resource services (catalog, orders, ...), access tokens signed like
+users-service's (RS256 with a ``kid``) by a key whose public half a real HTTP server on
+127.0.0.1 publishes as JWKS; the chassis fetches it as in production. Requests say
+``X-Forwarded-Proto: https`` as they do behind the gateway, so SECURE_SSL_REDIRECT stays on.
 """
 
 from __future__ import annotations
@@ -23,17 +24,12 @@ from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
 from chassis.auth import key_store
-from chassis.testing import JwksServer, TokenSigner
+from chassis.testing import HTTPS, JwksServer, TokenSigner, bearer, chassis_with
 
-HTTPS: dict[str, Any] = {"HTTP_X_FORWARDED_PROTO": "https"}
+__all__ = ["HTTPS", "STAFF_ID", "USER_ID", "bearer"]  # re-exported from chassis.testing
+
 STAFF_ID = "7d0c6f7e-5b1a-4a43-9d64-0a1f6f1b0001"
 USER_ID = "7d0c6f7e-5b1a-4a43-9d64-0a1f6f1b0002"
-
-
-def bearer(access: str) -> APIClient:
-    client = APIClient(**HTTPS)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-    return client
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +41,7 @@ def signer() -> TokenSigner:
 def jwks_server(signer: TokenSigner) -> Iterator[JwksServer]:
     with JwksServer({"keys": [signer.jwk]}) as server:
         conf = {"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 2}
-        with override_settings(CHASSIS_JWT=conf):
+        with override_settings(CHASSIS=chassis_with(JWT=conf)):
             yield server
 
 
@@ -65,10 +61,12 @@ def collected_static(static_root: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
+    """Each test starts with no JWKS keys in memory or in the cache (nor throttle counters)."""
     cache.clear()
     key_store.clear()
     yield
     cache.clear()
+    key_store.clear()
 
 
 @pytest.fixture

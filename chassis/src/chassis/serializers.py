@@ -7,6 +7,15 @@ from typing import Any
 
 from rest_framework import serializers
 
+__all__ = [
+    "DecimalStringField",
+    "InputSerializer",
+    "ProblemItemSerializer",
+    "ProblemSerializer",
+    "StrictIntegerField",
+    "StrictSlugRelatedField",
+]
+
 
 class InputSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not declare, and non-strings for text.

@@ -13,7 +13,7 @@ Only staff get in (``is_staff`` claim); a non-staff account or bad credentials g
 admin's usual "enter a correct email and password" message. Local accounts made with
 ``createsuperuser`` keep working through Django's ModelBackend, listed after this one.
 
-Settings: ``CHASSIS_SSO = {"TOKEN_URL": ..., "TIMEOUT_SECONDS": 5}`` (``USERS_TOKEN_URL``
+Settings: ``CHASSIS["SSO"] = {"TOKEN_URL": ..., "TIMEOUT_SECONDS": 5}`` (``USERS_TOKEN_URL``
 in the environment, see chassis.conf).
 """
 
@@ -25,7 +25,6 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
@@ -33,17 +32,11 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from chassis.auth import InvalidToken, decode_access_token
+from chassis.settings import chassis_settings
+
+__all__ = ["UsersServiceBackend", "obtain_access_token", "shadow_user_sync"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULTS: dict[str, Any] = {
-    "TOKEN_URL": "http://127.0.0.1:8101/api/v1/auth/token",
-    "TIMEOUT_SECONDS": 5,
-}
-
-
-def sso_settings() -> dict[str, Any]:
-    return {**DEFAULTS, **getattr(settings, "CHASSIS_SSO", {})}
 
 
 def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> str | None:
@@ -52,9 +45,9 @@ def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> 
     The staff member's address is passed on in ``X-Forwarded-For`` so users-service's
     per-IP login throttle counts them, not this service.
     """
-    conf = sso_settings()
+    conf = chassis_settings.SSO
     url = conf["TOKEN_URL"]
-    if not url.startswith(("http://", "https://")):
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"USERS_TOKEN_URL must be http(s): {url!r}")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if client_ip:

@@ -6,7 +6,7 @@ both, with a real HTTP server on an ephemeral loopback port (no mock of the key 
 
     signer = TokenSigner.generate("test-key")
     with JwksServer({"keys": [signer.jwk]}) as server:
-        settings.CHASSIS_JWT = {"JWKS_URL": server.url, "ISSUER": "users"}
+        settings.CHASSIS = chassis_with(JWT={"JWKS_URL": server.url, "ISSUER": "users"})
         token = signer.access_token(sub="42", is_staff=True)
 
 Not imported by production code; it only needs PyJWT and cryptography, which the chassis
@@ -26,8 +26,54 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+__all__ = [
+    "DROP",
+    "HTTPS",
+    "PROBLEM_CONTENT_TYPE",
+    "IdentityServer",
+    "JwksServer",
+    "TokenSigner",
+    "WorkerProcess",
+    "access_claims",
+    "access_token",
+    "assert_problem",
+    "bearer",
+    "chassis_with",
+    "in_threads",
+    "public_jwk",
+    "rsa_private_key",
+]
+
 JWKS_PATH = "/.well-known/jwks.json"
 DROP = object()  # a claim value meaning "leave this claim out"
+
+
+# Behind the gateway every request arrives over HTTPS (X-Forwarded-Proto, trusted through
+# SECURE_PROXY_SSL_HEADER); tests speak the same way so SECURE_SSL_REDIRECT stays on.
+HTTPS: dict[str, Any] = {"HTTP_X_FORWARDED_PROTO": "https"}
+
+
+def bearer(access: str) -> Any:
+    """A DRF ``APIClient`` over HTTPS sending ``Authorization: Bearer <access>``."""
+    from rest_framework.test import APIClient
+
+    client = APIClient(**HTTPS)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def chassis_with(**sections: dict[str, Any]) -> dict[str, Any]:
+    """The ``CHASSIS`` setting with some keys of its sections replaced, for
+    ``override_settings(CHASSIS=...)`` or pytest-django's ``settings.CHASSIS = ...``::
+
+        settings.CHASSIS = chassis_with(JWT={"JWKS_CACHE_SECONDS": 0})
+    """
+    from django.conf import settings
+
+    current: dict[str, Any] = dict(getattr(settings, "CHASSIS", {}))
+    for name, keys in sections.items():
+        current[name] = {**current.get(name, {}), **keys}
+    return current
 
 
 def rsa_private_key() -> rsa.RSAPrivateKey:
@@ -249,7 +295,7 @@ class WorkerProcess:
 
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "correlation_id"}
+_PROBLEM_KEYS = {"type", "title", "status", "detail", "errors", "correlation_id"}
 
 
 def assert_problem(
@@ -266,7 +312,7 @@ def assert_problem(
     assert response.status_code == status, response.content
     assert response["Content-Type"] == PROBLEM_CONTENT_TYPE
     body = json.loads(response.content)
-    assert set(body) == PROBLEM_KEYS
+    assert set(body) == _PROBLEM_KEYS
     assert body["type"] == f"urn:problem-type:{code}"
     assert body["status"] == status
     assert isinstance(body["title"], str) and body["title"]

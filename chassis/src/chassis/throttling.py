@@ -6,6 +6,8 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
+__all__ = ["ScopedRateThrottle"]
+
 
 class ScopedRateThrottle(throttling.ScopedRateThrottle):
     """DRF's scoped throttle, keyed by client IP for anonymous and user id otherwise.

@@ -15,6 +15,8 @@ from chassis.admin import ReadOnlyAdminMixin
 from chassis.events.consumer import redrive
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 
+__all__ = ["InboxEventAdmin", "OutboxEventAdmin", "ParkedEventAdmin"]
+
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False

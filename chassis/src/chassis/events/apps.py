@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 
+__all__ = ["EventsConfig"]
+
 
 class EventsConfig(AppConfig):
     """Events between services: the outbox, the inbox, parked events (see chassis.events)."""

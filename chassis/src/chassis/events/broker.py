@@ -1,16 +1,12 @@
 """RabbitMQ topology of events: the topic exchange and each service's queues.
 
-In a service's settings::
-
-    CHASSIS_EVENTS = {"SCHEMAS_DIR": BASE_DIR / "catalog" / "events",
-                      "CONSUMES": ["order.placed", "order.cancelled"]}
-    globals().update(celery_event_settings("catalog", CHASSIS_EVENTS["CONSUMES"]))
-
-gives the worker two durable queues: ``catalog`` (its own tasks) and ``catalog.events``,
-bound to ``platform.events`` with one routing key per consumed type, plus the beat entries
-of the outbox sweep (every 5 seconds) and of the purge of old event rows (hourly; see
-chassis.events.retention). ``manage.py events_setup`` declares them before any worker
-starts, so an event published before the consumer's first start is queued, not dropped.
+``chassis.conf.common_settings(..., service="catalog", events_consumed=["order.placed",
+"order.cancelled"])`` gives the worker two durable queues: ``catalog`` (its own tasks) and
+``catalog.events``, bound to ``platform.events`` with one routing key per consumed type,
+plus the beat entries of the outbox sweep (every 5 seconds) and of the purge of old event
+rows (hourly; see chassis.events.retention). ``manage.py events_setup`` declares them
+before any worker starts, so an event published before the consumer's first start is
+queued, not dropped.
 """
 
 from __future__ import annotations
@@ -21,8 +17,11 @@ from kombu import Queue, binding
 
 from chassis.events.conf import PURGE_TASK, SWEEP_TASK, events_exchange, queue_name
 
+__all__ = ["beat_schedule", "declare", "event_queues"]
+
 
 def event_queues(service: str, consumes: list[str]) -> list[Queue]:
+    """The service's own task queue, and its events queue bound to each consumed type."""
     queues = [Queue(service, routing_key=service, durable=True)]
     if consumes:
         bindings = [binding(events_exchange, routing_key=t) for t in sorted(set(consumes))]
@@ -30,17 +29,11 @@ def event_queues(service: str, consumes: list[str]) -> list[Queue]:
     return queues
 
 
-def celery_event_settings(
-    service: str, consumes: list[str], *, sweep_seconds: float = 5.0, purge_seconds: float = 3600.0
-) -> dict[str, Any]:
-    """``CELERY_TASK_QUEUES`` and the beat entries of the outbox sweep and of the purge
-    (merge further entries)."""
+def beat_schedule(*, sweep_seconds: float = 5.0, purge_seconds: float = 3600.0) -> dict[str, Any]:
+    """The Celery beat entries of the outbox sweep and of the purge (merge a service's own)."""
     return {
-        "CELERY_TASK_QUEUES": event_queues(service, consumes),
-        "CELERY_BEAT_SCHEDULE": {
-            "events-outbox-sweep": {"task": SWEEP_TASK, "schedule": sweep_seconds},
-            "events-purge": {"task": PURGE_TASK, "schedule": purge_seconds},
-        },
+        "events-outbox-sweep": {"task": SWEEP_TASK, "schedule": sweep_seconds},
+        "events-purge": {"task": PURGE_TASK, "schedule": purge_seconds},
     }
 
 

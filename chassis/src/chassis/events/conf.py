@@ -1,4 +1,5 @@
-"""Settings of chassis.events, under ``CHASSIS_EVENTS`` in a service's settings:
+"""Settings of chassis.events: ``CHASSIS["EVENTS"]`` in a service's settings (read through
+``chassis_settings.EVENTS``, see chassis.settings for the defaults):
 
 * ``SCHEMAS_DIR``: where the service's own event schemas live (``<type>.v<version>.json``);
 * ``CONSUMES``: the event types the service's worker handles (its queue is bound to them);
@@ -34,10 +35,20 @@ Retention (chassis.events.retention; Celery beat purges hourly, in batches):
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange
+
+from chassis.settings import chassis_settings
+
+__all__ = [
+    "CONSUME_TASK",
+    "EXCHANGE",
+    "PURGE_TASK",
+    "SWEEP_TASK",
+    "events_exchange",
+    "queue_name",
+    "service_name",
+]
 
 EXCHANGE = "platform.events"
 CONSUME_TASK = "chassis.events.consume"
@@ -45,32 +56,17 @@ SWEEP_TASK = "chassis.events.outbox_sweep"
 PURGE_TASK = "chassis.events.purge"
 events_exchange = Exchange(EXCHANGE, type="topic", durable=True)
 
-DEFAULTS: dict[str, Any] = {
-    "SCHEMAS_DIR": None,
-    "CONSUMES": [],
-    "MAX_RETRIES": 5,
-    "RETRY_BACKOFF_SECONDS": 1,
-    "RETRY_BACKOFF_MAX_SECONDS": 60,
-    "RELAY_BATCH": 100,
-    "BROKER_COOLDOWN_SECONDS": 5,
-    "OUTBOX_RETENTION_SECONDS": 7 * 86_400,
-    "INBOX_RETENTION_SECONDS": 14 * 86_400,
-    "PARKED_RETENTION_SECONDS": 30 * 86_400,
-    "PURGE_BATCH": 1000,
-}
-
-
-def events_settings() -> dict[str, Any]:
-    return {**DEFAULTS, **getattr(settings, "CHASSIS_EVENTS", {})}
-
 
 def queue_name(service: str) -> str:
     return f"{service}.events"
 
 
 def service_name() -> str:
-    """This service's name (``SERVICE_NAME``, set by chassis.conf.common_settings)."""
-    return str(settings.SERVICE_NAME)  # type: ignore[misc]  # set through globals().update
+    """This service's name (``CHASSIS["SERVICE_NAME"]``, set by chassis.conf.common_settings)."""
+    name = chassis_settings.SERVICE_NAME
+    if not name:
+        raise ImproperlyConfigured("CHASSIS['SERVICE_NAME'] is not set: events need a producer")
+    return str(name)
 
 
 # A publish from a web process may find its pooled broker connection closed by the broker

@@ -28,6 +28,8 @@ from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, 
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
 
+__all__ = ["Handler", "event_handler", "handle", "handlers", "park", "redrive"]
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], None]

@@ -23,7 +23,9 @@ import jsonschema
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-ENVELOPE_KEYS = ("id", "type", "version", "occurred_at", "producer", "correlation_id", "payload")
+__all__ = ["Envelope", "InvalidEvent", "load_schema", "validate_payload"]
+
+_ENVELOPE_KEYS = ("id", "type", "version", "occurred_at", "producer", "correlation_id", "payload")
 
 
 class InvalidEvent(ValueError):
@@ -54,8 +56,8 @@ class Envelope:
     @classmethod
     def from_dict(cls, data: Any) -> Envelope:
         """Parse a received envelope; raises :class:`InvalidEvent` when malformed."""
-        if not isinstance(data, dict) or sorted(data) != sorted(ENVELOPE_KEYS):
-            raise InvalidEvent(f"envelope keys must be exactly {sorted(ENVELOPE_KEYS)}")
+        if not isinstance(data, dict) or sorted(data) != sorted(_ENVELOPE_KEYS):
+            raise InvalidEvent(f"envelope keys must be exactly {sorted(_ENVELOPE_KEYS)}")
         try:
             event_id = uuid.UUID(str(data["id"]))
         except ValueError as exc:

@@ -9,6 +9,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+__all__ = ["InboxEvent", "OutboxEvent", "ParkedEvent"]
+
+
+def _index_of_set(field: str, *, name: str) -> models.Index:
+    """A partial index of ``field`` over the rows where it is set: the purge scans those,
+    oldest first, and the rows still waiting (NULL) stay out of it."""
+    return models.Index(fields=[field], condition=Q(**{f"{field}__isnull": False}), name=name)
+
 
 class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it announces.
@@ -39,11 +47,7 @@ class OutboxEvent(models.Model):
                 name="outbox_pending",
             ),
             # The purge's oldest-first scan of sent rows (pending ones are not in it).
-            models.Index(
-                fields=["published_at"],
-                condition=Q(published_at__isnull=False),
-                name="outbox_sent",
-            ),
+            _index_of_set("published_at", name="outbox_sent"),
         )
 
     def __str__(self) -> str:
@@ -88,11 +92,7 @@ class ParkedEvent(models.Model):
         verbose_name = "parked event"
         indexes = (
             # The purge's scan of redriven events (those waiting for staff are not in it).
-            models.Index(
-                fields=["redriven_at"],
-                condition=Q(redriven_at__isnull=False),
-                name="parked_redriven",
-            ),
+            _index_of_set("redriven_at", name="parked_redriven"),
         )
 
     def __str__(self) -> str:

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+__all__ = ["CHECK", "PUBLISH", "BrokerState", "Observation", "broker_state"]
+
 logger = logging.getLogger(__name__)
 
 PUBLISH = "publish"  # observed by the outbox relay

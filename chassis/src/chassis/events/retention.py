@@ -1,7 +1,7 @@
 """Bounded event tables: what the purge deletes, and what it never does.
 
 Celery beat runs the task ``chassis.events.purge`` hourly (the entry comes with
-``celery_event_settings``), which calls :func:`events_purge`:
+``chassis.conf.common_settings``), which calls :func:`events_purge`:
 
 * sent outbox rows, ``OUTBOX_RETENTION_SECONDS`` after they were published; a pending row
   (not yet confirmed by the broker) is never deleted, whatever its age;
@@ -24,15 +24,17 @@ from typing import Any
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from chassis.events.conf import events_settings
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
+from chassis.settings import chassis_settings
+
+__all__ = ["events_purge"]
 
 
 def events_purge(*, now: datetime | None = None) -> dict[str, int]:
     """Delete the event rows past their retention (see the module); returns how many rows
     of each table went: ``{"outbox": n, "inbox": n, "parked": n}``. Safe to run twice, and
     beside the relay and the consumers (they never touch the rows it deletes)."""
-    conf = events_settings()
+    conf = chassis_settings.EVENTS
     now = now or timezone.now()
     batch = int(conf["PURGE_BATCH"])
 
@@ -47,17 +49,17 @@ def events_purge(*, now: datetime | None = None) -> dict[str, int]:
         redriven_at__isnull=False, redriven_at__lt=cutoff("PARKED_RETENTION_SECONDS")
     )
     return {
-        "outbox": delete_in_batches(sent, oldest_first="published_at", batch=batch),
-        "inbox": delete_in_batches(handled, oldest_first="handled_at", batch=batch),
-        "parked": delete_in_batches(redriven, oldest_first="redriven_at", batch=batch),
+        "outbox": _delete_in_batches(sent, oldest_first="published_at", batch=batch),
+        "inbox": _delete_in_batches(handled, oldest_first="handled_at", batch=batch),
+        "parked": _delete_in_batches(redriven, oldest_first="redriven_at", batch=batch),
     }
 
 
-def delete_in_batches(rows: QuerySet[Any], *, oldest_first: str, batch: int) -> int:
+def _delete_in_batches(rows: QuerySet[Any], *, oldest_first: str, batch: int) -> int:
     """Delete ``rows``, ``batch`` at a time in the order of ``oldest_first``; returns how
     many. One statement per batch: ``DELETE ... WHERE pk IN (SELECT pk ... LIMIT batch)``."""
     if batch < 1:
-        raise ValueError(f"CHASSIS_EVENTS['PURGE_BATCH'] must be at least 1, not {batch}")
+        raise ValueError(f"CHASSIS['EVENTS']['PURGE_BATCH'] must be at least 1, not {batch}")
     model: type[Model] = rows.model
     deleted = 0
     while True:

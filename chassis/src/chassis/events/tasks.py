@@ -4,6 +4,7 @@ outbox, purge old event rows. Registered in every service's worker through autod
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from celery import Task, shared_task
@@ -12,7 +13,6 @@ from chassis.events.conf import (
     CONSUME_TASK,
     PURGE_TASK,
     SWEEP_TASK,
-    events_settings,
     queue_name,
     service_name,
 )
@@ -20,16 +20,19 @@ from chassis.events.consumer import handle, park
 from chassis.events.envelope import Envelope, InvalidEvent
 from chassis.events.outbox import relay_pending
 from chassis.events.retention import events_purge
+from chassis.settings import chassis_settings
+
+__all__ = ["consume", "outbox_sweep", "purge", "retry_delay"]
 
 logger = logging.getLogger(__name__)
 
 
-def retry_delay(retries: int, conf: dict[str, Any]) -> float:
+def retry_delay(retries: int, conf: Mapping[str, Any]) -> float:
     """Exponential backoff: 1 s, 2 s, 4 s, ... capped (``retries`` already made)."""
     return float(min(conf["RETRY_BACKOFF_SECONDS"] * 2**retries, conf["RETRY_BACKOFF_MAX_SECONDS"]))
 
 
-# max_retries=None: CHASSIS_EVENTS["MAX_RETRIES"] decides (below). With Celery's default of 3,
+# max_retries=None: CHASSIS["EVENTS"]["MAX_RETRIES"] decides (below). With Celery's default of 3,
 # self.retry() re-raised the error on the 4th failure and the event was acked and lost, never
 # parked, whenever MAX_RETRIES was above 3 (the default is 5).
 @shared_task(
@@ -39,7 +42,7 @@ def consume(self: Task, envelope: Any) -> str:
     """Handle one event from this service's queue: applied once (inbox), retried with
     backoff on failure, parked after ``MAX_RETRIES`` retries. A malformed envelope is parked
     at once (retrying cannot fix it)."""
-    conf = events_settings()
+    conf = chassis_settings.EVENTS
     try:
         event = Envelope.from_dict(envelope)
     except InvalidEvent as exc:
@@ -73,7 +76,7 @@ def outbox_sweep() -> int:
     while True:
         batch = relay_pending()
         sent += batch
-        if batch < events_settings()["RELAY_BATCH"]:
+        if batch < chassis_settings.EVENTS.RELAY_BATCH:
             return sent
 
 

@@ -27,6 +27,22 @@ from kombu.transport.filesystem import exchange_queue_t
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
+__all__ = [
+    "alive",
+    "claim_name",
+    "corrupt_messages_total",
+    "count_corrupt",
+    "exchange_queue_t",
+    "is_message_of",
+    "message_name",
+    "parse_claim",
+    "read_table",
+    "temp_name",
+    "unclaim",
+    "update_table",
+    "write_then_rename",
+]
+
 TEMP_SUFFIX = ".tmp"
 CLAIM_SUFFIX = ".unacked"
 

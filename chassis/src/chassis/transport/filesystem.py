@@ -24,6 +24,8 @@ from kombu.utils.objects import cached_property
 from chassis.transport import files
 from chassis.transport.files import exchange_queue_t
 
+__all__ = ["FilesystemChannel", "FilesystemTransport"]
+
 logger = logging.getLogger("chassis.transport")
 
 ORPHAN_CHECK_SECONDS = 1.0

@@ -17,14 +17,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
 
-def literal_prefixes(patterns: list[Any], prefix: str = "/") -> list[str]:
+def _literal_prefixes(patterns: list[Any], prefix: str = "/") -> list[str]:
     """The literal start of every URL pattern (up to its first converter or regex group)."""
     found: list[str] = []
     for pattern in patterns:
         text = str(pattern.pattern).lstrip("^").removesuffix("$")
         literal = prefix + text.split("<", 1)[0].split("(", 1)[0].replace("\\", "")
         if isinstance(pattern, URLResolver):
-            found += literal_prefixes(pattern.url_patterns, literal) or [literal]
+            found += _literal_prefixes(pattern.url_patterns, literal) or [literal]
         elif isinstance(pattern, URLPattern):
             found.append(literal)
     return sorted(set(found))
@@ -39,7 +39,7 @@ class Command(BaseCommand):
             json.dumps(
                 {
                     "schema_paths": sorted(schema["paths"]),
-                    "url_prefixes": literal_prefixes(get_resolver().url_patterns),
+                    "url_prefixes": _literal_prefixes(get_resolver().url_patterns),
                     "static_url": settings.STATIC_URL,
                 },
                 indent=2,

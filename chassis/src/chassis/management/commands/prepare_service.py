@@ -29,7 +29,7 @@ from django.db.migrations.executor import MigrationExecutor
 FINGERPRINT = ".static-fingerprint"
 
 
-def static_fingerprint() -> str:
+def _static_fingerprint() -> str:
     """A digest of every static source file's path, size and modification time."""
     digest = hashlib.sha256()
     seen: set[str] = set()
@@ -84,7 +84,7 @@ class Command(BaseCommand):
     def _collectstatic(self, quiet: dict[str, Any], verbosity: int) -> None:
         root = Path(str(settings.STATIC_ROOT))
         marker = root / FINGERPRINT
-        fingerprint = static_fingerprint()
+        fingerprint = _static_fingerprint()
         manifest = root / "staticfiles.json"
         if manifest.exists() and marker.exists() and marker.read_text() == fingerprint:
             self._say(verbosity, "static files: unchanged")

@@ -12,14 +12,15 @@ from celery import current_app
 from django.core.management.base import BaseCommand
 
 from chassis.events.broker import declare, event_queues
-from chassis.events.conf import events_settings, service_name
+from chassis.events.conf import service_name
+from chassis.settings import chassis_settings
 
 
 class Command(BaseCommand):
     help = "Declare the events exchange and this service's queues on the broker."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        queues = event_queues(service_name(), events_settings()["CONSUMES"])
+        queues = event_queues(service_name(), chassis_settings.EVENTS.CONSUMES)
         with current_app.connection_for_write() as connection:
             connection.ensure_connection(max_retries=3)
             declare(connection, queues)
