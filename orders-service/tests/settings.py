@@ -17,7 +17,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "tests-only-" + "x" * 50)
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/orders")
 os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
-# Required in production settings; the fixtures serve both from a real local server.
+# Required in production settings (where the service verifies tokens); the fixtures serve
+# both from a real local server.
 os.environ.setdefault("JWKS_URL", "http://127.0.0.1:1/.well-known/jwks.json")
 os.environ.setdefault("USERS_TOKEN_URL", "http://127.0.0.1:1/api/v1/auth/token")
 os.environ.setdefault("NUM_PROXIES", "0")
