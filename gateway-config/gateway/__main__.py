@@ -1,8 +1,8 @@
-"""Command line: render kong.yml for real Kong and for the local HAProxy gateway.
+r"""Command line: render kong.yml for real Kong and for the local HAProxy gateway.
 
     python -m gateway check  --kong kong.yml
-    python -m gateway render --kong kong.yml --jwks var/keys/users.jwks.json --out var/gateway \\
-        --listen 127.0.0.1:8000 --status-listen 127.0.0.1:8100 \\
+    python -m gateway render --kong kong.yml --jwks var/keys/users.jwks.json --out var/gateway \
+        --listen 127.0.0.1:8000 --status-listen 127.0.0.1:8100 \
         --upstream users-service=127.0.0.1:8101
 
 ``render`` writes ``kong.yml`` (ready to load: jwt credentials filled in from the JWKS),

@@ -1,4 +1,4 @@
-"""Render the gateway model into a HAProxy 2.6 configuration that answers as Kong 3.x does.
+r"""Render the gateway model into a HAProxy 2.6 configuration that answers as Kong 3.x does.
 
 Kong runs plugins by priority: correlation-id (100001), cors (2000), jwt (1450),
 request-size-limiting (951), rate-limiting (910), prometheus (13). The rules below follow that
@@ -6,7 +6,7 @@ order, so, as in Kong, a request refused by jwt or by the size limit is never co
 rate limiter. Every refusal is an ``http-request return`` with Kong's exact status and body.
 
 JWT, step by step as Kong's jwt plugin and parser do it, with HAProxy's built-in converters:
-token from the first Authorization header (Kong's regex ``\\s*[Bb]earer\\s+(.+)``), header and
+token from the first Authorization header (Kong's regex ``\s*[Bb]earer\s+(.+)``), header and
 payload decoded (``Bad token; invalid JSON``), ``alg`` known (``Bad token; invalid alg``),
 the key claim read from the payload then the header, credential looked up, algorithm equal to
 the credential's (compared as a literal: never taken from the token), signature checked by

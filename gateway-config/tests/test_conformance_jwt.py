@@ -1,8 +1,8 @@
-"""The jwt plugin's answers, token by token, from the running gateway.
+r"""The jwt plugin's answers, token by token, from the running gateway.
 
 Every expectation is what Kong 3.x's jwt plugin does (kong/plugins/jwt/handler.lua and
 jwt_parser.lua): token from the first Authorization header (regex
-``\\s*[Bb]earer\\s+(.+)``), parse (header, payload, signature), key claim from the payload then
+``\s*[Bb]earer\s+(.+)``), parse (header, payload, signature), key claim from the payload then
 the header, credential lookup, algorithm equal to the credential's, signature, then
 ``claims_to_verify``. A refusal is a 401 whose body is compact JSON and the upstream never
 sees the request.
@@ -337,7 +337,7 @@ def test_the_first_authorization_header_is_the_one_used(
 def test_kong_bearer_regex_is_unanchored_and_case_tolerant(
     gateway: Gateway, upstream: EchoUpstream, keys: Keys, value: str
 ) -> None:
-    """Kong matches ``\\s*[Bb]earer\\s+(.+)`` anywhere in the header."""
+    r"""Kong matches ``\s*[Bb]earer\s+(.+)`` anywhere in the header."""
     response = gateway.get(ME, [("Authorization", value.format(keys.token()))])
     assert_admitted(response, upstream, KID_A)
 

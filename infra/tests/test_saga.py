@@ -532,7 +532,8 @@ def celery_control(shop: Shop, service: str, *args: str) -> None:
         timeout=300,
         check=False,
     )
-    assert run.returncode == 0 and "OK" in run.stdout, run.stdout + run.stderr
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "OK" in run.stdout, run.stdout + run.stderr
 
 
 class RowLock:
@@ -546,7 +547,8 @@ class RowLock:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.psql.stdin and self.psql.stdout
+        assert self.psql.stdin
+        assert self.psql.stdout
         self.psql.stdin.write(f"BEGIN;\nSELECT 'locked' FROM {table} WHERE id = {pk} FOR UPDATE;\n")
         self.psql.stdin.flush()
         assert self.psql.stdout.readline().strip() == "locked"
