@@ -1,5 +1,6 @@
-"""orders.services called directly: the largest orders fit their columns, and the saga's
-services lock and write in their own transaction when no caller opened one."""
+"""orders.services called directly: the largest orders fit their columns, and the services
+other services' events call lock and write in their own transaction when no caller opened
+one (the saga's steps: tests/test_saga.py)."""
 
 from __future__ import annotations
 
@@ -55,31 +56,6 @@ def test_request_hash_ignores_key_order_not_line_order():
 
 
 # --- outside a caller's transaction (autocommit: select_for_update needs its own) -----------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_order_confirm_runs_in_its_own_transaction():
-    lamp = ProductFactory(price=Decimal("19.90"))
-    order = order_with_lines((lamp, 2))
-
-    confirmed = services.order_confirm(
-        order_id=order.pk,
-        lines=[{"product_id": lamp.pk, "quantity": 2, "unit_price": "18.00"}],
-    )
-
-    order.refresh_from_db()
-    assert (confirmed, order.status, order.total) == (True, Status.CONFIRMED, Decimal("36.00"))
-
-
-@pytest.mark.django_db(transaction=True)
-def test_order_reject_runs_in_its_own_transaction():
-    order = order_with_lines((ProductFactory(), 1))
-    reasons = [{"product_id": 1, "code": "unknown-product", "requested": 1, "available": 0}]
-
-    assert services.order_reject(order_id=order.pk, reasons=reasons) is True
-
-    order.refresh_from_db()
-    assert (order.status, order.rejection_reasons) == (Status.REJECTED, reasons)
 
 
 @pytest.mark.django_db(transaction=True)
