@@ -43,6 +43,9 @@ class ReportApi(KnownQueryParameters, APIView):
     def get(self, request: Request) -> Response:
         return Response({"q": request.query_params.get("q")})
 
+    def post(self, request: Request) -> Response:
+        return Response({})
+
 
 class StaffApi(KnownQueryParameters, APIView):
     authentication_classes = ()
@@ -92,6 +95,17 @@ def test_unknown_parameters_are_a_400_naming_each(view, query, names):
     assert response.status_code == 400
     assert response.data["type"] == "urn:problem-type:validation-error"
     assert response.data["errors"] == unknown(*names)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "names"),
+    [("format=json", 200, []), ("q=x", 400, ["q"]), ("cursor=c&format=json", 400, ["cursor"])],
+)
+def test_writes_know_only_the_format(query, status, names):
+    response = ReportApi.as_view()(APIRequestFactory().post(f"/x?{query}", {}, format="json"))
+
+    assert response.status_code == status
+    assert response.data.get("errors", []) == unknown(*names)
 
 
 def test_permissions_answer_before_the_query_is_checked():

@@ -7,12 +7,12 @@ something the API does not do. Unknown fields in a JSON body are refused for the
 (:class:`chassis.serializers.InputSerializer`), so both kinds of input follow one rule.
 
 Every API view of every service mixes in :class:`KnownQueryParameters` (in front of its DRF
-base class). A view knows:
+base class). A view knows DRF's format override (``?format=json``) and, on reads (GET,
+HEAD, OPTIONS) only, as writes take their input from the body:
 
 * the names in its ``query_parameters`` (what it reads itself: a query serializer's fields,
   the keyset paginator's ``cursor`` and ``page_size``),
-* its ``filterset_class``'s filters and its ``pagination_class``'s parameters,
-* DRF's format override (``?format=json``).
+* its ``filterset_class``'s filters and its ``pagination_class``'s parameters.
 
 The check runs in ``initial()``, after authentication, permissions and throttling (an
 anonymous caller still gets its 401 first), and answers in the one error shape::
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions
+from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
@@ -50,7 +50,7 @@ class KnownQueryParameters:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        unknown = unknown_query_parameters(request, self.known_query_parameters())
+        unknown = unknown_query_parameters(request, self.known_query_parameters(request))
         if unknown:
             raise exceptions.ValidationError(
                 {
@@ -61,10 +61,11 @@ class KnownQueryParameters:
                 }
             )
 
-    def known_query_parameters(self) -> set[str]:
-        known = set(self.query_parameters)
-        if api_settings.URL_FORMAT_OVERRIDE:
-            known.add(api_settings.URL_FORMAT_OVERRIDE)
+    def known_query_parameters(self, request: Request) -> set[str]:
+        known = {api_settings.URL_FORMAT_OVERRIDE} - {None}
+        if request.method not in permissions.SAFE_METHODS:
+            return known
+        known.update(self.query_parameters)
         filterset_class = getattr(self, "filterset_class", None)
         if filterset_class is not None:
             known.update(filterset_class.base_filters)
