@@ -46,7 +46,7 @@ def _category_ref() -> serializers.SlugRelatedField:
 
 
 class ProductListQuerySerializer(serializers.Serializer):
-    """Query parameters of the product list (unknown parameters are ignored)."""
+    """Query parameters of the product list (the view refuses any other: chassis.query)."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
         """Shallow copies of the declared fields: DRF deep-copies them for every instance,
