@@ -99,9 +99,18 @@ class TokenObtainApi(PublicAuthApi):
         return _pair_response(services.token_pair_obtain(request=request, **data.validated_data))
 
 
-class TokenRefreshApi(PublicAuthApi):
+class RefreshTokenApi(PublicAuthApi):
+    """Base for the endpoints that take a refresh token in the body (one throttle scope)."""
+
     throttle_scope = "refresh"
 
+    def refresh_token(self, request: Request) -> str:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return str(data.validated_data["refresh"])
+
+
+class TokenRefreshApi(RefreshTokenApi):
     @extend_schema(
         request=RefreshInputSerializer,
         responses={200: TokenPairOutputSerializer, **BAD_REFRESH_RESPONSE},
@@ -109,14 +118,10 @@ class TokenRefreshApi(PublicAuthApi):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _pair_response(services.token_refresh(refresh=data.validated_data["refresh"]))
+        return _pair_response(services.token_refresh(refresh=self.refresh_token(request)))
 
 
-class TokenRevokeApi(PublicAuthApi):
-    throttle_scope = "refresh"
-
+class TokenRevokeApi(RefreshTokenApi):
     @extend_schema(
         request=RefreshInputSerializer,
         responses={204: None, **BAD_REFRESH_RESPONSE},
@@ -124,9 +129,7 @@ class TokenRevokeApi(PublicAuthApi):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.token_revoke(refresh=data.validated_data["refresh"])
+        services.token_revoke(refresh=self.refresh_token(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
