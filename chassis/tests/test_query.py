@@ -108,6 +108,15 @@ def test_writes_know_only_the_format(query, status, names):
     assert response.data.get("errors", []) == unknown(*names)
 
 
+@pytest.mark.parametrize("method", ["put", "trace"])
+def test_a_method_the_view_does_not_have_is_a_405_first(method):
+    request = APIRequestFactory().generic(method.upper(), "/x?nonsense=1")
+
+    response = ReportApi.as_view()(request)
+
+    assert response.status_code == 405
+
+
 def test_permissions_answer_before_the_query_is_checked():
     response = get(StaffApi, "nonsense=1")
 

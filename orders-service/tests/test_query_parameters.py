@@ -99,3 +99,11 @@ def test_every_api_view_follows_the_rule():
 
     assert len(views) == 4
     assert [view.__name__ for view in views if not issubclass(view, KnownQueryParameters)] == []
+
+
+def test_a_method_the_view_does_not_have_is_a_405_first(staff_client: APIClient):
+    order = OrderFactory()
+
+    response = staff_client.put(f"{ORDERS}{order.pk}?stauts=PAID", {}, format="json")
+
+    assert response.status_code == 405

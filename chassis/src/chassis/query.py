@@ -15,7 +15,8 @@ HEAD, OPTIONS) only, as writes take their input from the body:
 * its ``filterset_class``'s filters and its ``pagination_class``'s parameters.
 
 The check runs in ``initial()``, after authentication, permissions and throttling (an
-anonymous caller still gets its 401 first), and answers in the one error shape::
+anonymous caller still gets its 401 first), for the methods the view has (another method
+gets its 405), and answers in the one error shape::
 
     {"field": null, "code": "unknown", "message": "Unknown query parameter 'stauts'."}
 
@@ -50,6 +51,8 @@ class KnownQueryParameters:
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if not self._handles(request):
+            return  # the 405 for a method the view does not have comes first
         unknown = unknown_query_parameters(request, self.known_query_parameters(request))
         if unknown:
             raise exceptions.ValidationError(
@@ -60,6 +63,10 @@ class KnownQueryParameters:
                     ]
                 }
             )
+
+    def _handles(self, request: Request) -> bool:
+        method = (request.method or "").lower()
+        return method in getattr(self, "http_method_names", ()) and hasattr(self, method)
 
     def known_query_parameters(self, request: Request) -> set[str]:
         known = {api_settings.URL_FORMAT_OVERRIDE} - {None}
