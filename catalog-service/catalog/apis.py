@@ -9,12 +9,14 @@ against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from chassis.keyset import KeysetPaginator
+from chassis.keyset import KeysetPaginator, Page
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
 from chassis.permissions import IsStaffOrReadOnly, is_staff
+from chassis.query import PAGE_PARAMETERS, KnownQueryParameters
 from chassis.responses import json_response
 from django.http import Http404, HttpResponse
 from django.urls import reverse
@@ -52,6 +54,32 @@ BAD_QUERY = problem_response(400, "Invalid filter, cursor or page_size.")
 OPTIONAL_TOKEN: Any = [{"jwtAuth": []}, {}]
 
 
+def page_response(page: Page, item_json: Callable[[dict[str, Any]], Any]) -> HttpResponse:
+    """A keyset page as JSON, each row shaped by ``item_json``."""
+    data = page.as_dict()
+    data["results"] = [item_json(row) for row in page.results]
+    return json_response(data)
+
+
+def valid_body(serializer_class: type[serializers.Serializer], request: Request, **kw: Any) -> Any:
+    """The request body, validated by ``serializer_class`` (a 400 when it is not valid)."""
+    data = serializer_class(data=request.data, **kw)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
+def staff_write(summary: str, *, body: Any, answer: Any, conflict: str, tag: str) -> Any:
+    """The schema of a staff write: ``body`` in, ``answer`` out (a 201 when ``answer`` is
+    ``(201, serializer)``), a 409 when ``conflict`` happens."""
+    code, answer = answer if isinstance(answer, tuple) else (200, answer)
+    return extend_schema(
+        request=body,
+        responses={code: answer, **problem_response(409, conflict)},
+        summary=summary,
+        tags=[tag],
+    )
+
+
 def page_of(item: serializers.Serializer, name: str) -> Any:
     return inline_serializer(
         name,
@@ -63,7 +91,7 @@ def page_of(item: serializers.Serializer, name: str) -> Any:
     )
 
 
-class CatalogApi(APIView):
+class CatalogApi(KnownQueryParameters, APIView):
     permission_classes: tuple[type[permissions.BasePermission], ...] = (IsStaffOrReadOnly,)
 
     def perform_authentication(self, request: Request) -> None:
@@ -77,6 +105,8 @@ class CatalogApi(APIView):
 
 
 class ProductCollectionApi(CatalogApi):
+    query_parameters = tuple(ProductListQuerySerializer._declared_fields)  # cursor, page_size too
+
     @extend_schema(
         parameters=[ProductListQuerySerializer],
         responses={200: page_of(ProductListItemSerializer(many=True), "ProductPage"), **BAD_QUERY},
@@ -91,23 +121,18 @@ class ProductCollectionApi(CatalogApi):
         ordering = query.validated_data.pop("ordering")
         filters = selectors.ProductFilters(**query.validated_data)
         page = PRODUCTS.paginate(request, selectors.product_list(filters=filters), ordering)
-        data = page.as_dict()
-        data["results"] = [product_json(row) for row in page.results]
-        return json_response(data)
+        return page_response(page, product_json)
 
-    @extend_schema(
-        request=ProductCreateInputSerializer,
-        responses={
-            201: ProductDetailOutputSerializer,
-            **problem_response(409, "The SKU or slug is already taken."),
-        },
-        summary="Create a product (staff)",
-        tags=["products"],
+    @staff_write(
+        "Create a product (staff)",
+        body=ProductCreateInputSerializer,
+        answer=(201, ProductDetailOutputSerializer),
+        conflict="The SKU or slug is already taken.",
+        tag="products",
     )
     def post(self, request: Request) -> HttpResponse:
-        data = ProductCreateInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        product = services.product_create(**data.validated_data, actor=self.actor(request))
+        data = valid_body(ProductCreateInputSerializer, request)
+        product = services.product_create(**data, actor=self.actor(request))
         return _product_response(product.pk, status.HTTP_201_CREATED, created=True)
 
 
@@ -144,24 +169,21 @@ class ProductDetailApi(CatalogApi):
     def get(self, request: Request, product_id: int) -> HttpResponse:
         return _product_detail(request, id=product_id)
 
-    @extend_schema(
-        request=ProductUpdateInputSerializer,
-        responses={
-            200: ProductDetailOutputSerializer,
-            **problem_response(409, "The SKU or slug is already taken."),
-        },
-        summary="Update a product (staff)",
-        tags=["products"],
+    @staff_write(
+        "Update a product (staff)",
+        body=ProductUpdateInputSerializer,
+        answer=ProductDetailOutputSerializer,
+        conflict="The SKU or slug is already taken.",
+        tag="products",
     )
     def patch(self, request: Request, product_id: int) -> HttpResponse:
         product = _product_or_404(product_id)
-        data = ProductUpdateInputSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        services.product_update(product=product, data=data.validated_data)
+        data = valid_body(ProductUpdateInputSerializer, request, partial=True)
+        services.product_update(product=product, data=data)
         return _product_response(product.pk)
 
 
-class ProductBySlugApi(CatalogApi):
+class ProductDetailBySlugApi(CatalogApi):
     @extend_schema(
         responses={200: ProductDetailOutputSerializer},
         summary="A product by slug (inactive ones: staff only)",
@@ -185,22 +207,17 @@ class ProductDeactivateApi(CatalogApi):
 
 
 class StockAdjustApi(CatalogApi):
-    @extend_schema(
-        request=StockAdjustInputSerializer,
-        responses={
-            200: StockChangeOutputSerializer,
-            **problem_response(409, "Not enough stock for this decrement."),
-        },
-        summary="Adjust stock: set it or add to it, with a reason (staff; writes the ledger)",
-        tags=["stock"],
+    @staff_write(
+        "Adjust stock: set it or add to it, with a reason (staff; writes the ledger)",
+        body=StockAdjustInputSerializer,
+        answer=StockChangeOutputSerializer,
+        conflict="Not enough stock for this decrement.",
+        tag="stock",
     )
     def post(self, request: Request, product_id: int) -> HttpResponse:
         _product_or_404(product_id)
-        data = StockAdjustInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        change = services.stock_adjust(
-            product_id=product_id, **data.validated_data, actor=self.actor(request)
-        )
+        data = valid_body(StockAdjustInputSerializer, request)
+        change = services.stock_adjust(product_id=product_id, **data, actor=self.actor(request))
         row = selectors.product_detail(id=product_id, include_inactive=True)
         assert row is not None  # locked and changed in this request
         movement = movement_json(change.movement) if change.movement else None
@@ -211,8 +228,9 @@ class MovementPagination(CursorPagination):
     ordering = ("-created_at", "-id")
 
 
-class StockMovementListApi(CatalogApi):
+class StockMovementCollectionApi(CatalogApi):
     permission_classes = (permissions.IsAdminUser,)
+    query_parameters = PAGE_PARAMETERS
 
     @extend_schema(
         responses={
@@ -235,6 +253,8 @@ class StockMovementListApi(CatalogApi):
 
 
 class CategoryCollectionApi(CatalogApi):
+    query_parameters = PAGE_PARAMETERS
+
     @extend_schema(
         responses={200: page_of(CategoryOutputSerializer(many=True), "CategoryPage"), **BAD_QUERY},
         summary="List categories by name (cursor pages)",
@@ -244,23 +264,18 @@ class CategoryCollectionApi(CatalogApi):
     )
     def get(self, request: Request) -> HttpResponse:
         page = CATEGORIES.paginate(request, selectors.category_list(), "name")
-        data = page.as_dict()
-        data["results"] = [category_json(row) for row in page.results]
-        return json_response(data)
+        return page_response(page, category_json)
 
-    @extend_schema(
-        request=CategoryInputSerializer,
-        responses={
-            201: CategoryOutputSerializer,
-            **problem_response(409, "The slug is already taken."),
-        },
-        summary="Create a category (staff)",
-        tags=["categories"],
+    @staff_write(
+        "Create a category (staff)",
+        body=CategoryInputSerializer,
+        answer=(201, CategoryOutputSerializer),
+        conflict="The slug is already taken.",
+        tag="categories",
     )
     def post(self, request: Request) -> HttpResponse:
-        data = CategoryInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        category = services.category_create(**data.validated_data)
+        data = valid_body(CategoryInputSerializer, request)
+        category = services.category_create(**data)
         return _category_response(category, status.HTTP_201_CREATED)
 
 
@@ -275,7 +290,7 @@ def _category_response(category: Category, status_code: int = 200) -> HttpRespon
     return json_response(category_json(row), status_code)
 
 
-class CategoryTreeApi(CatalogApi):
+class CategoryTreeDetailApi(CatalogApi):
     @extend_schema(
         responses={200: CategoryTreeSerializer(many=True)},
         summary="Every category, nested under its parent",
@@ -297,20 +312,17 @@ class CategoryDetailApi(CatalogApi):
     def get(self, request: Request, category_id: int) -> HttpResponse:
         return _category_response(self._category(category_id))
 
-    @extend_schema(
-        request=CategoryInputSerializer,
-        responses={
-            200: CategoryOutputSerializer,
-            **problem_response(409, "The slug is already taken."),
-        },
-        summary="Rename or move a category (staff)",
-        tags=["categories"],
+    @staff_write(
+        "Rename or move a category (staff)",
+        body=CategoryInputSerializer,
+        answer=CategoryOutputSerializer,
+        conflict="The slug is already taken.",
+        tag="categories",
     )
     def patch(self, request: Request, category_id: int) -> HttpResponse:
         category = self._category(category_id)
-        data = CategoryInputSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        services.category_update(category=category, data=data.validated_data)
+        data = valid_body(CategoryInputSerializer, request, partial=True)
+        services.category_update(category=category, data=data)
         return _category_response(category)
 
     @extend_schema(

@@ -14,7 +14,7 @@ from catalog.reservations import stock_release_for_order, stock_reserve_for_orde
 
 
 @event_handler("order.placed")
-def order_placed_stock_reserve(event: Envelope) -> None:
+def order_placed_reserve_stock(event: Envelope) -> None:
     """Reserve the stock of every line of the placed order, or none: changes stock, the
     ledger and the order's reservation, and publishes ``stock.reserved`` or
     ``stock.rejected``. Raises KeyError on a payload without the contract's fields (the event
@@ -26,7 +26,7 @@ def order_placed_stock_reserve(event: Envelope) -> None:
 
 
 @event_handler("order.cancelled")
-def order_cancelled_stock_release(event: Envelope) -> None:
+def order_cancelled_release_stock(event: Envelope) -> None:
     """Release the cancelled order's reservation, once (or leave a tombstone when the order
     has not been seen yet, so its placement reserves nothing). Raises KeyError on a payload
     without ``order_id``."""

@@ -46,7 +46,7 @@ def _category_ref() -> serializers.SlugRelatedField:
 
 
 class ProductListQuerySerializer(serializers.Serializer):
-    """Query parameters of the product list (unknown parameters are ignored)."""
+    """Query parameters of the product list (the view refuses any other: chassis.query)."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
         """Shallow copies of the declared fields: DRF deep-copies them for every instance,
@@ -204,15 +204,24 @@ class ProductDetailOutputSerializer(ProductListItemSerializer):
     is_active = serializers.BooleanField()
 
 
-class StockMovementOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    product_id = serializers.IntegerField()
-    delta = serializers.IntegerField()
-    stock_after = serializers.IntegerField()
-    reason = serializers.ChoiceField(choices=StockMovement.Reason.choices)
-    reference = serializers.CharField()
-    actor = serializers.CharField()
-    created_at = serializers.DateTimeField()
+class StockMovementOutputSerializer(serializers.ModelSerializer):
+    """A ledger row as the model defines it (rendered by :func:`movement_json`)."""
+
+    product_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = StockMovement
+        fields = (
+            "id",
+            "product_id",
+            "delta",
+            "stock_after",
+            "reason",
+            "reference",
+            "actor",
+            "created_at",
+        )
+        read_only_fields = tuple(name for name in fields if name != "product_id")
 
 
 class StockChangeOutputSerializer(serializers.Serializer):

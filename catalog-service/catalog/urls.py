@@ -5,7 +5,11 @@ from catalog import apis
 urlpatterns = [
     path("products/", apis.ProductCollectionApi.as_view(), name="product-list"),
     path("products/<int:product_id>", apis.ProductDetailApi.as_view(), name="product-detail"),
-    path("products/by-slug/<slug:slug>", apis.ProductBySlugApi.as_view(), name="product-by-slug"),
+    path(
+        "products/by-slug/<slug:slug>",
+        apis.ProductDetailBySlugApi.as_view(),
+        name="product-by-slug",
+    ),
     path(
         "products/<int:product_id>/deactivate",
         apis.ProductDeactivateApi.as_view(),
@@ -14,10 +18,10 @@ urlpatterns = [
     path("products/<int:product_id>/stock", apis.StockAdjustApi.as_view(), name="product-stock"),
     path(
         "products/<int:product_id>/stock-movements",
-        apis.StockMovementListApi.as_view(),
+        apis.StockMovementCollectionApi.as_view(),
         name="product-stock-movements",
     ),
     path("categories/", apis.CategoryCollectionApi.as_view(), name="category-list"),
-    path("categories/tree", apis.CategoryTreeApi.as_view(), name="category-tree"),
+    path("categories/tree", apis.CategoryTreeDetailApi.as_view(), name="category-tree"),
     path("categories/<int:category_id>", apis.CategoryDetailApi.as_view(), name="category-detail"),
 ]

@@ -119,12 +119,6 @@ def test_filters_combine(api_client: APIClient):
     assert ids(response) == [match.pk]
 
 
-def test_unknown_query_parameters_are_ignored(api_client: APIClient):
-    product = ProductFactory()
-
-    assert ids(api_client.get(PRODUCTS, {"colour": "red"})) == [product.pk]
-
-
 # --- full-text search (PostgreSQL tsvector) -----------------------------------------------
 
 

@@ -6,7 +6,9 @@ from rest_framework.test import APIRequestFactory
 from chassis.pagination import CursorPagination
 
 
-@pytest.mark.parametrize("query,size", [("", 50), ("?page_size=10", 10), ("?page_size=500", 200)])
+@pytest.mark.parametrize(
+    ("query", "size"), [("", 50), ("?page_size=10", 10), ("?page_size=500", 200)]
+)
 def test_page_size(query, size):
     request = Request(APIRequestFactory().get(f"/api/v1/things/{query}"))
 

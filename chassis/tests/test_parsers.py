@@ -52,7 +52,7 @@ def test_non_finite_numbers_are_refused(api_client, constant):
     )
 
 
-@pytest.mark.parametrize("opening,closing", [("[", "]"), ('{"a":', "}")])
+@pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ('{"a":', "}")])
 def test_hostile_nesting_is_a_400(api_client, opening, closing):
     depth = 100_000
     response = post_raw(api_client, opening * depth + "1" + closing * depth)

@@ -35,7 +35,8 @@ def declared(name: str) -> tuple[list[str], set[str]]:
     """A module's ``__all__`` and the names it defines."""
     if name in NOT_IMPORTABLE:
         spec = importlib.util.find_spec(name)
-        assert spec is not None and spec.origin is not None
+        assert spec is not None
+        assert spec.origin is not None
         tree = ast.parse(Path(spec.origin).read_text())
         defined = {n.name for n in tree.body if isinstance(n, ast.ClassDef | ast.FunctionDef)}
         for node in tree.body:

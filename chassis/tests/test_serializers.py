@@ -218,20 +218,3 @@ def test_blank_errors_carry_a_code():
 
     assert filterset.is_valid() is False
     assert filterset.errors.as_data()["name"][0].code == "blank"
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("query", [{"nme": "editors"}, {"": "false"}])
-def test_strict_filtersets_refuse_parameters_they_do_not_have(query):
-    filterset = NameFilter(data=query, queryset=Group.objects.all())
-
-    assert filterset.is_valid() is False
-    [name] = query
-    assert filterset.errors == {"__all__": [f"Unknown query parameter {name!r}."]}
-
-
-@pytest.mark.django_db
-def test_pagination_parameters_are_not_filters_but_allowed():
-    filterset = NameFilter(data={"cursor": "x", "page_size": "5"}, queryset=Group.objects.all())
-
-    assert filterset.is_valid() is True

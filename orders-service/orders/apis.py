@@ -7,6 +7,7 @@ from typing import Any
 
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
+from chassis.query import KnownQueryParameters
 from chassis.throttling import ScopedRateThrottle
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -79,7 +80,7 @@ class OrderPagination(CursorPagination):
     page_size = 20
 
 
-class OrderCollectionApi(ListAPIView):
+class OrderCollectionApi(KnownQueryParameters, ListAPIView):
     """Buyers see their own orders; staff see every order and may filter them."""
 
     pagination_class = OrderPagination
@@ -148,7 +149,7 @@ def _visible(request: Request, order_id: Any) -> Order:
     return order
 
 
-class OrderDetailApi(APIView):
+class OrderDetailApi(KnownQueryParameters, APIView):
     @extend_schema(
         responses={200: OrderOutputSerializer},
         summary="An order (another buyer's order is a 404)",
@@ -161,7 +162,7 @@ class OrderDetailApi(APIView):
 INVALID_TRANSITION = problem_response(409, "The order's status does not allow this.")
 
 
-class OrderCancelApi(APIView):
+class OrderCancelApi(KnownQueryParameters, APIView):
     @extend_schema(
         request=OrderCancelInputSerializer,
         responses={200: OrderOutputSerializer, **INVALID_TRANSITION},
@@ -179,7 +180,7 @@ class OrderCancelApi(APIView):
         return Response(order_json(order))
 
 
-class OrderShipApi(APIView):
+class OrderShipApi(KnownQueryParameters, APIView):
     permission_classes = (IsAdminUser,)
 
     @extend_schema(

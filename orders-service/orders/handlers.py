@@ -1,34 +1,35 @@
-"""Event handlers of orders-service (registered with chassis.events; each runs in the
-transaction that also records the event in the inbox, so a redelivery changes nothing)."""
+"""Event handlers of orders-service, named ``<event>_<reaction>`` (registered with
+chassis.events; each runs in the transaction that also records the event in the inbox, so a
+redelivery changes nothing). The saga's replies are in orders/saga.py."""
 
 from __future__ import annotations
 
 from chassis.events.consumer import event_handler
 from chassis.events.envelope import Envelope
 
-from orders import services
+from orders import saga, services
 
 
 @event_handler("product.changed")
-def product_snapshot_update(event: Envelope) -> None:
+def product_changed_update_snapshot(event: Envelope) -> None:
     """catalog created or changed a product: update the local read model (newest wins)."""
     services.product_snapshot_apply(payload=event.payload)
 
 
 @event_handler("stock.reserved")
-def order_confirm_on_reserved(event: Envelope) -> None:
+def stock_reserved_confirm_order(event: Envelope) -> None:
     """catalog reserved every line: the PENDING order adopts its prices and is CONFIRMED."""
-    services.order_confirm(order_id=event.payload["order_id"], lines=event.payload["lines"])
+    saga.order_confirm(order_id=event.payload["order_id"], lines=event.payload["lines"])
 
 
 @event_handler("stock.rejected")
-def order_reject_on_rejected(event: Envelope) -> None:
+def stock_rejected_reject_order(event: Envelope) -> None:
     """catalog could not reserve the order: the PENDING order is REJECTED with the reasons."""
-    services.order_reject(order_id=event.payload["order_id"], reasons=event.payload["reasons"])
+    saga.order_reject(order_id=event.payload["order_id"], reasons=event.payload["reasons"])
 
 
 @event_handler("user.deactivated")
-def orders_cancel_on_deactivation(event: Envelope) -> None:
+def user_deactivated_cancel_orders(event: Envelope) -> None:
     """users-service deactivated an account: its open orders are cancelled (each emits
     order.cancelled, so catalog releases their stock)."""
     services.orders_cancel_for_user(

@@ -65,7 +65,8 @@ def order_transition(*, order: Order, to: str, **changes: Any) -> None:
     order.save(update_fields=["status", "updated_at", *changes])
 
 
-def _locked(order_id: Any) -> Order | None:
+def order_lock(*, order_id: Any) -> Order | None:
+    """The order, locked until the caller's transaction ends (None when there is none)."""
     return Order.objects.select_for_update().filter(pk=order_id).first()
 
 
@@ -207,7 +208,7 @@ def idempotency_keys_purge() -> int:
 def order_cancel(*, order_id: Any, reason: str) -> Order:
     """Cancel a PENDING or CONFIRMED order and emit ``order.cancelled`` (catalog releases the
     reservation). Raises Order.DoesNotExist, InvalidTransition."""
-    order = _locked(order_id)
+    order = order_lock(order_id=order_id)
     if order is None:
         raise Order.DoesNotExist
     order_transition(order=order, to=Status.CANCELLED, cancel_reason=reason[:200])
@@ -221,42 +222,14 @@ def order_cancel(*, order_id: Any, reason: str) -> Order:
 @transaction.atomic
 def order_ship(*, order_id: Any) -> Order:
     """Mark a CONFIRMED order SHIPPED. Raises Order.DoesNotExist, InvalidTransition."""
-    order = _locked(order_id)
+    order = order_lock(order_id=order_id)
     if order is None:
         raise Order.DoesNotExist
     order_transition(order=order, to=Status.SHIPPED)
     return order
 
 
-# --- what the saga and other services' events change ---------------------------------------
-
-
-@transaction.atomic
-def order_confirm(*, order_id: Any, lines: list[dict[str, Any]]) -> bool:
-    """stock.reserved: a PENDING order adopts catalog's unit prices and is CONFIRMED.
-    False (and nothing changes) when the order is not PENDING any more (cancelled)."""
-    order = _locked(order_id)
-    if order is None or order.status != Status.PENDING:
-        return False
-    prices = {line["product_id"]: Decimal(line["unit_price"]) for line in lines}
-    total = Decimal(0)
-    for row in order.lines.all():
-        row.unit_price = prices.get(row.product_id, row.unit_price)
-        row.line_total = row.unit_price * row.quantity
-        row.save(update_fields=["unit_price", "line_total"])
-        total += row.line_total
-    order_transition(order=order, to=Status.CONFIRMED, total=total)
-    return True
-
-
-@transaction.atomic
-def order_reject(*, order_id: Any, reasons: list[dict[str, Any]]) -> bool:
-    """stock.rejected: a PENDING order becomes REJECTED with catalog's reasons."""
-    order = _locked(order_id)
-    if order is None or order.status != Status.PENDING:
-        return False
-    order_transition(order=order, to=Status.REJECTED, rejection_reasons=reasons)
-    return True
+# --- what other services' events change (the saga's replies: orders/saga.py) --------------
 
 
 @transaction.atomic

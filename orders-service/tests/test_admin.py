@@ -102,7 +102,8 @@ def test_the_detail_shows_the_lines_read_only(admin: Client, lamp: Product, kett
         "quantity",
         "line_total",
     }
-    assert b"LAMP-1" in response.content and b"KETTLE-1" in response.content
+    assert b"LAMP-1" in response.content
+    assert b"KETTLE-1" in response.content
 
 
 def test_orders_cannot_be_added_edited_or_deleted(admin: Client, lamp: Product):

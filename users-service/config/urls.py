@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from users.apis import JwksApi
+from users.apis import SigningKeyCollectionApi
 
 handler400 = "chassis.errors.handler400"
 handler403 = "chassis.errors.handler403"
@@ -17,6 +17,6 @@ urlpatterns = [
     path("api/v1/users/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/users/", include("users.urls.users")),
     path("docs/users/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path(".well-known/jwks.json", JwksApi.as_view(), name="jwks"),
+    path(".well-known/jwks.json", SigningKeyCollectionApi.as_view(), name="jwks"),
     path("api/v1/auth/", include("users.urls.auth")),
 ]

@@ -6,11 +6,11 @@ from typing import Any, cast
 
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
-from chassis.serializers import InputSerializer
+from chassis.query import KnownQueryParameters
 from chassis.throttling import ScopedRateThrottle
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
@@ -21,41 +21,18 @@ from rest_framework.views import APIView
 from users import selectors, services
 from users.keys import keyring
 from users.models import User
-
-PASSWORD_MAX = 128
-
+from users.serializers import (
+    JwksSerializer,
+    MeInputSerializer,
+    PasswordChangeInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenObtainInputSerializer,
+    TokenPairOutputSerializer,
+    UserOutputSerializer,
+)
 
 BAD_REFRESH_RESPONSE = problem_response(401, "The refresh token is invalid, expired or revoked.")
-
-
-class UserOutputSerializer(serializers.ModelSerializer):
-    """An account; ``groups`` come sorted (from the prefetch cache when there is one)."""
-
-    groups = serializers.SerializerMethodField(help_text="Group names, sorted.")
-
-    class Meta:
-        model = User
-        fields = (
-            "id",
-            "email",
-            "full_name",
-            "is_active",
-            "is_staff",
-            "groups",
-            "date_joined",
-            "last_login",
-        )
-        read_only_fields = fields
-
-    def get_groups(self, user: User) -> list[str]:
-        return sorted(group.name for group in user.groups.all())
-
-
-class TokenPairOutputSerializer(serializers.Serializer):
-    access = serializers.CharField()
-    refresh = serializers.CharField()
-    token_type = serializers.CharField(default="Bearer")
-    expires_in = serializers.IntegerField(help_text="Access token lifetime in seconds.")
 
 
 def _pair_response(pair: services.TokenPair) -> Response:
@@ -73,7 +50,7 @@ def _account(request: Request) -> User:
     return cast(User, request.user)
 
 
-class PublicAuthApi(APIView):
+class PublicAuthApi(KnownQueryParameters, APIView):
     """Base for endpoints that take credentials in the body: no header authentication.
 
     A stale ``Authorization`` header must not block logging in or refreshing, and a 401 still
@@ -88,22 +65,17 @@ class PublicAuthApi(APIView):
         return 'Bearer realm="api"'
 
 
-class RegisterApi(PublicAuthApi):
+class UserRegisterApi(PublicAuthApi):
     throttle_scope = "register"
 
-    class InputSerializer(InputSerializer):
-        email = serializers.EmailField(max_length=254)
-        password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
-        full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
-
     @extend_schema(
-        request=InputSerializer,
+        request=RegisterInputSerializer,
         responses={201: UserOutputSerializer},
         summary="Register an account",
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
@@ -112,12 +84,8 @@ class RegisterApi(PublicAuthApi):
 class TokenObtainApi(PublicAuthApi):
     throttle_scope = "login"
 
-    class InputSerializer(InputSerializer):
-        email = serializers.CharField(max_length=254)
-        password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
-
     @extend_schema(
-        request=InputSerializer,
+        request=TokenObtainInputSerializer,
         responses={
             200: TokenPairOutputSerializer,
             **problem_response(401, "No active account matches these credentials."),
@@ -126,18 +94,23 @@ class TokenObtainApi(PublicAuthApi):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = TokenObtainInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return _pair_response(services.token_pair_obtain(request=request, **data.validated_data))
 
 
-class RefreshInputSerializer(InputSerializer):
-    refresh = serializers.CharField(max_length=4096)
+class RefreshTokenApi(PublicAuthApi):
+    """Base for the endpoints that take a refresh token in the body (one throttle scope)."""
 
-
-class TokenRefreshApi(PublicAuthApi):
     throttle_scope = "refresh"
 
+    def refresh_token(self, request: Request) -> str:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return str(data.validated_data["refresh"])
+
+
+class TokenRefreshApi(RefreshTokenApi):
     @extend_schema(
         request=RefreshInputSerializer,
         responses={200: TokenPairOutputSerializer, **BAD_REFRESH_RESPONSE},
@@ -145,14 +118,10 @@ class TokenRefreshApi(PublicAuthApi):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        return _pair_response(services.token_refresh(refresh=data.validated_data["refresh"]))
+        return _pair_response(services.token_refresh(refresh=self.refresh_token(request)))
 
 
-class LogoutApi(PublicAuthApi):
-    throttle_scope = "refresh"
-
+class TokenRevokeApi(RefreshTokenApi):
     @extend_schema(
         request=RefreshInputSerializer,
         responses={204: None, **BAD_REFRESH_RESPONSE},
@@ -160,21 +129,15 @@ class LogoutApi(PublicAuthApi):
         tags=["auth"],
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.token_revoke(refresh=data.validated_data["refresh"])
+        services.token_revoke(refresh=self.refresh_token(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class JwksApi(PublicAuthApi):
+class SigningKeyCollectionApi(PublicAuthApi):
     throttle_classes = ()
 
     @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Jwks", {"keys": serializers.ListField(child=serializers.DictField())}
-            )
-        },
+        responses={200: JwksSerializer},
         summary="Public signing keys (JWKS)",
         tags=["auth"],
     )
@@ -182,43 +145,36 @@ class JwksApi(PublicAuthApi):
         return Response(keyring().jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
-class MeApi(APIView):
-    class InputSerializer(InputSerializer):
-        full_name = serializers.CharField(max_length=150, allow_blank=True)
-
+class MeDetailApi(KnownQueryParameters, APIView):
     @extend_schema(responses={200: UserOutputSerializer}, summary="My account", tags=["users"])
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
 
     @extend_schema(
-        request=InputSerializer,
+        request=MeInputSerializer,
         responses={200: UserOutputSerializer},
         summary="Update my profile",
         tags=["users"],
     )
     def patch(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data, partial=True)
+        data = MeInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         user = services.user_update(user=_account(request), data=data.validated_data)
         return Response(UserOutputSerializer(user).data)
 
 
-class PasswordChangeApi(APIView):
+class PasswordChangeApi(KnownQueryParameters, APIView):
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "password"
 
-    class InputSerializer(InputSerializer):
-        current_password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
-        new_password = serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False)
-
     @extend_schema(
-        request=InputSerializer,
+        request=PasswordChangeInputSerializer,
         responses={204: None},
         tags=["users"],
         summary="Change my password (revokes all my refresh tokens)",
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = PasswordChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.user_password_change(user=_account(request), **data.validated_data)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -228,7 +184,7 @@ class UserCursorPagination(CursorPagination):
     ordering = ("-date_joined", "-id")
 
 
-class UserListApi(ListAPIView):
+class UserCollectionApi(KnownQueryParameters, ListAPIView):
     """Staff only: every account, newest first, filterable."""
 
     permission_classes = (IsAdminUser,)
@@ -251,7 +207,7 @@ def _get_user_or_404(user_id: Any) -> User:
     return user
 
 
-class UserDetailApi(APIView):
+class UserDetailApi(KnownQueryParameters, APIView):
     permission_classes = (IsAdminUser,)
 
     @extend_schema(
@@ -261,7 +217,7 @@ class UserDetailApi(APIView):
         return Response(UserOutputSerializer(_get_user_or_404(user_id)).data)
 
 
-class UserDeactivateApi(APIView):
+class UserDeactivateApi(KnownQueryParameters, APIView):
     permission_classes = (IsAdminUser,)
 
     @extend_schema(

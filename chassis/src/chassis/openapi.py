@@ -1,7 +1,8 @@
 """OpenAPI glue: every operation documents the error responses it can really return.
 
 :class:`AutoSchema` adds the problem-document responses derived from the view itself:
-400 and 413 where there is a request body, 401 where authentication is possible, 403 where a
+400 and 413 where there is a request body, 400 where the query string is checked
+(:mod:`chassis.query`) or paginated, 401 where authentication is possible, 403 where a
 permission beyond "authenticated" applies, 404 where the path has parameters, 429 where the
 view is throttled. An ``@extend_schema(responses=...)`` entry for a code wins.
 """
@@ -15,6 +16,7 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions
 
+from chassis.query import KnownQueryParameters
 from chassis.serializers import InputSerializer, ProblemSerializer
 
 __all__ = ["AutoSchema", "BearerJWTScheme", "problem_response"]
@@ -75,6 +77,8 @@ class AutoSchema(SpectacularAutoSchema):
         codes = []
         if self.method in ("POST", "PUT", "PATCH"):
             codes += ["400", "413"]
+        elif isinstance(self.view, KnownQueryParameters):
+            codes.append("400")  # an unknown query parameter
         elif self._is_list_view() and self._get_paginator() is not None:
             codes.append("400")  # malformed cursor or page_size
         if self.view.get_authenticators():

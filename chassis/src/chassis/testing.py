@@ -315,8 +315,10 @@ def assert_problem(
     assert set(body) == _PROBLEM_KEYS
     assert body["type"] == f"urn:problem-type:{code}"
     assert body["status"] == status
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
     assert isinstance(body["errors"], list)
     for item in body["errors"]:
         assert set(item) == {"field", "code", "message"}

@@ -62,7 +62,7 @@ def queue_name(service: str) -> str:
 
 
 def service_name() -> str:
-    """This service's name (``CHASSIS["SERVICE_NAME"]``, set by chassis.conf.common_settings)."""
+    """The service's own name (``CHASSIS["SERVICE_NAME"]``, set by chassis.conf.common_settings)."""
     name = chassis_settings.SERVICE_NAME
     if not name:
         raise ImproperlyConfigured("CHASSIS['SERVICE_NAME'] is not set: events need a producer")
