@@ -201,6 +201,9 @@ class Shop:
             "CELERY_BROKER_URL": f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
             "VAR_DIR": str(self.platform.var),
             "LOG_FORMAT": "json",
+            # Required in production settings (chassis 0.3.0); what the runner gives them.
+            "JWKS_URL": f"{self.platform.users}/.well-known/jwks.json",
+            "USERS_TOKEN_URL": f"{self.platform.users}/api/v1/auth/token",
         }
 
     def manage(self, service: str, *args: str) -> str:
