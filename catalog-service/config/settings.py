@@ -5,10 +5,6 @@ from pathlib import Path
 import environ
 from chassis.conf import (
     DJANGO_APPS,
-    MIDDLEWARE,
-    SSO_AUTHENTICATION_BACKENDS,
-    SSO_SESSION_COOKIE_AGE,
-    TEMPLATES,
     common_settings,
     rest_framework,
     spectacular,
@@ -28,17 +24,6 @@ _common = common_settings(
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "django.contrib.postgres", "chassis.events", "catalog"]
-MIDDLEWARE = MIDDLEWARE
-TEMPLATES = TEMPLATES
-ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
-
-AUTHENTICATION_BACKENDS = SSO_AUTHENTICATION_BACKENDS
-SESSION_COOKIE_AGE = SSO_SESSION_COOKIE_AGE
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
 
 REST_FRAMEWORK = rest_framework(
     DEFAULT_AUTHENTICATION_CLASSES=["chassis.auth.JWKSAuthentication"],

@@ -108,6 +108,26 @@ def test_a_service_that_verifies_no_token_needs_no_token_urls(environment, tmp_p
     conf = settings_for(tmp_path, verifies_tokens=False)
 
     assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME"]
+    assert "AUTHENTICATION_BACKENDS" not in conf  # it holds the accounts: Django's default
+
+
+def test_a_resource_service_gets_the_project_wiring_and_the_admin_single_sign_on(
+    environment, tmp_path
+):
+    environment(**REQUIRED)
+
+    conf = settings_for(tmp_path)
+
+    assert conf["ROOT_URLCONF"] == "config.urls"
+    assert conf["WSGI_APPLICATION"] == "config.wsgi.application"
+    assert conf["MIDDLEWARE"][0] == "chassis.health.HealthCheckMiddleware"
+    assert conf["AUTHENTICATION_BACKENDS"] == [
+        "chassis.sso.UsersServiceBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+    assert conf["SESSION_COOKIE_AGE"] == 8 * 3600
+    conf["MIDDLEWARE"].append("x")  # a service's change stays its own
+    assert settings_for(tmp_path)["MIDDLEWARE"][-1] != "x"
 
 
 def test_events_consumed_bind_the_events_queue_and_the_beat_runs_the_sweep(environment, tmp_path):

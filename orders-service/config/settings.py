@@ -5,10 +5,6 @@ from pathlib import Path
 import environ
 from chassis.conf import (
     DJANGO_APPS,
-    MIDDLEWARE,
-    SSO_AUTHENTICATION_BACKENDS,
-    SSO_SESSION_COOKIE_AGE,
-    TEMPLATES,
     common_settings,
     rest_framework,
     spectacular,
@@ -26,17 +22,6 @@ _common = common_settings(env, service="orders", base_dir=BASE_DIR, events_consu
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "chassis.events", "orders"]
-MIDDLEWARE = MIDDLEWARE
-TEMPLATES = TEMPLATES
-ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
-
-AUTHENTICATION_BACKENDS = SSO_AUTHENTICATION_BACKENDS
-SESSION_COOKIE_AGE = SSO_SESSION_COOKIE_AGE
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
 
 REST_FRAMEWORK = rest_framework(
     DEFAULT_AUTHENTICATION_CLASSES=["chassis.auth.JWKSAuthentication"],

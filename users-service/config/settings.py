@@ -7,8 +7,6 @@ import environ
 from celery.schedules import crontab
 from chassis.conf import (
     DJANGO_APPS,
-    MIDDLEWARE,
-    TEMPLATES,
     common_settings,
     rest_framework,
     spectacular,
@@ -32,10 +30,6 @@ INSTALLED_APPS = [
     "chassis.events",
     "users",
 ]
-MIDDLEWARE = MIDDLEWARE
-TEMPLATES = TEMPLATES
-ROOT_URLCONF = "config.urls"
-WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "users.User"
 
 AUTH_PASSWORD_VALIDATORS = [

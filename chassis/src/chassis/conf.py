@@ -28,6 +28,7 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,22 @@ __all__ = [
 _LOCAL_USERS = "http://127.0.0.1:8101"
 _JWKS_PATH = "/.well-known/jwks.json"
 _TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
+
+
+def _project(verifies_tokens: bool) -> dict[str, Any]:
+    """The wiring every service shares (the scaffold's config/ layout), and the admin single
+    sign-on of a resource service."""
+    wiring: dict[str, Any] = {
+        "MIDDLEWARE": list(defaults.MIDDLEWARE),
+        "TEMPLATES": copy.deepcopy(defaults.TEMPLATES),
+        "ROOT_URLCONF": "config.urls",
+        "WSGI_APPLICATION": "config.wsgi.application",
+    }
+    if verifies_tokens:
+        wiring["AUTHENTICATION_BACKENDS"] = list(defaults.SSO_AUTHENTICATION_BACKENDS)
+        wiring["SESSION_COOKIE_AGE"] = defaults.SSO_SESSION_COOKIE_AGE
+        wiring["AUTH_PASSWORD_VALIDATORS"] = copy.deepcopy(defaults.SSO_PASSWORD_VALIDATORS)
+    return wiring
 
 
 def common_settings(
@@ -100,6 +117,7 @@ def common_settings(
         "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
         "CACHES": {"default": _cache(redis_url, env.str("CACHE_KEY_PREFIX", default="") + service)},
         "CHASSIS": _chassis(env, service, base_dir, events_consumed, verifies_tokens, required),
+        **_project(verifies_tokens),
         **_celery(env, service, broker_url, var_dir, events_consumed),
         # Security: safe by default; the local runner relaxes HTTPS-only bits explicitly.
         "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https"),

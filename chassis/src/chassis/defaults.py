@@ -12,6 +12,7 @@ __all__ = [
     "MIDDLEWARE",
     "REST_FRAMEWORK_BASE",
     "SSO_AUTHENTICATION_BACKENDS",
+    "SSO_PASSWORD_VALIDATORS",
     "SSO_SESSION_COOKIE_AGE",
     "TEMPLATES",
     "spectacular",
@@ -72,6 +73,11 @@ SSO_AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 SSO_SESSION_COOKIE_AGE = 8 * 3600
+# Their passwords live in users-service; a local account (createsuperuser) still gets these.
+SSO_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
 
 # Every view speaks JSON; the browsable API is not served.
 REST_FRAMEWORK_BASE: dict[str, Any] = {
