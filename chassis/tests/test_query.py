@@ -8,7 +8,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from chassis.pagination import CursorPagination
-from chassis.query import PAGE_PARAMETERS, KnownQueryParameters
+from chassis.query import PAGE_PARAMETERS, KnownQueryParameters, routed_views
 
 
 class GroupFilter(django_filters.FilterSet):
@@ -122,3 +122,13 @@ def test_permissions_answer_before_the_query_is_checked():
 
     assert response.status_code == 403
     assert response.data["errors"] == []
+
+
+def test_routed_views_are_the_class_based_views_of_a_module_in_route_order():
+    from tests import apis
+
+    views = routed_views("tests.apis")
+
+    assert views[:3] == [apis.OrderPlaceApi, apis.OrderCancelApi, apis.StockReserveApi]
+    assert apis.forbidden_view not in views  # a function view has no class to check
+    assert routed_views("no.such.module") == []

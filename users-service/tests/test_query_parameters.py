@@ -4,11 +4,10 @@ in the one error shape, on every kind of endpoint, before anything is read or wr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-from chassis.query import KnownQueryParameters
-from django.urls import URLPattern, URLResolver, get_resolver
+from chassis.query import KnownQueryParameters, routed_views
+from chassis.testing import unknown_query_parameters_problem as unknown_parameter
 from rest_framework.test import APIClient
 
 from tests.conftest import HTTPS
@@ -17,21 +16,6 @@ from tests.utils import row_counts, user_json
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-def unknown_parameter(response: Any, *names: str) -> dict[str, Any]:
-    """The exact body of a 400 for ``names``."""
-    return {
-        "type": "urn:problem-type:validation-error",
-        "title": "Invalid input.",
-        "status": 400,
-        "detail": "The request did not pass validation.",
-        "errors": [
-            {"field": None, "code": "unknown", "message": f"Unknown query parameter {name!r}."}
-            for name in names
-        ],
-        "correlation_id": response["X-Request-ID"],
-    }
 
 
 @pytest.mark.parametrize(
@@ -88,18 +72,8 @@ def test_credentials_are_checked_first():
     assert response.status_code == 401
 
 
-def _views(patterns: list[Any]) -> list[Any]:
-    views = []
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            views += _views(pattern.url_patterns)
-        elif isinstance(pattern, URLPattern) and hasattr(pattern.callback, "cls"):
-            views.append(pattern.callback.cls)
-    return views
-
-
 def test_every_api_view_follows_the_rule():
-    views = [v for v in _views(get_resolver().url_patterns) if v.__module__ == "users.apis"]
+    views = routed_views("users.apis")
 
     assert len(views) == 10
     assert [view.__name__ for view in views if not issubclass(view, KnownQueryParameters)] == []

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import exceptions, permissions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-__all__ = ["PAGE_PARAMETERS", "KnownQueryParameters", "unknown_query_parameters"]
+__all__ = ["PAGE_PARAMETERS", "KnownQueryParameters", "routed_views", "unknown_query_parameters"]
 
 # What chassis.pagination.CursorPagination and chassis.keyset.KeysetPaginator read.
 PAGE_PARAMETERS = ("cursor", "page_size")
@@ -88,3 +89,17 @@ class KnownQueryParameters:
 def unknown_query_parameters(request: Request, known: set[str]) -> list[str]:
     """The names in ``request``'s query string that are not in ``known``, sorted."""
     return sorted(set(request.query_params) - known)
+
+
+def routed_views(module: str, patterns: list[Any] | None = None) -> list[type]:
+    """The class-based views of ``module`` the URLconf routes (once per route), to check
+    that the rule covers every one of them (``issubclass(view, KnownQueryParameters)``)."""
+    views: list[type] = []
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            views += routed_views(module, pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            view = getattr(pattern.callback, "cls", None)  # as_view() records its class
+            if view is not None and view.__module__ == module:
+                views.append(view)
+    return views

@@ -42,6 +42,7 @@ __all__ = [
     "in_threads",
     "public_jwk",
     "rsa_private_key",
+    "unknown_query_parameters_problem",
 ]
 
 JWKS_PATH = "/.well-known/jwks.json"
@@ -357,3 +358,18 @@ def in_threads(*calls: Any) -> list[Any]:
         thread.join(timeout=30)
     assert not any(thread.is_alive() for thread in threads)
     return results
+
+
+def unknown_query_parameters_problem(response: Any, *names: str) -> dict[str, Any]:
+    """The exact body of :mod:`chassis.query`'s 400 for ``names`` (in their sorted order)."""
+    return {
+        "type": "urn:problem-type:validation-error",
+        "title": "Invalid input.",
+        "status": 400,
+        "detail": "The request did not pass validation.",
+        "errors": [
+            {"field": None, "code": "unknown", "message": f"Unknown query parameter {name!r}."}
+            for name in names
+        ],
+        "correlation_id": response["X-Request-ID"],
+    }
