@@ -12,9 +12,10 @@ whole platform down, and a slow stop was cut short after 5 s with SIGKILL and ex
   code. ``max_restarts`` crashes within ``window`` seconds and it is given up: a message
   names it and shows its last log lines; the other processes keep running, and the
   platform's exit code says it (1).
-- Stop (SIGINT, SIGTERM): SIGTERM to every process group at once, then up to ``grace``
-  seconds for them to exit (gunicorn's graceful timeout is 20 s, Celery's warm shutdown
-  waits for the task at hand); whatever is still running then is SIGKILLed and named.
+- Stop (SIGINT, SIGTERM): SIGTERM to every process at once (not to its group: it stops its
+  own children), then up to ``grace`` seconds for them to exit (gunicorn's graceful timeout
+  is 20 s, Celery's warm shutdown waits for the task at hand); whatever is still running
+  then is SIGKILLed with its group and named.
   Exit code 0 when every process stopped on SIGTERM within the grace period, else 1.
 """
 
@@ -138,7 +139,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: signals reach its children too
+            start_new_session=True,  # its own process group: SIGKILL reaches its children too
         )
         assert child.popen.stdout is not None
         os.set_blocking(child.popen.stdout.fileno(), False)
@@ -167,6 +168,14 @@ class Supervisor:
         if child.popen is not None and child.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.popen.pid, signum)
+
+    def _terminate(self, child: Child) -> None:
+        """SIGTERM to the process only: it stops its own children as it is designed to (Celery's
+        warm shutdown lets its pool finish the task at hand, gunicorn's master its workers'
+        requests). The group gets SIGKILL once the process is gone or the grace is over."""
+        if child.popen is not None and child.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.popen.pid, signal.SIGTERM)
 
     def _reaped(self, child: Child) -> bool:
         """Whether the child exited (its pipe drained, then closed)."""
@@ -257,7 +266,7 @@ class Supervisor:
             "SIGKILL)"
         )
         for child in running:
-            self._signal(child, signal.SIGTERM)
+            self._terminate(child)
         deadline = time.monotonic() + self.grace
         left = list(running)
         while left and time.monotonic() < deadline:

@@ -140,6 +140,35 @@ def test_stop_ends_every_process_on_sigterm_and_exits_0(supervise, tmp_path: Pat
     assert running.lines("supervisor")[-1] == "every process stopped on SIGTERM"
 
 
+def test_sigterm_goes_to_the_process_which_stops_its_own_children(
+    supervise, tmp_path: Path
+) -> None:
+    """Celery's warm shutdown: SIGTERM to the main process lets its pool finish the task at
+    hand; a SIGTERM to the whole group killed the pool mid-task, and a main process left
+    waiting for it was once SIGKILLed after the grace period (seen on a busy machine)."""
+    child = tmp_path / "pool.sh"
+    child.write_text(
+        "trap 'echo pool asked to stop; exit 0' USR1\n"
+        "trap 'echo pool got SIGTERM; exit 0' TERM\n"
+        "echo ready\n"
+        "while :; do sleep 0.1; done\n"
+    )
+    running = supervise(
+        [
+            (
+                "worker",
+                f"sh {child} & pool=$!; "
+                "trap 'echo main got SIGTERM; kill -USR1 $pool; wait $pool; exit 0' TERM; "
+                "wait",
+            )
+        ],
+        grace=EVENTUALLY,
+    )
+    eventually(lambda: running.lines("worker") == ["ready"], "the pool never started")
+    assert running.stop() == 0
+    assert running.lines("worker") == ["ready", "main got SIGTERM", "pool asked to stop"]
+
+
 def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period_and_named(
     supervise,
 ) -> None:
