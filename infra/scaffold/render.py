@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "infra" / "local"))
+from registry import REGISTRY as REGISTRY  # noqa: E402 - the runner's directory (re-exported)
+from registry import load_services  # noqa: E402 - the runner's directory, just added
+
 SCAFFOLD = Path(__file__).resolve().parent
 TEMPLATES = SCAFFOLD / "templates"
-REGISTRY = ROOT / "infra" / "services.toml"
 # Partly rendered files: "head" = the rendered part, the marker, the service's own part;
 # "tail" = the service's own part, the marker, the rendered part.
 PARTS = {"pyproject.toml": "tail", ".env.example": "head"}
@@ -65,10 +68,10 @@ class Service:
 
 
 def registry() -> list[Service]:
-    services = tomllib.loads(REGISTRY.read_text())["services"]
+    """The registered services (infra/local/registry.py reads and checks the file)."""
     return [
-        Service(name=name, dir=spec["dir"], port=spec["port"], app=name)
-        for name, spec in services.items()
+        Service(name=service.name, dir=service.dir, port=service.port, app=service.name)
+        for service in load_services(env={}).values()
     ]
 
 

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from standalone import ROOT, chassis_wheel, copy_tracked, make_venv, run_pipeline
+from conftest import REGISTRY
+from standalone import chassis_wheel, copy_tracked, make_venv, run_pipeline
 
-SERVICES = tomllib.loads((ROOT / "infra" / "services.toml").read_text())["services"]
 
-
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_the_service_alone_passes_its_own_pipeline(name: str, tmp_path: Path) -> None:
-    directory = SERVICES[name]["dir"]
+    directory = REGISTRY[name].dir
     copy_tracked(directory, tmp_path)
     wheels = tmp_path / "wheels"
     wheels.mkdir()
