@@ -524,9 +524,9 @@ def summary(env: dict[str, str]) -> None:
         print(f"  {what:<9} {where}")
     gateway = f"http://{HOST}:{GATEWAY_PORT}"
     print(f"Reach it through the gateway: {gateway}")
-    for name in SERVICES:
+    for name, spec in SERVICES.items():
         print(
-            f"  {name:<9} API {gateway}/api/v1/   admin {gateway}/admin/{name}/   "
+            f"  {name:<9} API {gateway}{spec.api}   admin {gateway}/admin/{name}/   "
             f"docs {gateway}/docs/{name}/"
         )
     print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Prometheus)")
