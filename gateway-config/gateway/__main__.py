@@ -6,7 +6,8 @@ r"""Command line: render kong.yml for real Kong and for the local HAProxy gatewa
         --upstream users-service=127.0.0.1:8101
 
 ``render`` writes ``kong.yml`` (ready to load: jwt credentials filled in from the JWKS),
-``haproxy.cfg``, ``keys/<kid>.pem`` (public keys only) and ``errors/*.http`` into ``--out``.
+``haproxy.cfg``, ``keys/<kid>.pem`` (public keys only) and ``kong_errors.lua`` (Kong's error
+responses) into ``--out``.
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ def render(args: argparse.Namespace) -> None:
     gateway.credentials = kong.credentials_from_jwks(kong.read_jwks(args.jwks))
     upstreams = dict(item.split("=", 1) for item in args.upstream)
     out: Path = args.out
-    keys_dir, errors_dir = out / "keys", out / "errors"
-    for directory in (keys_dir, errors_dir):
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+    keys_dir, lua_file = out / "keys", out / "kong_errors.lua"
+    shutil.rmtree(keys_dir, ignore_errors=True)
+    shutil.rmtree(out / "errors", ignore_errors=True)  # left by renderers before Lua errors
+    keys_dir.mkdir(parents=True)
     for credential in gateway.credentials:
         (keys_dir / f"{credential.key}.pem").write_text(credential.public_key_pem)
-    for name, content in haproxy.error_files().items():
-        (errors_dir / name).write_text(content)
+    shutil.copyfile(haproxy.LUA_ERRORS, lua_file)
     rendered = kong.with_credentials(document, gateway.credentials)
     (out / "kong.yml").write_text(
         "# Rendered from gateway-config/kong.yml with the current public keys: do not edit.\n"
@@ -45,7 +45,7 @@ def render(args: argparse.Namespace) -> None:
         listen=args.listen,
         upstreams=upstreams,
         keys_dir=keys_dir.resolve(),
-        errors_dir=errors_dir.resolve(),
+        lua_file=lua_file.resolve(),
         status_listen=args.status_listen,
     )
     (out / "haproxy.cfg").write_text(config)

@@ -9,6 +9,15 @@ from pathlib import Path
 from gateway.haproxy_words import deny, kong_message, route_acl
 from gateway.kong import KONG_JWT_ALGORITHMS, Credential, Gateway, Route
 
+# Kong 3.8+: WWW-Authenticate on every jwt 401 (no realm configured).
+NO_TOKEN = " hdr WWW-Authenticate Bearer"  # noqa: S105 - a header, not a secret
+REFUSED_TOKEN = " hdr WWW-Authenticate 'Bearer error=\"invalid_token\"'"  # noqa: S105
+
+
+def refuse(body: str, condition: str) -> str:
+    """A token was sent and refused: 401, Kong's body, ``Bearer error="invalid_token"``."""
+    return deny(401, body, condition, REFUSED_TOKEN)
+
 
 def jwt(gateway: Gateway, keys_dir: Path) -> list[str]:
     groups: dict[str, list[Route]] = {}
@@ -35,25 +44,22 @@ def jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -
         "    http-request set-var(txn.jwt) req.fhdr(authorization,1),"
         f"regsub('^.*?[Bb]earer\\s+','') if {on} "
         "{ req.fhdr(authorization,1) -m reg '[Bb]earer\\s+.' }",
-        deny(401, kong_message("Unauthorized"), f"{on} !{{ var(txn.jwt) -m found }}"),
+        deny(401, kong_message("Unauthorized"), f"{on} !{{ var(txn.jwt) -m found }}", NO_TOKEN),
         f"    http-request set-var(txn.jwt_h) var(txn.jwt),field(1,.),ub64dec if {on}",
         f"    http-request set-var(txn.jwt_p) var(txn.jwt),field(2,.),ub64dec if {on}",
-        deny(
-            401,
+        refuse(
             kong_message("Bad token; invalid JSON"),
             f"{on} !{{ var(txn.jwt) -m reg '^[^.]*\\.[^.]*\\.' }} "
             f"|| {on} !{{ var(txn.jwt_h) -m reg '(?s)^\\s*\\{{.*\\}}\\s*$' }} "
             f"|| {on} !{{ var(txn.jwt_p) -m reg '(?s)^\\s*\\{{.*\\}}\\s*$' }}",
         ),
         f"    http-request set-var(txn.jwt_alg) var(txn.jwt_h),json_query('$.alg') if {on}",
-        deny(
-            401,
+        refuse(
             kong_message("Bad token; invalid alg"),
             f"{on} !{{ var(txn.jwt_alg) -m str {' '.join(KONG_JWT_ALGORITHMS)} }}",
         ),
         # Kong's base64url decoder refuses other characters and a length of 4n+1.
-        deny(
-            401,
+        refuse(
             kong_message("Bad token; invalid signature"),
             f"{on} !{{ var(txn.jwt) -m reg "
             "'^[^.]*\\.[^.]*\\.([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$' }",
@@ -61,26 +67,22 @@ def jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -
         f"    http-request set-var(txn.jwt_kid) var(txn.jwt_p),json_query('$.{claim}') if {on}",
         f"    http-request set-var(txn.jwt_kid) var(txn.jwt_h),json_query('$.{claim}') if {on} "
         "!{ var(txn.jwt_kid) -m found }",
-        deny(
-            401,
+        refuse(
             kong_message(f"No mandatory '{claim}' in claims"),
             f"{on} !{{ var(txn.jwt_kid) -m found }}",
         ),
-        deny(
-            401,
+        refuse(
             kong_message(f"Invalid '{claim}' in claims"),
             f"{on} {{ var(txn.jwt_kid) -m len 0 }}",
         ),
-        deny(
-            401,
+        refuse(
             kong_message(f"No credentials found for given '{claim}'"),
             f"{on} !{{ var(txn.jwt_kid) -m str {kids} }}",
         ),
     ]
     for credential in credentials:  # the algorithm is the credential's literal, never the token's
         lines.append(
-            deny(
-                401,
+            refuse(
                 kong_message("Invalid algorithm"),
                 f"{on} {{ var(txn.jwt_kid) -m str {credential.key} }} "
                 f"!{{ var(txn.jwt_alg) -m str {credential.algorithm} }}",
@@ -93,7 +95,7 @@ def jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -
             f"{{ var(txn.jwt_kid) -m str {credential.key} }}"
         )
     lines.append(
-        deny(401, kong_message("Invalid signature"), f"{on} !{{ var(txn.jwt_sig) -m int 1 }}")
+        refuse(kong_message("Invalid signature"), f"{on} !{{ var(txn.jwt_sig) -m int 1 }}")
     )
     lines += registered_claims(conf["claims_to_verify"], on)
     headers = [
@@ -147,5 +149,5 @@ def registered_claims(claims: list[str], on: str) -> list[str]:
             else f"!{{ var(txn.jwt_{c}_state) -m found }}"
             for c, st in zip(listed, combo, strict=True)
         )
-        lines.append(deny(401, json.dumps(body, separators=(",", ":")), f"{on} {terms}"))
+        lines.append(refuse(json.dumps(body, separators=(",", ":")), f"{on} {terms}"))
     return lines

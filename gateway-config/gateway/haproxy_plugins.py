@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
-from gateway.haproxy_words import PERIOD_HEADER, deny, kong_message, q
+import re
+
+from gateway.haproxy_words import PERIOD_HEADER, kong_error, q
 from gateway.kong import Gateway
+
+# Kong's cors plugin compares origins normalized (LuaSocket's url.parse): scheme://host[:port],
+# userinfo, path, query and fragment dropped, the scheme's default port dropped.
+# (One word, single-quoted, with the regexes double-quoted inside: HAProxy's two quote levels.)
+NORMALIZE_ORIGIN = (
+    """'regsub("^([A-Za-z0-9][A-Za-z0-9+.-]*://)([^/@]*@)?([^/]*).*$","\\1\\3"),"""
+    """regsub("^(http://[^/]*):80$","\\1"),regsub("^(https://[^/]*):443$","\\1")'"""
+)
+PLAIN_ORIGIN = re.compile(r"[A-Za-z0-9.:/-]+")
+
+
+def normalize_origin(origin: str) -> str:
+    """What Kong compares for a configured origin (its normalize_origin)."""
+    parts = re.match(r"^([A-Za-z0-9][A-Za-z0-9+.-]*)://([^/@]*@)?([^/]*)", origin)
+    if not parts:
+        return origin
+    scheme, host = parts.group(1), parts.group(3)
+    for name, port in (("http", ":80"), ("https", ":443")):
+        if scheme == name and host.endswith(port):
+            host = host[: -len(port)]
+    return f"{scheme}://{host}"
 
 
 def cors_origin(gateway: Gateway) -> list[str]:
@@ -13,13 +36,20 @@ def cors_origin(gateway: Gateway) -> list[str]:
     if conf is None:
         return []
     origins = conf.get("origins") or ["*"]
-    if origins == ["*"]:
+    if "*" in origins:
         return ["    http-request set-var(txn.cors_origin) str(*)"]
+    if not all(PLAIN_ORIGIN.fullmatch(o) for o in origins):
+        raise ValueError(f"cors: regex origins are not reproduced locally: {origins}")
+    if len(origins) == 1:  # Kong sends the one configured origin, whatever the request's
+        return [f"    http-request set-var(txn.cors_origin) str({origins[0]})"]
+    allowed = " ".join(sorted({normalize_origin(o) for o in origins}))
     return [
-        "    # cors: the request's Origin when it is an allowed one (Kong's get_header: "
-        "first, whole)",
-        "    http-request set-var(txn.cors_origin) req.fhdr(origin,1) if "
-        f"{{ req.fhdr(origin,1) -m str {' '.join(origins)} }}",
+        "    # cors: the request's Origin (first header, whole) normalized as Kong does, when it",
+        "    # is an allowed one",
+        f"    http-request set-var(txn.origin) req.fhdr(origin,1),{NORMALIZE_ORIGIN} "
+        "if { req.fhdr(origin,1) -m found }",
+        f"    http-request set-var(txn.cors_origin) var(txn.origin) if {{ var(txn.origin) -m str "
+        f"{allowed} }}",
     ]
 
 
@@ -77,17 +107,28 @@ def cors(gateway: Gateway) -> list[str]:
 
 
 def size_limit(gateway: Gateway) -> list[str]:
-    if gateway.size_limit_bytes is None:
+    """Kong compares Content-Length, or, without one (chunked), reads the body and measures
+    it. A chunked body is waited for here until it ends or passes the limit by one byte
+    (``tune.bufsize`` holds that much); req.body_size is Content-Length, else what arrived.
+    A body that has not arrived within 10 s (as ``timeout http-request``) is answered 408:
+    nothing of it was forwarded."""
+    limit = gateway.size_limit_bytes
+    if limit is None:
         return []
-    too_big = f"{{ req.hdr_val(content-length) gt {gateway.size_limit_bytes} }}"
+    too_big = f"{{ req.body_size gt {limit} }}"
     return [
-        "    # request-size-limiting (417 instead of 413 when the client awaits 100-continue)",
-        deny(
+        "    # request-size-limiting (417 instead of 413 when the client awaits 100-continue;",
+        "    # waiting for a body answers that Expect and drops it: it is read first)",
+        "    http-request set-var(txn.expect) req.fhdr(expect),lower "
+        "if { req.fhdr(expect) -m found }",
+        f"    http-request wait-for-body time 10s at-least {limit + 1} "
+        "if { req.fhdr(transfer-encoding) -m found }",
+        kong_error(
             417,
-            kong_message("Request size limit exceeded"),
-            f"{too_big} {{ req.fhdr(expect),lower -m str 100-continue }}",
+            "Request size limit exceeded",
+            f"{too_big} {{ var(txn.expect) -m str 100-continue }}",
         ),
-        deny(413, kong_message("Request size limit exceeded"), too_big),
+        kong_error(413, "Request size limit exceeded", too_big),
     ]
 
 
@@ -118,12 +159,11 @@ def rate_limits(gateway: Gateway) -> list[str]:
         "if { var(txn.rl_limit) -m found }",
         "    http-request set-var(txn.rl_remaining) int(0) if "
         "{ var(txn.rl_remaining) -m int lt 0 }",
-        deny(
-            429,
-            kong_message("API rate limit exceeded"),
-            "{ var(txn.rl_limit) -m found } { var(txn.rl_count),sub(txn.rl_limit) -m int gt 0 }",
-            " hdr Retry-After %[var(txn.rl_reset)]",
-        ),
+        "    http-request set-var(txn.rl_refused) bool(true) if { var(txn.rl_limit) -m found } "
+        "{ var(txn.rl_count),sub(txn.rl_limit) -m int gt 0 }",
+        kong_error(429, "API rate limit exceeded", "{ var(txn.rl_refused) -m bool }"),
+        "    http-after-response set-header Retry-After %[var(txn.rl_reset)] "
+        "if { var(txn.rl_refused) -m bool }",
     ]
     for period in sorted({r.rate_limit.period for r in gateway.routes if r.rate_limit}):
         name = PERIOD_HEADER[period]

@@ -8,21 +8,8 @@ from collections.abc import Iterable
 from gateway.kong import Route
 
 JSON_TYPE = '"application/json; charset=utf-8"'
-PERIOD_HEADER = {"second": "Second", "minute": "Minute", "hour": "Hour"}
-# Kong's bodies when the upstream cannot answer (HAProxy's own status -> Kong's response).
-UPSTREAM_ERRORS = {
-    502: (502, "Bad Gateway", "An invalid response was received from the upstream server"),
-    503: (502, "Bad Gateway", "An invalid response was received from the upstream server"),
-    504: (504, "Gateway Timeout", "The upstream server is timed out"),
-}
 
 PERIOD_HEADER = {"second": "Second", "minute": "Minute", "hour": "Hour"}
-# Kong's bodies when the upstream cannot answer (HAProxy's own status -> Kong's response).
-UPSTREAM_ERRORS = {
-    502: (502, "Bad Gateway", "An invalid response was received from the upstream server"),
-    503: (502, "Bad Gateway", "An invalid response was received from the upstream server"),
-    504: (504, "Gateway Timeout", "The upstream server is timed out"),
-}
 
 
 def q(text: str) -> str:
@@ -31,6 +18,14 @@ def q(text: str) -> str:
     if "'" not in text:
         return f"'{text}'"
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def qq(text: str) -> str:
+    """One double-quoted HAProxy word, its escapes interpreted (a newline written as such)."""
+    escaped = (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n")
+    )
     return f'"{escaped}"'
 
 
@@ -43,6 +38,13 @@ def deny(status: int, body: str, condition: str, extra: str = "") -> str:
         f"    http-request return status {status} content-type {JSON_TYPE} "
         f"string {q(body)}{extra} if {condition}"
     )
+
+
+def kong_error(status: int, message: str, condition: str, mode: str = "plugin") -> str:
+    """An error Kong makes itself (kong.response.error, or nginx's error handler with
+    ``mode="nginx"``): Kong's template in the format Accept asks for, with Kong's request id
+    (gateway/kong_errors.lua). The condition is HAProxy's; Lua runs only when it holds."""
+    return f"    http-request lua.kong_error {status} {q(message)} {mode} if {condition}"
 
 
 def route_acl(name: str, routes: Iterable[Route]) -> str:

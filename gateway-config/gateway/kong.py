@@ -19,7 +19,12 @@ import jwt
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+# The Kong release the platform runs (compose, Kubernetes) and the local gateway answers as:
+# its Server/Via tokens, its error bodies; the conformance suite holds the gateway to it.
+KONG_VERSION = "3.9.1"
 PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+# The local gateway measures a chunked body in one request buffer of about this size.
+MAX_SIZE_LIMIT = 8 * 1024 * 1024
 SUPPORTED_PLUGINS = {
     "jwt",
     "rate-limiting",
@@ -206,6 +211,10 @@ def parse(document: dict[str, Any]) -> Gateway:
         conf = global_plugins["request-size-limiting"]
         unit = SIZE_UNITS[conf.get("size_unit", "megabytes")]
         gateway.size_limit_bytes = int(conf.get("allowed_payload_size", 128)) * unit
+        if gateway.size_limit_bytes > MAX_SIZE_LIMIT or conf.get("require_content_length"):
+            raise ConfigError(
+                "request-size-limiting: at most 8 megabytes, require_content_length: false"
+            )
     gateway.cors = global_plugins.get("cors")
     gateway.prometheus = "prometheus" in global_plugins
     return gateway

@@ -5,6 +5,13 @@ HAProxy 2.6 on 127.0.0.1, in front of an echo upstream that answers every reques
 received and records it, so a test can tell whether a request was forwarded and how.
 One HAProxy runs per distinct kong.yml document (session scope); every process started here is
 stopped at the end of the session, failed tests included.
+
+The same tests hold real Kong (KONG_VERSION, gateway/kong.py) to the same answers: with
+``KONG_PROXY_URL`` and ``KONG_ADMIN_URL`` set (a DB-less Kong), each document is rendered, its
+services pointed at the echo upstream (``KONG_UPSTREAM_HOST``: how Kong reaches this machine)
+and loaded through the admin API's ``POST /config``; tests of what only the local gateway does
+(its access log, the platform's correlation-id rule) are marked ``haproxy_only`` and skipped.
+Without those variables the suite runs against HAProxy only: nothing pretends to be Kong.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import copy
 import http.client
 import json
+import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,10 +35,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import jwt
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from gateway.kong import KONG_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]  # gateway-config/
 KONG_YML = ROOT / "kong.yml"
@@ -39,6 +51,20 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 HOST = "127.0.0.1"
 KIDS = ("k-2026a", "k-2026b")
 JSON_TYPE = "application/json; charset=utf-8"
+SERVER_TOKENS = f"kong/{KONG_VERSION}"
+KONG_PROXY_URL = os.environ.get("KONG_PROXY_URL", "")
+KONG_ADMIN_URL = os.environ.get("KONG_ADMIN_URL", "")
+KONG_UPSTREAM_HOST = os.environ.get("KONG_UPSTREAM_HOST", HOST)
+haproxy_only = pytest.mark.haproxy_only
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not KONG_PROXY_URL:
+        return
+    skip = pytest.mark.skip(reason="what only the local gateway does (not Kong's behaviour)")
+    for item in items:
+        if "haproxy_only" in item.keywords:
+            item.add_marker(skip)
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -105,16 +131,19 @@ def send(
     body: bytes | Iterable[bytes] | None = None,
     *,
     chunked: bool = False,
+    host: str = HOST,
+    with_host: bool = True,
 ) -> Response:
     """One request on a fresh connection, byte for byte as given: the target is not
-    normalized (``..`` stays), headers may repeat, Content-Length may lie about the body."""
+    normalized (``..`` stays), headers may repeat, Content-Length may lie about the body;
+    ``with_host=False`` sends no Host header at all."""
     headers = list(headers)
     names = {name.lower() for name, _ in headers}
-    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    connection = http.client.HTTPConnection(host, port, timeout=10)
     try:
         connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        if "host" not in names:
-            connection.putheader("Host", f"{HOST}:{port}")
+        if "host" not in names and with_host:
+            connection.putheader("Host", f"{host}:{port}")
         for name, value in headers:
             connection.putheader(name, value)
         if chunked:
@@ -126,6 +155,28 @@ def send(
         return Response(response.status, response.headers, response.read())
     finally:
         connection.close()
+
+
+KONG_RID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def assert_kong_error(
+    response: Response, status: int, message: str, content_type: str = JSON_TYPE
+) -> None:
+    """An error Kong makes itself (kong.response.error, 3.5+): its JSON template with the
+    message and Kong's request id (the X-Kong-Request-Id it sends), ``Server: kong/<version>``
+    and no Via (nothing was proxied)."""
+    rid = response.header("X-Kong-Request-Id") or ""
+    assert KONG_RID.match(rid), response.headers
+    assert response.status == status, response.body
+    assert response.header("Content-Type") == content_type
+    assert response.header("Server") == SERVER_TOKENS
+    assert response.header("Via") is None
+    if content_type == JSON_TYPE:
+        assert response.body == f'{{\n  "message":"{message}",\n  "request_id":"{rid}"\n}}'.encode()
+        assert response.json() == {"message": message, "request_id": rid}
+    elif content_type.startswith("text/plain"):
+        assert response.body == f"{message}\nrequest_id: {rid}\n".encode()
 
 
 # --- the echo upstream ----------------------------------------------------------------------
@@ -208,7 +259,7 @@ class EchoUpstream:
 
 @pytest.fixture(scope="session")
 def echo_upstream() -> Iterator[EchoUpstream]:
-    server = _EchoServer((HOST, 0), _EchoHandler)
+    server = _EchoServer((os.environ.get("KONG_UPSTREAM_BIND", HOST), 0), _EchoHandler)
     server.records = []
     thread = threading.Thread(target=server.serve_forever, name="echo-upstream", daemon=True)
     thread.start()
@@ -261,21 +312,29 @@ def kong_variant(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
 
 @dataclass
 class Gateway:
-    """A running HAProxy rendered from ``document``."""
+    """A running gateway loaded with ``document``: the rendered HAProxy, or real Kong."""
 
     document: dict[str, Any]
     out: Path
     port: int
     status_port: int
-    process: subprocess.Popen[bytes] = field(repr=False)
+    process: subprocess.Popen[bytes] | None = field(repr=False)
+    host: str = HOST
+    # Kong: loads this gateway's document when another one is loaded (one Kong, many tests).
+    activate: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def status_url(self) -> str:
-        return f"http://{HOST}:{self.status_port}"
+        return f"http://{self.host}:{self.status_port}"
+
+    @property
+    def access_log(self) -> Path:
+        """HAProxy's output: its JSON access log, one line per request."""
+        return self.out / "haproxy.log"
 
     def request(
         self,
@@ -285,14 +344,25 @@ class Gateway:
         body: bytes | Iterable[bytes] | None = None,
         *,
         chunked: bool = False,
+        with_host: bool = True,
     ) -> Response:
-        return send(self.port, method, target, headers, body, chunked=chunked)
+        self.activate()
+        return send(
+            self.port,
+            method,
+            target,
+            headers,
+            body,
+            chunked=chunked,
+            host=self.host,
+            with_host=with_host,
+        )
 
     def get(self, target: str, headers: Iterable[tuple[str, str]] = ()) -> Response:
         return self.request("GET", target, headers)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
@@ -378,6 +448,40 @@ def start_gateway(out: Path, document: dict[str, Any], jwks: Path, upstream_port
     return gateway
 
 
+_KONG_LOADED: list[str] = [""]  # the key of the document real Kong holds now
+
+
+def kong_target(
+    key: str, out: Path, document: dict[str, Any], jwks: Path, upstream_port: int
+) -> Gateway:
+    """Real Kong (DB-less, at KONG_PROXY_URL) for ``document``: rendered with the credentials
+    as for HAProxy, every service pointed at the echo upstream, loaded by POST /config when a
+    request needs it (a reload starts the rate-limit counters again)."""
+    rendered = render(document, out, jwks, upstream_port=upstream_port, port=1, status_port=2)
+    assert rendered.returncode == 0, rendered.stderr
+    config = yaml.safe_load((out / "rendered" / "kong.yml").read_text())
+    for service in config.get("services") or []:
+        service["url"] = f"http://{KONG_UPSTREAM_HOST}:{upstream_port}"
+
+    def activate() -> None:
+        if _KONG_LOADED[0] != key:
+            loaded = httpx.post(f"{KONG_ADMIN_URL}/config", json=config, timeout=30)
+            assert loaded.status_code == 201, loaded.text
+            _KONG_LOADED[0] = key
+
+    proxy = urlsplit(KONG_PROXY_URL)
+    status = urlsplit(os.environ.get("KONG_STATUS_URL", KONG_ADMIN_URL))
+    return Gateway(
+        document,
+        out,
+        proxy.port or 80,
+        status.port or 80,
+        None,
+        host=proxy.hostname or HOST,
+        activate=activate,
+    )
+
+
 GatewayFactory = Callable[..., Gateway]
 
 
@@ -395,7 +499,11 @@ def gateway_factory(
         key = fresh + "\n" + json.dumps(document, sort_keys=True)
         if key not in running:
             out = tmp_path_factory.mktemp("gateway")
-            running[key] = start_gateway(out, document, jwks_file, echo_upstream.port)
+            running[key] = (
+                kong_target(key, out, document, jwks_file, echo_upstream.port)
+                if KONG_PROXY_URL
+                else start_gateway(out, document, jwks_file, echo_upstream.port)
+            )
         return running[key]
 
     try:

@@ -122,13 +122,11 @@ def test_rendered_kong_yml_has_one_rs256_credential_per_jwks_key(
 def test_no_private_material_leaves_the_renderer(rendered: Path) -> None:
     files = [path for path in rendered.rglob("*") if path.is_file()]
     assert sorted(p.relative_to(rendered).as_posix() for p in files) == [
-        "errors/502.http",
-        "errors/503.http",
-        "errors/504.http",
         "haproxy.cfg",
         f"keys/{KIDS[0]}.pem",
         f"keys/{KIDS[1]}.pem",
         "kong.yml",
+        "kong_errors.lua",
     ]
     for path in files:
         assert "PRIVATE" not in path.read_text(), path

@@ -1,0 +1,98 @@
+-- Errors the gateway makes itself, as Kong 3.9 makes them (loaded by the rendered haproxy.cfg).
+--
+--   http-request lua.kong_error <status> <message> <mode>
+--
+-- mode "plugin": kong.response.error (router 404, request-size-limiting 413/417,
+--   rate-limiting 429): the format is chosen by Accept, JSON when there is none.
+-- mode "nginx": Kong's error handler (nginx's own 400s): Accept, else Content-Type, else
+--   Kong's error_default_type (text/plain).
+-- Bodies are Kong's templates (kong/tools/http.lua) filled with the message and Kong's
+-- request id (txn.kong_rid, also sent as X-Kong-Request-Id). Only refused requests run this:
+-- the accepted path never enters Lua.
+
+local JSON = "application/json; charset=utf-8"
+local MIME_TYPES = {
+  ["text/html"] = "text/html; charset=utf-8",
+  ["application/json"] = JSON,
+  ["text/plain"] = "text/plain; charset=utf-8",
+  ["application/xml"] = "application/xml; charset=utf-8",
+  ["application"] = JSON,
+  ["text"] = "text/plain; charset=utf-8",
+}
+local TEMPLATES = {
+  [MIME_TYPES["text/html"]] = '<!doctype html>\n<html>\n  <head>\n    <meta charset="utf-8">\n'
+    .. '    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n'
+    .. '    <p>%s.</p>\n    <p>request_id: %s</p>\n  </body>\n</html>\n',
+  [JSON] = '{\n  "message":"%s",\n  "request_id":"%s"\n}',
+  [MIME_TYPES["text/plain"]] = "%s\nrequest_id: %s\n",
+  [MIME_TYPES["application/xml"]] = '<?xml version="1.0" encoding="UTF-8"?>\n<error>\n'
+    .. "  <message>%s</message>\n  <requestid>%s</requestid>\n</error>\n",
+}
+local REASONS = {
+  [400] = "Bad Request", [404] = "Not Found", [413] = "Request Entity Too Large",
+  [417] = "Expectation Failed", [429] = "Too Many Requests",
+}
+
+local function strip(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- kong.tools.http.get_mime_type: a known type, "<family>/*", "*/*"; anything else: JSON.
+local function mime_of(media_type)
+  local family, sub = media_type:match("^([^/]*)/(.*)$")
+  if not family then
+    return JSON
+  end
+  if sub == "*" then
+    return family == "*" and JSON or MIME_TYPES[family] or JSON
+  end
+  return MIME_TYPES[media_type] or JSON
+end
+
+-- kong.tools.http.get_response_type: the first entry of the highest quality wins.
+local TYPE = "^([%w%*][%w%-!#%$&%^_%+%.]*/[%w%*][%w%-!#%$&%^_%+%.]*)(.*)$"
+local function response_type(accept)
+  local chosen, best = JSON, 0
+  for entry in (accept .. ","):gmatch("([^,]*),") do
+    entry = strip(entry)
+    local media_type, rest = entry:match(TYPE)
+    if media_type then
+      local q = 1
+      for name, value in rest:gmatch(";%s*([%w%-!#%$&%^_%+%.]+)%s*=?%s*([^;]*)") do
+        if name:lower() == "q" then
+          local number = value:match("^1%.?0?0?0?$") or value:match("^0%.?%d?%d?%d?$")
+          q = number and tonumber(number) or q
+        end
+      end
+      if q > best then
+        best = q
+        chosen = mime_of(media_type)
+      end
+    end
+  end
+  return chosen
+end
+
+local function header(txn, name)
+  if tonumber(txn.f:req_fhdr_cnt(name)) == 0 then
+    return nil
+  end
+  return txn.sf:req_fhdr(name, 1)  -- the first line, whole, as kong.request.get_header
+end
+
+core.register_action("kong_error", { "http-req" }, function(txn, status, message, mode)
+  local code = tonumber(status)
+  local accept = header(txn, "accept")
+  if accept == nil and mode == "nginx" then
+    accept = header(txn, "content-type") or "text/plain"
+  end
+  local content_type = accept and response_type(accept) or JSON
+  local body = string.format(TEMPLATES[content_type], message, txn:get_var("txn.kong_rid") or "")
+  local reply = txn:reply({
+    status = code,
+    reason = REASONS[code],
+    headers = { ["content-type"] = { content_type } },
+    body = body,
+  })
+  txn:done(reply)
+end, 3)
