@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway.haproxy_jwt import jwt
+from gateway.haproxy_jwt import jwt, jwt_tables
 from gateway.haproxy_plugins import cors, cors_origin, rate_limits, size_limit
 from gateway.haproxy_words import JSON_TYPE, deny, kong_error, kong_message, q, qq
 from gateway.kong import KONG_VERSION, Gateway
@@ -81,6 +81,7 @@ def render(
     lines += _kong_headers()
     lines += _backends(gateway, upstreams, port)
     lines += _tables(gateway)
+    lines += jwt_tables(gateway)
     if status_listen and gateway.prometheus:
         lines += [
             "",

@@ -19,14 +19,34 @@ def refuse(body: str, condition: str) -> str:
     return deny(401, body, condition, REFUSED_TOKEN)
 
 
-def jwt(gateway: Gateway, keys_dir: Path) -> list[str]:
+def _groups(gateway: Gateway) -> list[list[Route]]:
+    """Routes sharing one jwt configuration."""
     groups: dict[str, list[Route]] = {}
     for route in gateway.routes:
         if route.jwt is not None:
             groups.setdefault(json.dumps(route.jwt, sort_keys=True), []).append(route)
+    return list(groups.values())
+
+
+def jwt(gateway: Gateway, keys_dir: Path) -> list[str]:
     lines: list[str] = []
-    for index, routes in enumerate(groups.values()):
+    for index, routes in enumerate(_groups(gateway)):
         lines += jwt_group(f"jwt{index}", routes, gateway, keys_dir)
+    return lines
+
+
+def jwt_tables(gateway: Gateway) -> list[str]:
+    """Per jwt configuration, the SHA-256 of tokens whose signature verified (a verification
+    is an RSA operation; a client sends the same token for minutes). Only the signature check
+    is skipped on a hit: every other step, the claims against the clock included, runs on
+    every request. A reload (new keys) starts the tables empty."""
+    lines: list[str] = []
+    for index, _ in enumerate(_groups(gateway)):
+        lines += [
+            "",
+            f"backend jwt{index}_verified",
+            "    stick-table type binary len 32 size 50k expire 10m",
+        ]
     return lines
 
 
@@ -80,6 +100,12 @@ def jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -
             f"{on} !{{ var(txn.jwt_kid) -m str {kids} }}",
         ),
     ]
+    verified = f"{acl}_verified"
+    lines += [
+        f"    http-request set-var(txn.jwt_hash) var(txn.jwt),digest(sha256) if {on}",
+        f"    http-request set-var(txn.jwt_sig) int(1) if {on} "
+        f"{{ var(txn.jwt_hash),in_table({verified}) }}",
+    ]
     for credential in credentials:  # the algorithm is the credential's literal, never the token's
         lines.append(
             refuse(
@@ -92,11 +118,12 @@ def jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -
         lines.append(
             f"    http-request set-var(txn.jwt_sig) var(txn.jwt),jwt_verify("
             f'"{credential.algorithm}","{key_file}") if {on} '
-            f"{{ var(txn.jwt_kid) -m str {credential.key} }}"
+            f"{{ var(txn.jwt_kid) -m str {credential.key} }} !{{ var(txn.jwt_sig) -m found }}"
         )
-    lines.append(
-        refuse(kong_message("Invalid signature"), f"{on} !{{ var(txn.jwt_sig) -m int 1 }}")
-    )
+    lines += [
+        refuse(kong_message("Invalid signature"), f"{on} !{{ var(txn.jwt_sig) -m int 1 }}"),
+        f"    http-request track-sc1 var(txn.jwt_hash) table {verified} if {on}",
+    ]
     lines += registered_claims(conf["claims_to_verify"], on)
     headers = [
         ("X-Consumer-ID", consumer.get("id")),

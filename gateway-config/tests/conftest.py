@@ -48,6 +48,7 @@ KONG_YML = ROOT / "kong.yml"
 # decK's JSON Schema, vendored (schema/README.md); KONG_SCHEMA overrides its location.
 KONG_SCHEMA = ROOT / "schema" / "kong_json_schema.json"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+HAPROXY_FLAGS = ("-dMglobal",)  # as infra/local/Procfile.template runs it
 HOST = "127.0.0.1"
 KIDS = ("k-2026a", "k-2026b")
 JSON_TYPE = "application/json; charset=utf-8"
@@ -437,7 +438,7 @@ def start_gateway(out: Path, document: dict[str, Any], jwks: Path, upstream_port
     log = out / "haproxy.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [HAPROXY, "-db", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT
+            [HAPROXY, *HAPROXY_FLAGS, "-db", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT
         )
     gateway = Gateway(document, out, port, status_port, process)
     try:

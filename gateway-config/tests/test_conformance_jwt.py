@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.conftest import (
     JSON_TYPE,
     KIDS,
+    SERVER_TOKENS,
     EchoUpstream,
     Gateway,
     GatewayFactory,
@@ -71,9 +72,15 @@ def message(text: str) -> bytes:
 
 
 def assert_refused(response: Response, upstream: EchoUpstream, body: bytes) -> None:
+    """Kong's jwt 401 (kong.response.exit: compact JSON, no request_id) with, since 3.8,
+    ``WWW-Authenticate: Bearer`` when no token was found, ``Bearer error="invalid_token"``
+    when one was refused (spec/03-plugins/16-jwt/03-access_spec.lua)."""
     assert (response.status, response.body) == (401, body)
     assert response.header("Content-Type") == JSON_TYPE
     assert response.header("Content-Length") == str(len(body))
+    assert response.header("Server") == SERVER_TOKENS
+    expected = "Bearer" if body == message("Unauthorized") else 'Bearer error="invalid_token"'
+    assert response.header_all("WWW-Authenticate") == [expected]
     assert upstream.requests == []
 
 
@@ -447,3 +454,34 @@ def test_expired_and_not_yet_valid_reports_both(
 def test_brace_wrapped_non_json_header(gateway: Gateway, upstream: EchoUpstream) -> None:
     token = forge("{not json}", access_claims(), b"sig")
     assert_refused(gateway.get(ME, bearer(token)), upstream, message("Bad token; invalid JSON"))
+
+
+# --- the verified-signature cache -----------------------------------------------------------
+
+
+def test_a_cached_token_still_expires(
+    gateway_factory: GatewayFactory, upstream: EchoUpstream, keys: Keys
+) -> None:
+    """A token's verified signature is remembered (its SHA-256), its claims are not: the
+    same token, admitted while valid, is refused once its exp has passed."""
+    fresh = gateway_factory(fresh="jwt-cache")
+    token = keys.token(ttl=2)
+    assert fresh.get(ME, bearer(token)).status == 200
+    deadline = time.monotonic() + 30
+    while (response := fresh.get(ME, bearer(token))).status == 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    upstream.clear()
+    assert_refused(fresh.get(ME, bearer(token)), upstream, b'{"exp":"token expired"}')
+
+
+def test_a_forged_token_is_refused_after_its_genuine_twin_passed(
+    gateway: Gateway, upstream: EchoUpstream, keys: Keys
+) -> None:
+    """The cache key is the whole token: changing one payload byte of a verified token
+    misses the cache and fails the signature check."""
+    token = keys.token()
+    assert gateway.get(ME, bearer(token)).status == 200
+    upstream.clear()
+    forged = with_payload(token, {**access_claims(), "sub": "someone-else"})
+    assert_refused(gateway.get(ME, bearer(forged)), upstream, message("Invalid signature"))

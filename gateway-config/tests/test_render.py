@@ -181,7 +181,9 @@ def test_one_literal_jwt_verify_per_credential(
         assert pem == _public_pem(signing_keys[kid])
         assert pem.startswith("-----BEGIN PUBLIC KEY-----\n")
         assert pem.endswith("-----END PUBLIC KEY-----\n")
-        assert line.endswith(f"{{ var(txn.jwt_kid) -m str {kid} }}")
+        assert line.endswith(
+            f"{{ var(txn.jwt_kid) -m str {kid} }} !{{ var(txn.jwt_sig) -m found }}"
+        )
 
 
 def test_the_algorithm_is_compared_to_each_credentials_literal(rendered: Path) -> None:

@@ -129,7 +129,7 @@ def start_bare_proxy(platform: Platform) -> None:
     )
     with (platform.var / "bare-haproxy.log").open("w") as out:
         platform.bare = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(bare)], stdout=out, stderr=subprocess.STDOUT
+            ["haproxy", "-dMglobal", "-db", "-f", str(bare)]  # as the gateway runs, stdout=out, stderr=subprocess.STDOUT
         )
     platform.urls["bare-haproxy"] = f"http://127.0.0.1:{port}"
     for _ in range(50):
