@@ -26,10 +26,11 @@ from gateway.kong import KONG_VERSION, Gateway
 LUA_ERRORS = Path(__file__).with_name("kong_errors.lua")
 SERVER_TOKENS = f"kong/{KONG_VERSION}"
 # Kong's error handler when the upstream cannot answer (HAProxy's status -> Kong's response).
+# Kong's error handler when the upstream fails (HAProxy's 503, no connection, is Kong's 502).
 UPSTREAM_ERRORS = {
-    502: (502, "An invalid response was received from the upstream server"),
-    503: (502, "An invalid response was received from the upstream server"),
-    504: (504, "The upstream server is timing out"),
+    502: "An invalid response was received from the upstream server",
+    503: "An invalid response was received from the upstream server",
+    504: "The upstream server is timing out",
 }
 # The platform's rule for a caller's correlation id (the services apply the same one): at
 # most 200 characters of [A-Za-z0-9._:-]; anything else is replaced by a fresh id.
@@ -134,12 +135,14 @@ def _head(gateway: Gateway, lua_file: Path) -> list[str]:
         "    timeout http-request 10s",
         "    timeout http-keep-alive 60s",
     ]
-    for status, (_, message) in UPSTREAM_ERRORS.items():
-        # Kong's error template with its request id; always JSON (an http-error body cannot
-        # depend on the request's Accept, Kong's would).
+    for status, message in UPSTREAM_ERRORS.items():
+        # Kong's error handler's template with the request id, always JSON: an http-error
+        # body cannot depend on the request (its samples are %-encoded, so a Lua-built body
+        # loses its newlines), where Kong would follow Accept and default to text/plain.
         body = '{\n  "message":"' + message + '",\n  "request_id":"%[var(txn.kong_rid)]"\n}'
         lines.append(
-            f"    http-error status {status} content-type {JSON_TYPE} lf-string {qq(body)}"
+            f"    http-error status {status} content-type {JSON_TYPE} lf-string {qq(body)} "
+            "hdr X-Gateway-Error 1"  # HAProxy's own, not the upstream's (removed on the way)
         )
     return lines
 
@@ -218,21 +221,23 @@ def _routing(gateway: Gateway) -> list[str]:
 
 
 def _kong_headers() -> list[str]:
-    """Kong's default ``headers`` (server_tokens, latency_tokens, X-Kong-Request-Id): on a
-    proxied response Via (appended), the latencies and Server when the upstream sent none; on
-    an answer the gateway made itself Server and X-Kong-Response-Latency; X-Kong-Request-Id on
-    both (over any upstream copy)."""
-    own = "!{ var(txn.proxied) -m bool }"
+    """Kong's default ``headers`` (server_tokens, latency_tokens, X-Kong-Request-Id). Once a
+    request went to the upstream (txn.proxied, set in the backend; its 502/504 included):
+    Via appended, the upstream and proxy latencies, Server when the upstream sent none. On an
+    answer the gateway made itself: Server and X-Kong-Response-Latency. X-Kong-Request-Id on
+    every response, over any upstream copy."""
+    proxied, own = "{ var(txn.proxied) -m bool }", "!{ var(txn.proxied) -m bool }"
     return [
         "    # Kong's response headers",
-        "    http-response set-var(txn.proxied) bool(true)",
-        f"    http-response add-header Via '1.1 {SERVER_TOKENS}'",
-        "    http-response set-header X-Kong-Upstream-Latency %Tr",
-        "    http-response set-header X-Kong-Proxy-Latency %TR",
-        f"    http-response set-header Server {SERVER_TOKENS} "
-        "unless { res.fhdr(server) -m found }",
-        # Kong answers 502 when no upstream connection could be made (HAProxy's 503).
-        f"    http-after-response set-status 502 if {{ status 503 }} {own}",
+        # Kong answers 502 when no upstream connection could be made (HAProxy's own 503).
+        "    http-after-response set-status 502 if { status 503 } "
+        "{ res.fhdr(x-gateway-error) -m found }",
+        "    http-after-response del-header X-Gateway-Error",
+        f"    http-after-response add-header Via '1.1 {SERVER_TOKENS}' if {proxied}",
+        f"    http-after-response set-header X-Kong-Upstream-Latency %Tr if {proxied}",
+        f"    http-after-response set-header X-Kong-Proxy-Latency %TR if {proxied}",
+        f"    http-after-response set-header Server {SERVER_TOKENS} if {proxied} "
+        "!{ res.fhdr(server) -m found }",
         f"    http-after-response set-header Server {SERVER_TOKENS} if {own}",
         f"    http-after-response set-header X-Kong-Response-Latency %Ta if {own}",
         "    http-after-response set-header X-Kong-Request-Id %[var(txn.kong_rid)]",
@@ -253,6 +258,7 @@ def _backends(gateway: Gateway, upstreams: dict[str, str], port: str) -> list[st
             f"    http-request set-header X-Forwarded-Port {port}",
             "    http-request set-header X-Real-IP %[src]",
             # Kong's headers_upstream default and its Via on the request it proxies.
+            "    http-request set-var(txn.proxied) bool(true)",
             "    http-request set-header X-Kong-Request-Id %[var(txn.kong_rid)]",
             f"    http-request add-header Via '1.1 {SERVER_TOKENS}'",
             f"    server {name} {upstreams[name]} maxconn 200",

@@ -80,19 +80,29 @@ local function header(txn, name)
   return txn.sf:req_fhdr(name, 1)  -- the first line, whole, as kong.request.get_header
 end
 
+-- Kong's error handler (nginx's errors) without Accept: Content-Type, else text/plain.
+local function handler_type(accept, content_type)
+  return response_type(accept or content_type or "text/plain")
+end
+
+local function body_of(content_type, message, txn)
+  return string.format(TEMPLATES[content_type], message, txn:get_var("txn.kong_rid") or "")
+end
+
 core.register_action("kong_error", { "http-req" }, function(txn, status, message, mode)
   local code = tonumber(status)
   local accept = header(txn, "accept")
-  if accept == nil and mode == "nginx" then
-    accept = header(txn, "content-type") or "text/plain"
+  local content_type
+  if mode == "nginx" then
+    content_type = handler_type(accept, header(txn, "content-type"))
+  else
+    content_type = accept and response_type(accept) or JSON
   end
-  local content_type = accept and response_type(accept) or JSON
-  local body = string.format(TEMPLATES[content_type], message, txn:get_var("txn.kong_rid") or "")
   local reply = txn:reply({
     status = code,
     reason = REASONS[code],
     headers = { ["content-type"] = { content_type } },
-    body = body,
+    body = body_of(content_type, message, txn),
   })
   txn:done(reply)
 end, 3)

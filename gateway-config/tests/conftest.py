@@ -187,7 +187,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
     """Answers every method with 200 and a JSON account of the request it received.
 
     ``X-Echo-Set-Header: Name=value`` makes it add that header to its response (to see what
-    the gateway does with upstream headers)."""
+    the gateway does with upstream headers); ``X-Echo-Status: 504`` makes it answer that
+    status."""
 
     protocol_version = "HTTP/1.1"
     server: _EchoServer
@@ -219,12 +220,19 @@ class _EchoHandler(BaseHTTPRequestHandler):
         }
         self.server.records.append(record)
         payload = json.dumps(record).encode()
-        self.send_response(200)
+        extras = [e.partition("=") for e in self.headers.get_all("X-Echo-Set-Header") or []]
+        # A Server asked for replaces the handler's own; an empty one means none at all.
+        servers = [value.strip() for name, _, value in extras if name.strip().lower() == "server"]
+        self.send_response_only(int(self.headers.get("X-Echo-Status") or 200))
+        server = servers[0] if servers else self.version_string()
+        if server:
+            self.send_header("Server", server)
+        self.send_header("Date", self.date_time_string())
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
-        for extra in self.headers.get_all("X-Echo-Set-Header") or []:
-            name, _, value = extra.partition("=")
-            self.send_header(name.strip(), value.strip())
+        for name, _, value in extras:
+            if name.strip().lower() != "server":
+                self.send_header(name.strip(), value.strip())
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
@@ -380,7 +388,12 @@ def render(
     upstream_port: int,
     port: int,
     status_port: int,
+    dead: Iterable[str] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """Every Kong service answers from the echo upstream, but those named in ``dead``: they
+    point at a port nothing listens on."""
+    dead = set(dead)
+    closed = free_port()
     source = out / "source.kong.yml"
     services = document.get("services") or []
     source.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -401,7 +414,11 @@ def render(
             "--status-listen",
             f"{HOST}:{status_port}",
             # Every Kong service of the document answers from the one echo upstream.
-            *(f"--upstream={service['name']}={HOST}:{upstream_port}" for service in services),
+            *(
+                f"--upstream={service['name']}={HOST}:"
+                f"{closed if service['name'] in dead else upstream_port}"
+                for service in services
+            ),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -424,10 +441,22 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> N
     raise RuntimeError(f"haproxy did not listen on {port}: {log.read_text()}")
 
 
-def start_gateway(out: Path, document: dict[str, Any], jwks: Path, upstream_port: int) -> Gateway:
+def start_gateway(
+    out: Path,
+    document: dict[str, Any],
+    jwks: Path,
+    upstream_port: int,
+    dead: Iterable[str] = (),
+) -> Gateway:
     port, status_port = free_port(), free_port()
     rendered = render(
-        document, out, jwks, upstream_port=upstream_port, port=port, status_port=status_port
+        document,
+        out,
+        jwks,
+        upstream_port=upstream_port,
+        port=port,
+        status_port=status_port,
+        dead=dead,
     )
     assert rendered.returncode == 0, rendered.stderr
     config = out / "rendered" / "haproxy.cfg"
@@ -438,7 +467,9 @@ def start_gateway(out: Path, document: dict[str, Any], jwks: Path, upstream_port
     log = out / "haproxy.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [HAPROXY, *HAPROXY_FLAGS, "-db", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT
+            [HAPROXY, *HAPROXY_FLAGS, "-db", "-f", str(config)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
         )
     gateway = Gateway(document, out, port, status_port, process)
     try:
@@ -453,7 +484,12 @@ _KONG_LOADED: list[str] = [""]  # the key of the document real Kong holds now
 
 
 def kong_target(
-    key: str, out: Path, document: dict[str, Any], jwks: Path, upstream_port: int
+    key: str,
+    out: Path,
+    document: dict[str, Any],
+    jwks: Path,
+    upstream_port: int,
+    dead: Iterable[str] = (),
 ) -> Gateway:
     """Real Kong (DB-less, at KONG_PROXY_URL) for ``document``: rendered with the credentials
     as for HAProxy, every service pointed at the echo upstream, loaded by POST /config when a
@@ -461,8 +497,10 @@ def kong_target(
     rendered = render(document, out, jwks, upstream_port=upstream_port, port=1, status_port=2)
     assert rendered.returncode == 0, rendered.stderr
     config = yaml.safe_load((out / "rendered" / "kong.yml").read_text())
+    closed = free_port()
     for service in config.get("services") or []:
-        service["url"] = f"http://{KONG_UPSTREAM_HOST}:{upstream_port}"
+        port = closed if service["name"] in dead else upstream_port
+        service["url"] = f"http://{KONG_UPSTREAM_HOST}:{port}"
 
     def activate() -> None:
         if _KONG_LOADED[0] != key:
@@ -490,20 +528,23 @@ GatewayFactory = Callable[..., Gateway]
 def gateway_factory(
     tmp_path_factory: pytest.TempPathFactory, jwks_file: Path, echo_upstream: EchoUpstream
 ) -> Iterator[GatewayFactory]:
-    """``start(document=None, fresh="")``: the gateway running ``document`` (default: the
-    real kong.yml), started on first use and shared by every test asking for the same
-    document; a ``fresh`` label gets an instance of its own (rate-limit counters at zero)."""
+    """``start(document=None, fresh="", dead=())``: the gateway running ``document``
+    (default: the real kong.yml), started on first use and shared by every test asking for the
+    same document; a ``fresh`` label gets an instance of its own (rate-limit counters at zero);
+    services named in ``dead`` have no upstream listening (HAProxy only)."""
     running: dict[str, Gateway] = {}
 
-    def start(document: dict[str, Any] | None = None, *, fresh: str = "") -> Gateway:
+    def start(
+        document: dict[str, Any] | None = None, *, fresh: str = "", dead: tuple[str, ...] = ()
+    ) -> Gateway:
         document = kong_document() if document is None else document
-        key = fresh + "\n" + json.dumps(document, sort_keys=True)
+        key = f"{fresh}\n{dead}\n" + json.dumps(document, sort_keys=True)
         if key not in running:
             out = tmp_path_factory.mktemp("gateway")
             running[key] = (
-                kong_target(key, out, document, jwks_file, echo_upstream.port)
+                kong_target(key, out, document, jwks_file, echo_upstream.port, dead)
                 if KONG_PROXY_URL
-                else start_gateway(out, document, jwks_file, echo_upstream.port)
+                else start_gateway(out, document, jwks_file, echo_upstream.port, dead)
             )
         return running[key]
 
