@@ -128,8 +128,8 @@ def start_bare_proxy(platform: Platform) -> None:
         f"    default_backend bare\n\nbackend bare\n{server[0]}\n"
     )
     with (platform.var / "bare-haproxy.log").open("w") as out:
-        platform.bare = subprocess.Popen(
-            ["haproxy", "-dMglobal", "-db", "-f", str(bare)]  # as the gateway runs, stdout=out, stderr=subprocess.STDOUT
+        platform.bare = subprocess.Popen(  # run as the gateway runs (Procfile.template)
+            ["haproxy", "-dMglobal", "-db", "-f", str(bare)], stdout=out, stderr=subprocess.STDOUT
         )
     platform.urls["bare-haproxy"] = f"http://127.0.0.1:{port}"
     for _ in range(50):
