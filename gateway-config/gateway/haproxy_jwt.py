@@ -138,7 +138,31 @@ def jwt_group(acl: str, routes: list[Route], gateway: Gateway, keys_dir: Path) -
             else f"    http-request del-header {name} if {on}"
         )
     lines.append(f"    http-request del-header X-Anonymous-Consumer if {on}")
-    return lines
+    return _json_first(lines, on)
+
+
+def _json_first(lines: list[str], on: str) -> list[str]:
+    """Kong's parser decodes both segments (cjson) before any other check: a segment that is
+    not JSON is "Bad token; invalid JSON" whatever else is wrong. HAProxy's json_query is
+    lenient, so each later refusal is preceded by the same condition and a JSON validation
+    (gateway/kong_errors.lua): the validator runs only for a request being refused anyway."""
+    invalid = "Bad token; invalid JSON"
+    shape = next(i for i, line in enumerate(lines) if invalid in line)
+    out = lines[: shape + 1]
+    for line in lines[shape + 1 :]:
+        if "return status 401" in line:
+            condition = line.split(" if ", 1)[1]
+            out.append(
+                refuse(
+                    kong_message(invalid),
+                    " || ".join(
+                        f"{condition} {{ var(txn.jwt_{part}),lua.kong_json_invalid -m bool }}"
+                        for part in ("h", "p")
+                    ),
+                )
+            )
+        out.append(line)
+    return out
 
 
 def registered_claims(claims: list[str], on: str) -> list[str]:

@@ -106,3 +106,97 @@ core.register_action("kong_error", { "http-req" }, function(txn, status, message
   })
   txn:done(reply)
 end, 3)
+
+-- A JSON validator for the jwt plugin's refusal path: Kong's parser (cjson) answers
+-- "Bad token; invalid JSON" for a segment that is not JSON, where HAProxy's lenient
+-- json_query would go on. Used only in conditions that already refuse the request:
+--   { var(txn.jwt_h),lua.kong_json_invalid -m bool }
+local value
+
+local function space(s, i)
+  return s:find("[^ \t\r\n]", i) or #s + 1
+end
+
+local function string_end(s, i)  -- s:sub(i, i) == '"'; the index after the closing quote
+  i = i + 1
+  while true do
+    local c = s:sub(i, i)
+    if c == "" or c:byte() < 32 then
+      return nil
+    elseif c == '"' then
+      return i + 1
+    elseif c == "\\" then
+      local e = s:sub(i + 1, i + 1)
+      if e == "u" then
+        if not s:sub(i + 2, i + 5):match("^%x%x%x%x$") then
+          return nil
+        end
+        i = i + 6
+      elseif e ~= "" and ('"\\/bfnrt'):find(e, 1, true) then
+        i = i + 2
+      else
+        return nil
+      end
+    else
+      i = i + 1
+    end
+  end
+end
+
+local function container(s, i, close, member)
+  i = space(s, i + 1)
+  if s:sub(i, i) == close then
+    return i + 1
+  end
+  while true do
+    if member then
+      if s:sub(i, i) ~= '"' then
+        return nil
+      end
+      i = string_end(s, i)
+      if not i then
+        return nil
+      end
+      i = space(s, i)
+      if s:sub(i, i) ~= ":" then
+        return nil
+      end
+      i = space(s, i + 1)
+    end
+    i = value(s, i)
+    if not i then
+      return nil
+    end
+    i = space(s, i)
+    local c = s:sub(i, i)
+    if c == close then
+      return i + 1
+    elseif c ~= "," then
+      return nil
+    end
+    i = space(s, i + 1)
+  end
+end
+
+value = function(s, i)
+  local c = s:sub(i, i)
+  if c == "{" then
+    return container(s, i, "}", true)
+  elseif c == "[" then
+    return container(s, i, "]", false)
+  elseif c == '"' then
+    return string_end(s, i)
+  end
+  for _, literal in ipairs({ "true", "false", "null" }) do
+    if s:sub(i, i + #literal - 1) == literal then
+      return i + #literal
+    end
+  end
+  local number = s:match("^-?%d+%.?%d*[eE][-+]?%d+", i) or s:match("^-?%d+%.?%d*", i)
+  return number and i + #number or nil
+end
+
+core.register_converters("kong_json_invalid", function(text)
+  local ok, last = pcall(value, text, space(text, 1))
+  return not (ok and last and space(text, last) == #text + 1)
+end)

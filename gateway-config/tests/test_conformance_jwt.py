@@ -440,20 +440,52 @@ def test_expired_and_not_yet_valid_reports_both(
     assert upstream.requests == []
 
 
-# --- what HAProxy 2.6 cannot tell apart ----------------------------------------------------
+# --- segments that are not JSON -----------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "HAProxy 2.6 has no JSON validator: a header that decodes to brace-wrapped non-JSON "
-        "passes the gateway's {...} shape check and json_query finds no alg, so it answers "
-        "'Bad token; invalid alg' where Kong's cjson fails with 'Bad token; invalid JSON'"
-    ),
+@pytest.mark.parametrize(
+    ("header", "payload"),
+    [
+        ("{not json}", None),
+        ('{"alg":"RS256","kid":"k-2026a",}', None),
+        (None, '{"kid":"k-2026a","exp":9999999999,}'),
+        (None, "{'kid':'k-2026a'}"),
+        (None, '{"kid":"k-2026a","exp":01x}'),
+    ],
+    ids=[
+        "header-words",
+        "header-trailing-comma",
+        "payload-trailing-comma",
+        "single-quotes",
+        "bad-number",
+    ],
 )
-def test_brace_wrapped_non_json_header(gateway: Gateway, upstream: EchoUpstream) -> None:
-    token = forge("{not json}", access_claims(), b"sig")
+def test_brace_wrapped_non_json_is_invalid_json(
+    gateway: Gateway, upstream: EchoUpstream, header: str | None, payload: str | None
+) -> None:
+    """Kong's jwt_parser decodes both segments with cjson before anything else: a segment
+    that looks like an object but is not JSON is "Bad token; invalid JSON" (HAProxy's
+    json_query alone would find the alg or kid and refuse for another reason)."""
+    header = header or json.dumps({"alg": "RS256", "typ": "JWT", "kid": KID_A})
+    token = forge(header, payload or json.dumps(access_claims()), b"sig")
     assert_refused(gateway.get(ME, bearer(token)), upstream, message("Bad token; invalid JSON"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"kid":"k-2026a","exp":1e12,"n":[1,-2.5,true,null,{"a":"\\u00e9\\n"}]}',
+        ' { "kid" : "k-2026a" , "exp" : 0 } ',
+    ],
+    ids=["every-kind", "spaces"],
+)
+def test_valid_json_segments_are_not_refused_as_json(
+    gateway: Gateway, upstream: EchoUpstream, payload: str
+) -> None:
+    """The validator accepts JSON: these forged tokens fail on their signature, as in Kong."""
+    header = json.dumps({"alg": "RS256", "typ": "JWT", "kid": KID_A})
+    token = forge(header, payload, b"sig")
+    assert_refused(gateway.get(ME, bearer(token)), upstream, message("Invalid signature"))
 
 
 # --- the verified-signature cache -----------------------------------------------------------

@@ -253,6 +253,57 @@ def staff_token(platform: Platform, client: httpx.Client) -> str:
     return login.json()["access"]
 
 
+CHUNKED_OVER_LIMIT = [  # one route of each kind per service (the jwt ones with a token)
+    ("POST", "/api/v1/auth/token", "users", False),
+    ("PUT", "/api/v1/users/me", "users", True),
+    ("POST", "/admin/users/login/", "users", False),
+    ("POST", "/api/v1/catalog/products/", "catalog", True),
+    ("POST", "/docs/catalog/", "catalog", False),
+    ("POST", "/api/v1/orders/", "orders", True),
+    ("PATCH", "/static/orders/x", "orders", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "service", "needs_token"),
+    CHUNKED_OVER_LIMIT,
+    ids=[f"{m} {p}" for m, p, _, _ in CHUNKED_OVER_LIMIT],
+)
+def test_a_chunked_body_over_the_limit_never_reaches_a_service(
+    platform: Platform,
+    client: httpx.Client,
+    method: str,
+    path: str,
+    service: str,
+    needs_token: bool,
+) -> None:
+    """kong.yml's request-size-limiting (1 MiB) holds for a body without Content-Length too:
+    1 MiB + 1 byte sent chunked is the gateway's 413, and the service never logs it."""
+    marker = f"chunked-{secrets.token_hex(8)}"
+    headers = {"X-Request-ID": marker}
+    if needs_token:
+        headers["Authorization"] = f"Bearer {staff_token(platform, client)}"
+    chunks = [b"x" * 65536] * 16 + [b"x"]
+    refused = client.request(method, path, content=iter(chunks), headers=headers)
+    assert refused.status_code == 413
+    assert refused.json() == {
+        "message": "Request size limit exceeded",
+        "request_id": refused.headers["x-kong-request-id"],
+    }
+    assert refused.headers["x-request-id"] == marker
+    read = client.get(f"/docs/{service}/", headers={"X-Request-ID": f"{marker}-read"})
+    assert read.status_code == 200
+    eventually(  # the service's access line for the read: its log has caught up
+        lambda: f"{marker}-read" in platform.log.read_text(),
+        f"{service}-service logged no access line for the read",
+    )
+    log = platform.log.read_text().splitlines()
+    assert [line for line in log if marker in line and f"{marker}-read" not in line] == []
+    access = (platform.var / "log" / "gateway-access.log").read_text().splitlines()
+    refused_lines = [json.loads(line) for line in access if f'"{marker}"' in line]
+    assert [line["status"] for line in refused_lines] == [413]
+
+
 def test_anonymous_clients_list_the_seeded_catalog(client: httpx.Client) -> None:
     page = client.get("/api/v1/catalog/products/", params={"page_size": 100})
     assert page.status_code == 200, page.text
