@@ -3,7 +3,11 @@ r"""Render the gateway model into a HAProxy 2.6 configuration that answers as Ko
 Kong runs plugins by priority: correlation-id (100001), cors (2000), jwt (1450),
 request-size-limiting (951), rate-limiting (910), prometheus (13). The rules below follow that
 order, so, as in Kong, a request refused by jwt or by the size limit is never counted by the
-rate limiter. Every refusal is an ``http-request return`` with Kong's exact status and body.
+rate limiter. Every refusal has Kong's exact status, body and headers: a plugin's own answer
+(jwt's 401, cors's preflight) is an ``http-request return``; an error Kong makes with
+kong.response.error or its error handler (router 404, 413/417, 429, nginx's 400s) is
+``lua.kong_error`` (gateway/kong_errors.lua: Kong's template, format by Accept). Lua runs only
+for refused requests.
 
 JWT, step by step as Kong's jwt plugin and parser do it, with HAProxy's built-in converters:
 token from the first Authorization header (Kong's regex ``\s*[Bb]earer\s+(.+)``), header and
@@ -11,7 +15,8 @@ payload decoded (``Bad token; invalid JSON``), ``alg`` known (``Bad token; inval
 the key claim read from the payload then the header, credential looked up, algorithm equal to
 the credential's (compared as a literal: never taken from the token), signature checked by
 one literal ``jwt_verify("RS256", "<bare public key PEM>")`` per credential, then the
-registered claims (``exp``/``nbf``) against the clock, as Kong checks them.
+registered claims (``exp``/``nbf``) against the clock, as Kong checks them. A token whose
+signature verified is remembered by its SHA-256 (the RSA check is most of the rules' cost).
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from gateway.kong import KONG_VERSION, Gateway
 
 LUA_ERRORS = Path(__file__).with_name("kong_errors.lua")
 SERVER_TOKENS = f"kong/{KONG_VERSION}"
-# Kong's error handler when the upstream cannot answer (HAProxy's status -> Kong's response).
 # Kong's error handler when the upstream fails (HAProxy's 503, no connection, is Kong's 502).
 UPSTREAM_ERRORS = {
     502: "An invalid response was received from the upstream server",

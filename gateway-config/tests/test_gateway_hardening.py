@@ -41,22 +41,27 @@ LOG_KEYS = {
 
 
 def logged(gateway: Gateway, request: Callable[[], Response]) -> tuple[Response, dict[str, Any]]:
-    """Send ``request`` and return its response with the one access-log line it wrote,
-    parsed as JSON (the line must be a JSON object with exactly the log's keys)."""
-    offset = (gateway.out / "haproxy.log").stat().st_size
+    """Send ``request``; return its response and its access-log entry (the line carrying its
+    X-Kong-Request-Id). Every line written meanwhile must be a JSON object with exactly the
+    log's keys: a hostile request can neither break a line nor add a key."""
+    log = gateway.out / "haproxy.log"
+    offset = log.stat().st_size
     response = request()
+    rid = response.header("X-Kong-Request-Id") or "-"
     deadline = time.monotonic() + 10
     while True:
-        written = (gateway.out / "haproxy.log").read_bytes()[offset:]
+        written = log.read_bytes()[offset:]
         lines = [line for line in written.splitlines(keepends=True) if line.endswith(b"\n")]
-        if lines or time.monotonic() > deadline:
+        if any(rid.encode() in line for line in lines) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
-    assert len(lines) == 1, lines
-    entry = json.loads(lines[0])
-    assert isinstance(entry, dict)
-    assert set(entry) == LOG_KEYS
-    return response, entry
+    entries = [json.loads(line) for line in lines]
+    for entry in entries:
+        assert isinstance(entry, dict)
+        assert set(entry) == LOG_KEYS
+    mine = [entry for entry in entries if entry["kong_request_id"] == rid]
+    assert len(mine) == 1, lines
+    return response, mine[0]
 
 
 # --- access log (item 8) ----------------------------------------------------------------
