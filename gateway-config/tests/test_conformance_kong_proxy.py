@@ -39,6 +39,7 @@ XML = (
 )
 PLAIN = "{}\nrequest_id: {}\n"
 PREFLIGHT = [("Origin", "http://localhost:3000"), ("Access-Control-Request-Method", "GET")]
+PLAIN_TYPE = "text/plain; charset=utf-8"
 INTEGER = re.compile(r"^-?[0-9]+$")
 
 
@@ -394,3 +395,12 @@ def test_incomplete_prefixes_do_not_match(gateway: Gateway, upstream: EchoUpstre
 def test_the_status_listener_stays_separate(gateway: Gateway) -> None:
     """Kong's proxy never serves /metrics: it is the status listener's (prometheus plugin)."""
     assert send(gateway.port, "GET", "/metrics", host=gateway.host).status == 404
+
+
+def test_headers_over_nginxs_buffers_are_400(gateway: Gateway, upstream: EchoUpstream) -> None:
+    """nginx's 494 (large_client_header_buffers, 4 x 8k), which Kong's error handler answers
+    as 400 "Request header or cookie too large" (kong/error_handlers.lua)."""
+    cookies = [("Cookie", f"c{i}={'v' * 7000}") for i in range(5)]
+    response = gateway.get(PUBLIC, cookies)
+    assert_kong_error(response, 400, "Request header or cookie too large", PLAIN_TYPE)
+    assert upstream.requests == []
