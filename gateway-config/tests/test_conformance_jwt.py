@@ -21,14 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import (
-    JSON_TYPE,
     KIDS,
-    SERVER_TOKENS,
-    EchoUpstream,
     Gateway,
     GatewayFactory,
-    Response,
-    assert_kong_error,
     kong_document,
     kong_variant,
     plugin_of,
@@ -44,6 +39,7 @@ from tests.tokens import (
     signed_raw,
     with_payload,
 )
+from tests.wire import JSON_TYPE, SERVER_TOKENS, EchoUpstream, Response, assert_kong_error
 
 ME = "/api/v1/users/me"
 KID_A, KID_B = KIDS

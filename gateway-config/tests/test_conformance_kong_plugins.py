@@ -13,17 +13,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import (
-    KIDS,
-    EchoUpstream,
-    Gateway,
-    GatewayFactory,
-    assert_kong_error,
-    kong_variant,
-    plugin_of,
-    route_of,
-)
+from tests.conftest import KIDS, Gateway, GatewayFactory, kong_variant, plugin_of, route_of
 from tests.tokens import access_claims, sign
+from tests.wire import EchoUpstream, assert_kong_error
 
 PUBLIC = "/docs/users/"
 ME = "/api/v1/users/me"

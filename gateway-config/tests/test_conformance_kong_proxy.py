@@ -12,13 +12,12 @@ import re
 
 import pytest
 
-from tests.conftest import (
+from tests.conftest import Gateway, GatewayFactory
+from tests.wire import (
     JSON_TYPE,
     KONG_RID,
     SERVER_TOKENS,
     EchoUpstream,
-    Gateway,
-    GatewayFactory,
     Response,
     assert_kong_error,
     send,

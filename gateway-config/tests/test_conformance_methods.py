@@ -20,17 +20,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import (
-    JSON_TYPE,
-    KIDS,
-    EchoUpstream,
-    Gateway,
-    GatewayFactory,
-    assert_kong_error,
-    kong_variant,
-    route_of,
-)
+from tests.conftest import KIDS, Gateway, GatewayFactory, kong_variant, route_of
 from tests.tokens import access_claims, sign
+from tests.wire import JSON_TYPE, EchoUpstream, assert_kong_error
 
 PRODUCTS = "/api/v1/catalog/products/"
 NOT_FOUND = "no Route matched with those values"

@@ -18,18 +18,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import (
     KIDS,
-    EchoUpstream,
     Gateway,
     GatewayFactory,
-    assert_kong_error,
     haproxy_only,
     kong_document,
     kong_variant,
     route_of,
-    send,
     sleep_to_next_second,
 )
 from tests.tokens import access_claims, sign
+from tests.wire import EchoUpstream, assert_kong_error, send
 
 PUBLIC = "/docs/users/"
 ME = "/api/v1/users/me"

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EchoUpstream, Gateway, Response, haproxy_only
+from tests.conftest import Gateway, haproxy_only
+from tests.wire import EchoUpstream, Response
 
 pytestmark = haproxy_only
 
