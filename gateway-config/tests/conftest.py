@@ -52,13 +52,27 @@ KONG_UPSTREAM_HOST = os.environ.get("KONG_UPSTREAM_HOST", HOST)
 haproxy_only = pytest.mark.haproxy_only
 
 
+def kong_reachable() -> bool:
+    """Whether the Kong named by KONG_ADMIN_URL answers (its admin API's root)."""
+    try:
+        return httpx.get(KONG_ADMIN_URL or "http://invalid.", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With a Kong target: the local gateway's own tests are skipped; with a Kong target that
+    does not answer, every test that needs a gateway is skipped (and says why)."""
     if not KONG_PROXY_URL:
         return
-    skip = pytest.mark.skip(reason="what only the local gateway does (not Kong's behaviour)")
+    only = pytest.mark.skip(reason="what only the local gateway does (not Kong's behaviour)")
+    down = pytest.mark.skip(reason=f"no Kong answers at KONG_ADMIN_URL={KONG_ADMIN_URL!r}")
+    reachable = kong_reachable()
     for item in items:
         if "haproxy_only" in item.keywords:
-            item.add_marker(skip)
+            item.add_marker(only)
+        elif not reachable and "gateway_factory" in getattr(item, "fixturenames", ()):
+            item.add_marker(down)
 
 
 # --- keys -----------------------------------------------------------------------------------

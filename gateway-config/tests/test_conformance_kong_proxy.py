@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
-from tests.conftest import Gateway, GatewayFactory
+from gateway.kong import KONG_VERSION
+from tests.conftest import KONG_ADMIN_URL, KONG_PROXY_URL, Gateway, GatewayFactory, kong_reachable
 from tests.wire import (
     JSON_TYPE,
     KONG_RID,
@@ -403,3 +405,13 @@ def test_headers_over_nginxs_buffers_are_400(gateway: Gateway, upstream: EchoUps
     response = gateway.get(PUBLIC, cookies)
     assert_kong_error(response, 400, "Request header or cookie too large", PLAIN_TYPE)
     assert upstream.requests == []
+
+
+@pytest.mark.skipif(
+    not (KONG_PROXY_URL and kong_reachable()),
+    reason="no Kong reachable: set KONG_PROXY_URL and KONG_ADMIN_URL to a DB-less Kong",
+)
+def test_the_kong_target_runs_the_pinned_version(gateway: Gateway) -> None:
+    """The Kong the suite is held against is the release the platform pins."""
+    assert httpx.get(KONG_ADMIN_URL, timeout=10).json()["version"] == KONG_VERSION
+    assert gateway.get("/nowhere").header("Server") == SERVER_TOKENS
