@@ -513,3 +513,88 @@ def test_a_forged_token_is_refused_after_its_genuine_twin_passed(
     upstream.clear()
     forged = with_payload(token, {**access_claims(), "sub": "someone-else"})
     assert_refused(gateway.get(ME, bearer(forged)), upstream, message("Invalid signature"))
+
+
+# --- spec/03-plugins/16-jwt/03-access_spec.lua, case by case -----------------------------
+# kong.yml's jwt: key_claim_name kid (the spec's iss), RS256 credentials, exp verified,
+# run_on_preflight false, header tokens only. Each case names the spec's test.
+
+JWT_SPEC_REFUSALS = [
+    ("returns 401 Unauthorized if no JWT is found in the request", None, "Unauthorized"),
+    (
+        "returns 401 if the claims do not contain the key to identify a secret",
+        lambda k: forge({"alg": "RS256", "typ": "JWT"}, access_claims(), b"sig"),
+        "No mandatory 'kid' in claims",
+    ),
+    (
+        "returns 401 if the claims do not contain a valid key to identify a secret",
+        lambda k: forge({"alg": "RS256", "typ": "JWT"}, {**access_claims(), "kid": ""}, b"sig"),
+        "Invalid 'kid' in claims",
+    ),
+    (
+        "returns 401 Unauthorized if the iss does not match a credential",
+        lambda k: forge({"alg": "RS256", "kid": "123456789"}, access_claims(), b"sig"),
+        "No credentials found for given 'kid'",
+    ),
+    (
+        "returns 401 Unauthorized if the signature is invalid",
+        lambda k: sign(access_claims(), k.foreign, kid=KID_A),
+        "Invalid signature",
+    ),
+    (
+        "returns 401 Unauthorized if the alg does not match the credential",
+        lambda k: hs256_with_public_key(access_claims(), k.ring[KID_A], KID_A),
+        "Invalid algorithm",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "build", "refusal"),
+    JWT_SPEC_REFUSALS,
+    ids=[case for case, _, _ in JWT_SPEC_REFUSALS],
+)
+def test_jwt_spec_refusals(
+    gateway: Gateway,
+    upstream: EchoUpstream,
+    keys: Keys,
+    case: str,
+    build: Callable[[Keys], str] | None,
+    refusal: str,
+) -> None:
+    """16-jwt/03-access_spec.lua, refusals: the named test (``case``): 401, Kong's message,
+    ``WWW-Authenticate: Bearer`` without a token, ``Bearer error="invalid_token"`` with one."""
+    response = gateway.get(ME, bearer(build(keys)) if build else [])
+    assert_refused(response, upstream, message(refusal))
+
+
+def test_jwt_spec_options_without_preflight_run(gateway: Gateway, upstream: EchoUpstream) -> None:
+    """16-jwt/03-access_spec.lua: "returns 200 on OPTIONS requests if run_on_preflight is
+    false" (an OPTIONS that is no CORS preflight reaches the service unauthenticated)."""
+    assert gateway.request("OPTIONS", ME).status == 200
+    assert upstream.only()["method"] == "OPTIONS"
+
+
+def test_jwt_spec_rs256_verifies_and_identifies_the_consumer(
+    gateway: Gateway, upstream: EchoUpstream, keys: Keys
+) -> None:
+    """16-jwt/03-access_spec.lua, RS256: "verifies JWT", "identifies Consumer"."""
+    assert_admitted(gateway.get(ME, bearer(keys.token())), upstream, KID_A)
+
+
+@pytest.mark.parametrize(
+    ("claims", "body"),
+    [
+        ({"exp": "x"}, {"exp": "must be a number"}),
+        ({"exp": 1}, {"exp": "token expired"}),
+    ],
+    ids=["requires-number", "exp-claim"],
+)
+def test_jwt_spec_private_claims_checks(
+    gateway: Gateway, upstream: EchoUpstream, keys: Keys, claims: dict[str, Any], body: Any
+) -> None:
+    """16-jwt/03-access_spec.lua, JWT private claims checks: "requires the checked fields to
+    be in the claims" (as a number), "checks if the fields are valid: `exp` claim"."""
+    token = sign({**access_claims(), **claims}, keys.ring[KID_A], kid=KID_A)
+    expected = json.dumps(body, separators=(",", ":")).encode()
+    assert_refused(gateway.get(ME, bearer(token)), upstream, expected)
