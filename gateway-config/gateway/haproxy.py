@@ -24,7 +24,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.haproxy_jwt import jwt, jwt_tables
-from gateway.haproxy_plugins import cors, cors_origin, rate_limits, size_limit
+from gateway.haproxy_plugins import (
+    RATE_LIMIT_TABLE,
+    cors,
+    cors_origin,
+    rate_limits,
+    size_limit,
+)
 from gateway.haproxy_words import JSON_TYPE, deny, kong_error, kong_message, q, qq
 from gateway.kong import KONG_VERSION, Gateway
 
@@ -271,13 +277,12 @@ def _backends(gateway: Gateway, upstreams: dict[str, str], port: str) -> list[st
 
 
 def _tables(gateway: Gateway) -> list[str]:
-    lines: list[str] = []
-    for route in gateway.routes:
-        if route.rate_limit:
-            expire = 2 * route.rate_limit.seconds
-            lines += [
-                "",
-                f"backend rl_{route.name}",
-                f"    stick-table type string len 64 size 1m expire {expire}s store gpc0",
-            ]
-    return lines
+    seconds = [r.rate_limit.seconds for r in gateway.routes if r.rate_limit]
+    if not seconds:
+        return []
+    return [
+        "",
+        f"backend {RATE_LIMIT_TABLE}",
+        # Keys name their window: an entry is useless once its window has passed.
+        f"    stick-table type string len 128 size 1m expire {2 * max(seconds)}s store gpc0",
+    ]

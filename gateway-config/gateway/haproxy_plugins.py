@@ -132,25 +132,36 @@ def size_limit(gateway: Gateway) -> list[str]:
     ]
 
 
+RATE_LIMIT_TABLE = "rl_routes"
+
+
 def rate_limits(gateway: Gateway) -> list[str]:
+    """Per route, per client address, fixed windows. One rule per route names its limit
+    (``limit:seconds:Period``); the counting is shared: one table keyed by route, address and
+    window number, so a request evaluates a handful of rules whatever the number of routes."""
     lines: list[str] = []
     for route in gateway.routes:
         limit = route.rate_limit
-        if limit is None:
-            continue
-        on = f"{{ var(txn.route) -m str {route.name} }}"
-        seconds = limit.seconds
-        lines += [
-            f"    # rate-limiting on {route.name}: {limit.limit} per {limit.period}, per IP, "
-            "fixed window",
-            f'    http-request set-var-fmt(txn.rl_key) "%[src]:%[var(txn.now),div({seconds})]" '
-            f"if {on}",
-            f"    http-request track-sc0 var(txn.rl_key) table rl_{route.name} if {on}",
-            f"    http-request set-var(txn.rl_count) sc_inc_gpc0(0) if {on}",
-            f"    http-request set-var(txn.rl_limit) int({limit.limit}) if {on}",
-            f"    http-request set-var(txn.rl_period) str({PERIOD_HEADER[limit.period]}) if {on}",
-            f"    http-request set-var(txn.rl_reset) var(txn.now),mod({seconds}),neg,"
-            f"add({seconds}) if {on}",
+        if limit is not None:
+            lines.append(
+                f"    http-request set-var(txn.rl) "
+                f"str({limit.limit}:{limit.seconds}:{PERIOD_HEADER[limit.period]}) "
+                f"if {{ var(txn.route) -m str {route.name} }}"
+            )
+    if lines:
+        on = "if { var(txn.rl) -m found }"
+        lines = [
+            "    # rate-limiting: limit per route, per IP, fixed windows",
+            *lines,
+            f"    http-request set-var(txn.rl_limit) var(txn.rl),field(1,:) {on}",
+            f"    http-request set-var(txn.rl_seconds) var(txn.rl),field(2,:) {on}",
+            f"    http-request set-var(txn.rl_period) var(txn.rl),field(3,:) {on}",
+            '    http-request set-var-fmt(txn.rl_key) "%[var(txn.route)]:%[src]:'
+            f'%[var(txn.now),div(txn.rl_seconds)]" {on}',
+            f"    http-request track-sc0 var(txn.rl_key) table {RATE_LIMIT_TABLE} {on}",
+            f"    http-request set-var(txn.rl_count) sc_inc_gpc0(0) {on}",
+            "    http-request set-var(txn.rl_reset) var(txn.now),mod(txn.rl_seconds),neg,"
+            f"add(txn.rl_seconds) {on}",
         ]
     if not lines:
         return []
