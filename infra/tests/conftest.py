@@ -174,6 +174,7 @@ def platform(
         "THROTTLE_REFRESH": "1000/min",
         "THROTTLE_PASSWORD": "1000/min",
         "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
+        "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
     }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"

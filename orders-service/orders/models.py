@@ -17,6 +17,10 @@ class Status(models.TextChoices):
     SHIPPED = "SHIPPED", "Shipped"
 
 
+# Stock is reserved (or being reserved) for an open order: not yet shipped, cancelled or rejected.
+OPEN_STATUSES = (Status.PENDING, Status.CONFIRMED)
+
+
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user_id = models.CharField(max_length=64, help_text="The buyer (users-service subject).")

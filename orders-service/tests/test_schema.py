@@ -101,7 +101,12 @@ def test_the_request_bodies_refuse_unknown_fields(schema: dict[str, Any]):
     line = components["OrderLineInputRequest"]
     assert (place["additionalProperties"], line["additionalProperties"]) == (False, False)
     assert place["required"] == ["lines"]
-    assert line["properties"]["quantity"] == {"type": "integer", "maximum": 1000, "minimum": 1}
+    assert line["properties"]["quantity"] == {
+        "type": "integer",
+        "minimum": 1,
+        "description": "At most ORDERS_MAX_UNITS_PER_LINE (default 100): more is a 422 "
+        "`limit-units-per-line`.",
+    }
     assert components["OrderCancelInputRequest"]["additionalProperties"] is False
 
 

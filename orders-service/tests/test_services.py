@@ -18,7 +18,7 @@ LARGEST_PRICE = Decimal("9999999999.99")  # catalog's price pattern: 10 digits, 
 
 
 @pytest.mark.django_db
-def test_the_largest_possible_order_fits():
+def test_the_largest_possible_order_fits(highest_limits: None):
     products = ProductFactory.create_batch(50, price=LARGEST_PRICE)
     lines = [services.LineRequest(product_id=p.pk, quantity=1000) for p in products]
 
@@ -31,7 +31,7 @@ def test_the_largest_possible_order_fits():
 
 
 @pytest.mark.django_db
-def test_the_largest_order_through_the_api(user_client):
+def test_the_largest_order_through_the_api(highest_limits: None, user_client):
     product = ProductFactory(price=LARGEST_PRICE)
 
     response = user_client.post(
