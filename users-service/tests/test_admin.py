@@ -385,3 +385,21 @@ def test_the_admin_and_the_api_share_one_budget(login_rates, superuser: User):
         api.post("/api/v1/auth/token", {"email": superuser.email, "password": f"guess-{n}"})
 
     assert_admin_throttled(admin_login(superuser.email, PASSWORD, address="198.51.100.8"))
+
+
+@pytest.mark.parametrize("look_alike", ["\u017fue@example.com", "sue@\uff45xample.com"])
+def test_add_user_refuses_a_look_alike_of_a_taken_address(admin: Client, look_alike: str):
+    """Attack: the admin saved a look-alike of an existing address as a second account."""
+    UserFactory(email="sue@example.com")
+
+    response = admin.post(
+        f"{USERS}add/",
+        {"email": look_alike, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["email"] == ["User with this Email address already exists."]
+    assert list(User.objects.filter(is_staff=False).values_list("email", flat=True)) == [
+        "sue@example.com"
+    ]
