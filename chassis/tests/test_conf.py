@@ -183,7 +183,7 @@ def test_local_runs_trust_this_machine_as_the_proxy(environment, tmp_path):
 def test_a_malformed_trusted_proxy_network_stops_the_start(environment, tmp_path):
     environment(**REQUIRED, TRUSTED_PROXIES="10.0.0.0/8,gateway")
 
-    with pytest.raises(ImproperlyConfigured, match="TRUSTED_PROXIES.*gateway"):
+    with pytest.raises(ImproperlyConfigured, match=r"TRUSTED_PROXIES.*gateway"):
         settings_for(tmp_path)
 
 

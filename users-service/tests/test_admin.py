@@ -371,7 +371,7 @@ def test_admin_login_guesses_at_one_account_from_many_addresses(login_rates, sup
 
 
 def test_admin_guesses_at_one_account_leave_others_alone(login_rates, superuser: User):
-    for n in range(10):
+    for _ in range(10):
         admin_login(StaffFactory().email, "guess", address="198.51.100.7")
 
     response = admin_login(superuser.email, PASSWORD, address="203.0.113.9")

@@ -173,9 +173,7 @@ def sso_login(email: str, password: str, *, staff_address: str):
     return client.post(TOKEN, data, HTTP_X_FORWARDED_FOR=staff_address)
 
 
-def test_one_addresses_guesses_do_not_lock_other_staff_out_of_the_admins(
-    rates, trust, staff, user
-):
+def test_one_addresses_guesses_do_not_lock_other_staff_out_of_the_admins(rates, trust, staff, user):
     """Attack: ten wrong passwords a minute, from one address, for one account, refused every
     staff member's admin sign-in (one bucket: the address of the service calling)."""
     rates(**PRODUCTION_LOGIN_RATES)

@@ -1,11 +1,12 @@
 """Accounts: email is the login; ids are UUIDs (they travel in tokens and events).
 
 An address is stored in one normal form, chassis.accounts.account_key (NFKC, case folding,
-NFKC: ``ſue@Example.COM`` and ``sue@ｅｘａｍｐｌｅ.com`` are both ``sue@example.com``), under a
-unique constraint; registration, the admin and the login all compare in that form, so two
-addresses that read alike are one account. The token's ``email`` claim carries it too.
-Mail goes to the normal form: an address whose mailbox depends on case or on compatibility
-characters (rare) is not one this service can tell apart from its look-alikes anyway.
+NFKC: ``Sue@Example.COM``, or ``sue@example.com`` spelt with a long s, U+017F, or a full-width
+domain, are all ``sue@example.com``), under a unique constraint; registration, the admin
+and the login all compare in that form, so two addresses that read alike are one account.
+The token's ``email`` claim carries it too. Mail goes to the normal form: an address whose
+mailbox depends on case or on compatibility characters (rare) is not one this service can
+tell apart from its look-alikes anyway.
 """
 
 from __future__ import annotations

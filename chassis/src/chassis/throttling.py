@@ -4,9 +4,10 @@ keyed by the client's real address (chassis.addresses) or by the account a login
 Logins are limited twice, through the API and the admin login form alike (chassis.admin):
 per client address (scope ``login``) and per account (scope ``login-account``, keyed by the
 account's caseless normal form, chassis.accounts), so neither one address guessing many
-accounts nor many addresses guessing one account get far, and one address's guesses never
-lock anyone else out. :func:`login_attempt_check` applies both outside DRF; a refusal is
-:class:`LoginThrottled`, carrying the wait in seconds.
+accounts nor many addresses guessing one account get far, and one address's guesses at one
+account lock out neither other addresses nor other accounts.
+:func:`login_attempt_check` applies both outside DRF; a refusal is :class:`LoginThrottled`,
+carrying the wait in seconds.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ LOGIN_SCOPE = "login"
 LOGIN_ACCOUNT_SCOPE = "login-account"
 
 
-class LoginThrottled(Exception):  # noqa: N818 - a refusal, named as DRF's Throttled
+class LoginThrottled(Exception):
     """Too many login attempts (from this address or for this account): retry in ``wait`` s."""
 
     def __init__(self, wait: int) -> None:
