@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
@@ -20,7 +20,7 @@ class LoginForm(AdminAuthenticationForm):
     here or from users-service behind the single sign-on, says "Too many attempts, try again
     in N s." instead of blaming the password."""
 
-    error_messages: ClassVar[dict[str, str]] = {
+    error_messages = {  # noqa: RUF012 - Django's forms declare it so
         **AdminAuthenticationForm.error_messages,
         "throttled": "Too many attempts, try again in %(wait)s s.",
     }

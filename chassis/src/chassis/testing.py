@@ -227,8 +227,8 @@ class IdentityServer(JwksServer):
         email, password = data.get("email"), data.get("password")
         self.logins.append((str(email), headers.get("X-Forwarded-For")))
         if self.retry_after is not None:
-            body = {"type": "urn:problem-type:throttled", "status": 429}
-            return 429, body, {"Retry-After": str(self.retry_after)}
+            problem = {"type": "urn:problem-type:throttled", "status": 429}
+            return 429, problem, {"Retry-After": str(self.retry_after)}
         account = self.accounts.get(email)
         if account is None or account[0] != password:
             return 401, {"type": "urn:problem-type:authentication-failed", "status": 401}

@@ -88,7 +88,7 @@ class AccountRateThrottle(ScopedRateThrottle):
 def login_attempt_check(request: Any, *, account: str) -> None:
     """Count one login attempt for ``account`` from ``request``'s client address, in the same
     buckets as the API's login endpoint. Raises LoginThrottled when either is spent."""
-    view = SimpleNamespace(
+    view: Any = SimpleNamespace(
         throttle_scope=LOGIN_SCOPE,
         throttle_account_scope=LOGIN_ACCOUNT_SCOPE,
         throttle_account=lambda request: account,
