@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from chassis.pytest_plugin import HTTPS
+from chassis.testing import IdentityServer, TokenSigner, chassis_with
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -78,6 +80,58 @@ def test_staff_logs_in_with_a_local_superuser(client: Client):
     index = client.get(ADMIN)
     assert index.status_code == 200
     assert b"catalog-service administration" in index.content
+
+
+# --- login throttles (chassis.admin.LoginForm) ----------------------------------------------
+
+
+@pytest.fixture
+def identity(settings) -> Iterator[IdentityServer]:
+    """users-service's token endpoint and keys, for the single sign-on; the gateway's
+    network (10.0.0.0/24) trusted."""
+    server = IdentityServer(TokenSigner.generate("sso"), {})
+    settings.CHASSIS = chassis_with(
+        JWT={"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1},
+        SSO={"TOKEN_URL": server.token_url, "TIMEOUT_SECONDS": 1},
+        TRUSTED_PROXIES=["10.0.0.0/24"],
+    )
+    yield server
+    server.stop()
+
+
+def login_messages(response) -> list[str]:
+    return list(response.context["form"].non_field_errors())
+
+
+def test_local_login_guesses_are_throttled(settings):
+    User.objects.create_superuser("root", "root@example.com", "a-Local-password-9")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    client = Client(**HTTPS)
+
+    guess = {"username": "root", "password": "guess"}
+    guesses = [client.post(f"{ADMIN}login/", guess) for _ in range(2)]
+    third = client.post(f"{ADMIN}login/", {"username": "root", "password": "a-Local-password-9"})
+
+    assert [r.status_code for r in guesses] == [200, 200]
+    assert third.status_code == 200
+    [message] = login_messages(third)
+    assert message.startswith("Too many attempts, try again in ")
+
+
+def test_users_service_refusing_for_too_many_attempts_is_said_on_the_form(identity):
+    """Staff sign in through the gateway: users-service hears of their real address and,
+    when it throttles them, the form says so (not "enter the correct email and password")."""
+    identity.retry_after = 37
+    client = Client(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="198.51.100.7", **HTTPS)
+
+    response = client.post(
+        f"{ADMIN}login/", {"username": "ed@example.com", "password": "the-right-one"}
+    )
+
+    assert response.status_code == 200
+    assert login_messages(response) == ["Too many attempts, try again in 37 s."]
+    assert identity.logins == [("ed@example.com", "198.51.100.7")]
 
 
 # --- products --------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ ENVIRONMENT_VARIABLES = [
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
     "SECURE_COOKIES",
-    "NUM_PROXIES",
+    "TRUSTED_PROXIES",
+    "THROTTLE_LOGIN",
+    "THROTTLE_LOGIN_ACCOUNT",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "DATA_UPLOAD_MAX_MEMORY_SIZE",
@@ -84,6 +86,7 @@ def test_production_safe_defaults(environment, tmp_path):
     assert conf["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1_048_576
     assert conf["CHASSIS"] == {
         "SERVICE_NAME": "orders",
+        "TRUSTED_PROXIES": [],
         "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": []},
         "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
         "JWT": {"JWKS_URL": REQUIRED["JWKS_URL"], "ISSUER": "users"},
@@ -107,7 +110,7 @@ def test_a_service_that_verifies_no_token_needs_no_token_urls(environment, tmp_p
 
     conf = settings_for(tmp_path, verifies_tokens=False)
 
-    assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME"]
+    assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME", "TRUSTED_PROXIES"]
     assert "AUTHENTICATION_BACKENDS" not in conf  # it holds the accounts: Django's default
 
 
@@ -160,6 +163,27 @@ def test_a_hard_time_limit_not_above_the_soft_one_is_refused(environment, tmp_pa
     environment(**REQUIRED, CELERY_TASK_SOFT_TIME_LIMIT="30", CELERY_TASK_TIME_LIMIT="30")
 
     with pytest.raises(ImproperlyConfigured, match=r"CELERY_TASK_TIME_LIMIT \(30\) must exceed"):
+        settings_for(tmp_path)
+
+
+def test_no_proxy_is_trusted_in_production_unless_configured(environment, tmp_path):
+    environment(**REQUIRED)
+    assert settings_for(tmp_path)["CHASSIS"]["TRUSTED_PROXIES"] == []
+
+    environment(TRUSTED_PROXIES="10.0.0.0/8,fd00::/8")
+    assert settings_for(tmp_path)["CHASSIS"]["TRUSTED_PROXIES"] == ["10.0.0.0/8", "fd00::/8"]
+
+
+def test_local_runs_trust_this_machine_as_the_proxy(environment, tmp_path):
+    environment(DEBUG="true")
+
+    assert settings_for(tmp_path)["CHASSIS"]["TRUSTED_PROXIES"] == ["127.0.0.1/32", "::1/128"]
+
+
+def test_a_malformed_trusted_proxy_network_stops_the_start(environment, tmp_path):
+    environment(**REQUIRED, TRUSTED_PROXIES="10.0.0.0/8,gateway")
+
+    with pytest.raises(ImproperlyConfigured, match=r"TRUSTED_PROXIES.*gateway"):
         settings_for(tmp_path)
 
 
@@ -284,16 +308,19 @@ def test_rest_framework_defaults_and_overrides(environment):
     assert conf["DEFAULT_PERMISSION_CLASSES"] == ["rest_framework.permissions.IsAuthenticated"]
     assert conf["DEFAULT_PAGINATION_CLASS"] == "chassis.pagination.CursorPagination"
     assert conf["DEFAULT_SCHEMA_CLASS"] == "chassis.openapi.AutoSchema"
-    assert conf["DEFAULT_THROTTLE_RATES"] == {"login": "5/min"}
+    assert conf["DEFAULT_THROTTLE_RATES"] == {"login": "5/min", "login-account": "10/min"}
     assert conf["PAGE_SIZE"] == 10
-    assert conf["NUM_PROXIES"] == 0
+    assert "NUM_PROXIES" not in conf  # client addresses: chassis.addresses
 
 
-def test_rest_framework_num_proxies_from_the_environment(environment):
-    environment(NUM_PROXIES="1")
+def test_rest_framework_login_rates_from_the_environment(environment):
+    environment(THROTTLE_LOGIN="3/min", THROTTLE_LOGIN_ACCOUNT="4/hour")
 
-    assert rest_framework()["NUM_PROXIES"] == 1
-    assert rest_framework(NUM_PROXIES=2)["NUM_PROXIES"] == 2
+    assert rest_framework(DEFAULT_THROTTLE_RATES={"probe": "1/s"})["DEFAULT_THROTTLE_RATES"] == {
+        "login": "3/min",
+        "login-account": "4/hour",
+        "probe": "1/s",
+    }
 
 
 def test_spectacular_settings():

@@ -1,6 +1,8 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from chassis.testing import chassis_with
+
 THROTTLED = "/api/v1/throttled/"
 
 
@@ -53,11 +55,9 @@ def test_clients_cannot_pick_their_own_throttle_key(api_client, rates):
 
 
 def test_clients_behind_the_gateway_are_told_apart(api_client, rates, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "NUM_PROXIES": 1,
-        "DEFAULT_THROTTLE_RATES": {"probe": "1/min"},
-    }
+    """The test client's address (127.0.0.1) is a trusted proxy: the gateway."""
+    settings.CHASSIS = chassis_with(TRUSTED_PROXIES=["127.0.0.1/32"])
+    rates(probe="1/min")
 
     ada = [api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="198.51.100.1") for _ in range(2)]
     bob = api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.2")

@@ -110,7 +110,7 @@ class Buyer:
 def start_saga_platform(var: Path) -> Platform:
     throttles = {
         f"THROTTLE_{scope}": SERVICE_THROTTLE
-        for scope in ("LOGIN", "REGISTER", "REFRESH", "PASSWORD", "ORDER_PLACE")
+        for scope in ("LOGIN", "LOGIN_ACCOUNT", "REGISTER", "REFRESH", "PASSWORD", "ORDER_PLACE")
     }
     return start_platform(var, throttles | ACCOUNT_LIMITS)
 

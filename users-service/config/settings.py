@@ -49,8 +49,8 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = rest_framework(
     DEFAULT_AUTHENTICATION_CLASSES=["users.authentication.AccessTokenAuthentication"],
     DEFAULT_FILTER_BACKENDS=["django_filters.rest_framework.DjangoFilterBackend"],
+    # login and login-account (per client address, per account): the chassis's
     DEFAULT_THROTTLE_RATES={
-        "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),

@@ -4,9 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-__all__ = ["ReadOnlyAdminMixin"]
+from chassis.throttling import LoginThrottled, login_attempt_check
+
+__all__ = ["LoginForm", "ReadOnlyAdminMixin"]
+
+
+class LoginForm(AdminAuthenticationForm):
+    """The admin login form of every service (``admin.site.login_form``, set in config/urls),
+    throttled like the API's login: each attempt counts against the client's real address and
+    the account named (chassis.throttling, scopes ``login`` and ``login-account``). A refusal,
+    here or from users-service behind the single sign-on, says "Too many attempts, try again
+    in N s." instead of blaming the password."""
+
+    error_messages = {  # noqa: RUF012 - Django's forms declare it so
+        **AdminAuthenticationForm.error_messages,
+        "throttled": "Too many attempts, try again in %(wait)s s.",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        try:
+            if username and password:
+                login_attempt_check(self.request, account=username)
+            return super().clean()
+        except LoginThrottled as exc:
+            raise ValidationError(
+                self.error_messages["throttled"], code="throttled", params={"wait": exc.wait}
+            ) from None
 
 
 class ReadOnlyAdminMixin:

@@ -21,9 +21,9 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``, ``VAR_DIR``, ``DB_CONN_MAX_AGE``,
 ``REDIS_URL``, ``CACHE_KEY_PREFIX``, ``CELERY_TASK_SOFT_TIME_LIMIT``,
 ``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
-``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
+``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
-``HEALTH_BROKER_TIMEOUT_SECONDS``.
+``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis import defaults
+from chassis.addresses import trusted_networks
 from chassis.defaults import *  # noqa: F403 - re-exported: services import them from here
 from chassis.defaults import REST_FRAMEWORK_BASE
 from chassis.events.broker import beat_schedule, event_queues
@@ -54,6 +55,8 @@ __all__ = [
 
 # Local stand-ins of users-service's endpoints, with DEBUG on only (see common_settings).
 _LOCAL_USERS = "http://127.0.0.1:8101"
+# With DEBUG on, the gateway (and every peer) runs on this machine: trusted as a proxy.
+_LOCAL_PROXIES = ["127.0.0.1/32", "::1/128"]
 _JWKS_PATH = "/.well-known/jwks.json"
 _TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 
@@ -190,8 +193,13 @@ def _chassis(
 ) -> dict[str, Any]:
     """The ``CHASSIS`` setting (chassis.settings): the service's name, its events, the
     readiness probe's broker check and, for a resource service, where tokens are verified."""
+    # The proxies whose X-Forwarded-For names the client (chassis.addresses): none unless
+    # configured (with DEBUG on: this machine).
+    proxies = env.list("TRUSTED_PROXIES", default=[] if required.production else _LOCAL_PROXIES)
+    trusted_networks(proxies)  # a malformed network stops the start, naming it
     chassis: dict[str, Any] = {
         "SERVICE_NAME": service,
+        "TRUSTED_PROXIES": proxies,
         "EVENTS": {
             "SCHEMAS_DIR": base_dir / service / "event_schemas",
             "CONSUMES": list(events_consumed),
@@ -274,12 +282,19 @@ def _celery(
 def rest_framework(**overrides: Any) -> dict[str, Any]:
     """``REST_FRAMEWORK`` with the platform defaults, plus a service's own keys.
 
-    ``NUM_PROXIES`` (environment, default 0) is how many proxies (the gateway) stand in front:
-    DRF's throttles then take the client IP from ``X-Forwarded-For`` at that depth; with 0
-    they use the socket address, so a client cannot choose its own throttle key.
+    Throttle rates: the login scopes every admin login form counts (chassis.throttling:
+    ``login`` per client address, ``login-account`` per account; ``THROTTLE_LOGIN`` and
+    ``THROTTLE_LOGIN_ACCOUNT`` in the environment, 10/min each), then the service's own.
+    Throttles key clients by their real address (chassis.addresses, ``TRUSTED_PROXIES``),
+    not by DRF's ``NUM_PROXIES``.
     """
-    num_proxies = environ.Env().int("NUM_PROXIES", default=0)
-    return {**REST_FRAMEWORK_BASE, "NUM_PROXIES": num_proxies, **overrides}
+    env = environ.Env()
+    rates: dict[str, Any] = {
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "login-account": env.str("THROTTLE_LOGIN_ACCOUNT", default="10/min"),
+        **overrides.pop("DEFAULT_THROTTLE_RATES", {}),
+    }
+    return {**REST_FRAMEWORK_BASE, "DEFAULT_THROTTLE_RATES": rates, **overrides}
 
 
 def _cache(redis_url: str, prefix: str) -> dict[str, Any]:

@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_MIN_REFRESH_SECONDS": 30,
         "JWKS_TIMEOUT_SECONDS": 3,
     },
+    # chassis.addresses: networks of the proxies whose X-Forwarded-For is believed (none).
+    "TRUSTED_PROXIES": [],
     # chassis.sso: staff sign-in to the admin with a users-service account.
     "SSO": {"TOKEN_URL": None, "TIMEOUT_SECONDS": 5},
     # chassis.health: /readyz's background broker check (0: never).
