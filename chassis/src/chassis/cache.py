@@ -25,6 +25,8 @@ __all__ = ["JSONSerializer", "RedisCache", "UndecodableValue"]
 
 logger = logging.getLogger(__name__)
 
+Key = str | bytes | memoryview  # what redis-py takes as a key
+
 
 class UndecodableValue(ValueError):
     """A value read from the cache is not one :class:`JSONSerializer` wrote."""
@@ -53,7 +55,9 @@ class JSONSerializer:
 class RedisCacheClient(redis.RedisCacheClient):
     """Django's client, reading a value its serializer refuses as a miss."""
 
-    def get(self, key: str, default: Any) -> Any:
+    _serializer: Any  # set by Django's __init__ (which django-stubs does not declare)
+
+    def get(self, key: Key, default: Any) -> Any:
         value = self.get_client(key).get(key)
         if value is None:
             return default
@@ -63,10 +67,10 @@ class RedisCacheClient(redis.RedisCacheClient):
             _log_refused(key, exc)
             return default
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        keys = list(keys)
-        found = {}
-        for key, value in zip(keys, self.get_client(None).mget(keys), strict=True):
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Any]:
+        names = list(keys)
+        found: dict[Key, Any] = {}
+        for key, value in zip(names, self.get_client(None).mget(names), strict=True):
             if value is None:
                 continue
             try:
@@ -83,9 +87,9 @@ class RedisCache(redis.RedisCache):
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
-        self._options = {"serializer": JSONSerializer, **self._options}
+        self._options: dict[str, Any] = {"serializer": JSONSerializer, **params.get("OPTIONS", {})}
 
 
-def _log_refused(key: str, exc: UndecodableValue) -> None:
+def _log_refused(key: Key, exc: UndecodableValue) -> None:
     # Someone other than this cache wrote the value: the platform's operators want to know.
     logger.warning("cache.value_refused", extra={"key": key, "error": str(exc)})
