@@ -6,13 +6,9 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from chassis.cache import JSONSerializer, UndecodableValue
-
-THROTTLED = "/api/v1/throttled/"
-# The key DRF's throttle reads for an anonymous request of the test client to THROTTLED.
-THROTTLE_KEY = SimpleRateThrottle.cache_format % {"scope": "probe", "ident": "127.0.0.1"}
+from tests.utils import PROBE_KEY, THROTTLED
 
 
 class CodeRunningValue:
@@ -31,7 +27,7 @@ def test_a_value_planted_in_redis_runs_no_code(shared_redis_cache, tmp_path, cap
     the key a throttle reads for the next request; reading it must not run the attacker's
     callable, and the request is answered as if the key were empty."""
     marker = tmp_path / "code-ran"
-    stored_as = cache.make_and_validate_key(THROTTLE_KEY)
+    stored_as = cache.make_and_validate_key(PROBE_KEY)
     shared_redis_cache.set(stored_as, pickle.dumps(CodeRunningValue(marker)), ex=300)
 
     client = APIClient(raise_request_exception=False)  # answer as a deployment does
