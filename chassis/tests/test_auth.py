@@ -3,13 +3,11 @@ import hashlib
 import hmac
 import json
 import pickle
-import secrets
 import threading
 import time
 
 import jwt
 import pytest
-import redis
 from cryptography.hazmat.primitives import serialization
 from django.core.cache import cache
 from django.test import override_settings
@@ -45,29 +43,6 @@ def assert_rejected(response, detail: str, code: str = "token-not-valid") -> Non
         "errors": [],
         "correlation_id": response["X-Request-ID"],
     }
-
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def shared_redis_cache():
-    """The cache as production configures it (real Redis, a prefix of this test's own), and a
-    raw client to it: what anyone who can reach an unauthenticated Redis holds."""
-    prefix = f"chassis-test-{secrets.token_hex(4)}"
-    caches = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    raw = redis.Redis.from_url(REDIS_URL)
-    with override_settings(CACHES=caches):
-        yield raw
-        for name in raw.scan_iter(f"{prefix}:*"):  # never FLUSHDB: the Redis is shared
-            raw.delete(name)
-    raw.close()
 
 
 def test_valid_token_authenticates_a_token_user(api_client, jwks, keys):

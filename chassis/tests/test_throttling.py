@@ -1,9 +1,13 @@
+import json
+import logging
+
 import pytest
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework.test import APIClient
 
 from chassis.testing import chassis_with
-
-THROTTLED = "/api/v1/throttled/"
+from tests.utils import PROBE_KEY, THROTTLED
 
 
 @pytest.fixture
@@ -64,3 +68,23 @@ def test_clients_behind_the_gateway_are_told_apart(api_client, rates, settings):
 
     assert [r.status_code for r in ada] == [200, 429]
     assert bob.status_code == 200
+
+
+@pytest.mark.parametrize("planted", [b'"text"', b"5", b'{"a":1}', b'["x"]', b"[null]", b"null"])
+def test_a_history_planted_in_redis_is_read_as_none(shared_redis_cache, planted, caplog):
+    """Attack: a value that decodes (JSON) but is no throttle history, planted in the shared
+    Redis under the key the throttle reads: the request is answered (not a 500) and counted
+    afresh."""
+    client = APIClient(raise_request_exception=False)  # answer as a deployment does
+    caplog.set_level(logging.WARNING, logger="chassis.throttling")
+    stored_as = cache.make_and_validate_key(PROBE_KEY)
+    shared_redis_cache.set(stored_as, planted, ex=300)
+
+    response = client.get(THROTTLED)
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    assert len(json.loads(shared_redis_cache.get(stored_as))) == 1
+    assert [(r.getMessage(), r.key) for r in caplog.records] == [
+        ("throttle.history_refused", stored_as)
+    ]

@@ -303,7 +303,7 @@ def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
     (test platforms, benchmarks, ``make up`` on one machine) keep apart by the prefix."""
     if redis_url:
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "chassis.cache.RedisCache",  # JSON, not pickle: reading runs no code
             "LOCATION": redis_url,
             "KEY_PREFIX": prefix,
             "TIMEOUT": 300,
