@@ -22,7 +22,7 @@ ADMIN_LOOKUPS = ("id__exact", "created_at__gte", "q", "p", "o")
 
 
 class TestHostileInput(HostileInputSuite):
-    endpoints = [
+    endpoints = (
         Endpoint(
             "products",
             PRODUCTS,
@@ -86,7 +86,7 @@ class TestHostileInput(HostileInputSuite):
             admin=True,
             params=(*ADMIN_LOOKUPS, "order_id__exact", "updated_at__lt"),
         ),
-    ]
+    )
 
     @pytest.fixture
     def objects(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ ADMIN_LOOKUPS = ("id__exact", "created_at__gte", "q", "p", "o")
 
 
 class TestHostileInput(HostileInputSuite):
-    endpoints = [
+    endpoints = (
         Endpoint(
             "orders",
             ORDERS,
@@ -67,7 +67,7 @@ class TestHostileInput(HostileInputSuite):
             admin=True,
             params=(*ADMIN_LOOKUPS, "price__lt", "currency__exact"),
         ),
-    ]
+    )
 
     @pytest.fixture
     def objects(self, lamp: Product) -> dict[str, Any]:

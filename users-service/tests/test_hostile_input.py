@@ -21,7 +21,7 @@ ADMIN = "/admin/users/users/user/"
 
 
 class TestHostileInput(HostileInputSuite):
-    endpoints = [
+    endpoints = (
         Endpoint(
             "users",
             "/api/v1/users/",
@@ -62,7 +62,7 @@ class TestHostileInput(HostileInputSuite):
             params=("date_joined__month", "date_joined__day"),
             query=(("date_joined__year", "9999"),),
         ),
-    ]
+    )
 
     @pytest.fixture
     def objects(self) -> dict[str, Any]:

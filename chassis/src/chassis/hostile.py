@@ -5,11 +5,11 @@ values and asserts that every answer is below 500, and in the one error shape wh
 4xx on the API::
 
     class TestHostileInput(HostileInputSuite):
-        endpoints = [
+        endpoints = (
             Endpoint("orders", "/api/v1/orders/", cursor="drf", params=("status",)),
-            Endpoint("order-admin", "/admin/orders/orders/order/", client="admin_client",
+            Endpoint("order-admin", "/admin/orders/orders/order/", client="admin_session",
                      admin=True, params=("created_at__gte", "total__gt", "id__exact")),
-        ]
+        )
 
         @pytest.fixture
         def objects(self) -> dict[str, Any]:  # fills the {placeholders} of the paths
@@ -59,6 +59,7 @@ HOSTILE_VALUES: dict[str, str] = {
     "infinity": "Infinity",
     "minus-infinity": "-Infinity",
     "beyond-64-bits": "9" * 30,
+    "digits-beyond-int-limit": "9" * 5000,
     "below-64-bits": "-" + "9" * 30,
     "offset-postgres-refuses": "2024-05-01T10:00:00+23:59",
     "start-of-calendar": "0001-01-01T00:00:00+15:00",
@@ -118,8 +119,9 @@ class Endpoint:
     the query parameters that each get every hostile value (numbers, dates, ids, search
     text; an admin's lookups such as ``price__gt``); ``cursor`` is ``"drf"`` or ``"keyset"``
     (then ``orderings`` are the keyset's ordering names); ``query`` is a valid query the
-    hostile parameter joins; ``method``/``body``/``headers`` (WSGI names: ``HTTP_IDEMPOTENCY_KEY``) make a write, for
-    the request-id attack (a write that publishes an event stores the id).
+    hostile parameter joins; ``method``, ``body`` and ``headers`` (WSGI names, as
+    ``HTTP_IDEMPOTENCY_KEY``) make a write, for the request-id attack (a write that
+    publishes an event stores the id).
     """
 
     name: str
@@ -196,7 +198,7 @@ def assert_survived(endpoint: Endpoint, response: Any) -> None:
 class HostileInputSuite:
     """Inherit with ``endpoints`` (and an ``objects`` fixture when paths have placeholders)."""
 
-    endpoints: list[Endpoint] = []
+    endpoints: tuple[Endpoint, ...] = ()
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         if "hostile_query" in metafunc.fixturenames:
