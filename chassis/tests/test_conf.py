@@ -241,7 +241,7 @@ def test_services_from_the_environment(environment, tmp_path):
     assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {"confirm_publish": True}
     assert not (tmp_path / "var").exists()
     assert conf["CACHES"]["default"] == {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "chassis.cache.PrefixedRedisCache",
         "LOCATION": "redis://redis:6379/0",
         "KEY_PREFIX": "orders",
         "TIMEOUT": 300,

@@ -236,6 +236,19 @@ class HostileInputSuite:
 
         assert_survived(endpoint, response)
 
+    def test_every_admin_lists_through_the_strict_changelist(self) -> None:
+        from django.contrib import admin
+
+        from chassis.admin import StrictChangeList
+
+        loose = [
+            type(model_admin).__name__
+            for model_admin in admin.site._registry.values()
+            if not issubclass(model_admin.get_changelist(None), StrictChangeList)
+        ]
+        assert loose == []
+        assert admin.site._registry  # the service has an admin
+
     def test_hostile_request_id_is_replaced(
         self, request: pytest.FixtureRequest, endpoint: Endpoint, hostile_request_id: str
     ) -> None:
