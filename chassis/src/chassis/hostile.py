@@ -44,6 +44,7 @@ __all__ = [
     "HOSTILE_VALUES",
     "Endpoint",
     "HostileInputSuite",
+    "assert_survived",
     "drf_cursor",
     "keyset_cursor",
 ]
