@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "chassis.health.HealthCheckMiddleware",
+    "chassis.correlation.correlation_id_middleware",  # an X-Request-ID that is not an id: dropped
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,4 +1,5 @@
-"""Django's Redis cache with values stored as JSON, so reading the cache runs no code.
+"""Django's Redis cache with values stored as JSON (reading the cache runs no code) and a
+``clear()`` that removes this platform's keys only.
 
 Django's ``RedisCache`` pickles values and un-pickles whatever it reads: anyone who can write
 to the Redis (unauthenticated, local, shared by every process of every service) could run code
@@ -10,12 +11,19 @@ value that does not decode read as a miss (logged as a warning, never an error).
 ``json`` writes (dicts with string keys, lists, strings, numbers, booleans, ``None``); a tuple
 comes back as a list; any other value is a ``TypeError`` on writing. Integers are stored as
 Redis integers, as Django's serializer does, so ``incr``/``decr`` stay atomic.
+
+Platforms on one machine (``make up``, the system tests' and benchmarks' platforms, the unit
+suites under ``infra/local/isolated``) share one Redis database; each has a key prefix of its
+own (``CACHE_KEY_PREFIX``, set by the runner and by ``isolated``; chassis.conf adds the
+service's name). Django's ``RedisCache.clear()`` is ``FLUSHDB``: it would empty every other
+platform's throttle counters too. Here ``clear()`` deletes the keys under this cache's prefix.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +32,8 @@ from django.core.cache.backends import redis
 __all__ = ["JSONSerializer", "RedisCache", "UndecodableValue"]
 
 logger = logging.getLogger(__name__)
+
+_BATCH = 500
 
 Key = str | bytes | memoryview  # what redis-py takes as a key
 
@@ -82,12 +92,26 @@ class RedisCacheClient(redis.RedisCacheClient):
 
 class RedisCache(redis.RedisCache):
     """Django's ``RedisCache`` with :class:`JSONSerializer` unless ``OPTIONS`` names another
-    ``serializer``."""
+    ``serializer``, and ``clear()`` limited to its own ``KEY_PREFIX``."""
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
         self._options: dict[str, Any] = {"serializer": JSONSerializer, **params.get("OPTIONS", {})}
+
+    def clear(self) -> None:
+        """Delete the keys under this cache's ``KEY_PREFIX`` only (never ``FLUSHDB``)."""
+        client = self._cache.get_client(write=True)
+        # Django's keys are "<prefix>:<version>:<key>"; the prefix's glob characters escaped.
+        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self.key_prefix) + ":*"
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=_BATCH):
+            batch.append(key)
+            if len(batch) >= _BATCH:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)
 
 
 def _log_refused(key: Key, exc: UndecodableValue) -> None:

@@ -300,7 +300,8 @@ def rest_framework(**overrides: Any) -> dict[str, Any]:
 def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
     """Redis when ``REDIS_URL`` is set (shared by the service's processes), else per process.
     Keys start with ``CACHE_KEY_PREFIX`` + the service's name: platforms sharing one Redis
-    (test platforms, benchmarks, ``make up`` on one machine) keep apart by the prefix."""
+    (test platforms, benchmarks, ``make up`` on one machine) keep apart by the prefix, and
+    clearing one's cache deletes its keys only (chassis.cache)."""
     if redis_url:
         return {
             "BACKEND": "chassis.cache.RedisCache",  # JSON, not pickle: reading runs no code

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_guid import get_guid, set_guid
 
+from chassis import correlation
 from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, service_name
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
@@ -64,7 +65,8 @@ def handle(envelope: Envelope) -> bool:
         logger.warning("events.no_handler", extra={"event_type": envelope.type})
         return False
     previous = get_guid()
-    set_guid(envelope.correlation_id or str(envelope.id))
+    # The producer's id when it is one (chassis.correlation), so events it publishes store it.
+    set_guid(correlation.safe(envelope.correlation_id) or str(envelope.id))
     try:
         with transaction.atomic():
             try:

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_guid import get_guid
 
+from chassis import correlation
 from chassis.events.conf import (
     CONSUME_TASK,
     EXCHANGE,
@@ -80,7 +81,8 @@ def _outbox_rows(
     if schemas is None:
         raise RuntimeError("CHASSIS['EVENTS']['SCHEMAS_DIR'] is not set: events need schemas")
     schema = load_schema(str(schemas), event_type, version)
-    producer, correlation_id = service_name(), get_guid() or ""
+    # Checked where it enters (chassis.correlation); here too, as it must fit the column.
+    producer, correlation_id = service_name(), correlation.safe(get_guid()) or ""
     rows = []
     for payload in payloads:
         validate_payload(schema, payload)
