@@ -14,10 +14,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Events: orders publishes order.placed and order.cancelled (schemas in orders/event_schemas)
-# and consumes the saga's answers, the product read model's changes and deactivated users.
+# and consumes the saga's answers, the product read model's changes and accounts deactivated
+# or reactivated.
 # infra/services.toml lists the same types; the chassis's system check holds them equal to
 # the handlers (orders/handlers.py).
-EVENTS_CONSUMED = ["product.changed", "stock.reserved", "stock.rejected", "user.deactivated"]
+EVENTS_CONSUMED = [
+    "product.changed",
+    "stock.reserved",
+    "stock.rejected",
+    "user.deactivated",
+    "user.reactivated",
+]
 _common = common_settings(env, service="orders", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED)
 globals().update(_common)
 

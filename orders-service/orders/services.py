@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import status as http
 
+from orders.accounts import account_check_active
 from orders.models import IdempotencyKey, Order, OrderLine, Product, Status
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -102,8 +103,11 @@ def _unavailable(lines: list[LineRequest]) -> tuple[dict[int, Product], list[dic
 @transaction.atomic
 def order_place(*, user_id: str, user_email: str, lines: list[LineRequest]) -> Order:
     """Create a PENDING order from the local product read model and emit ``order.placed``
-    (catalog then reserves the stock). Raises ProductsUnavailable for unknown or inactive
-    products, or several currencies."""
+    (catalog then reserves the stock). Raises AccountDeactivated when orders heard that the
+    account was deactivated (its token may still be valid: orders/accounts.py, whose lock is
+    held until the order commits), ProductsUnavailable for unknown or inactive products, or
+    several currencies."""
+    account_check_active(user_id=user_id)
     products, errors = _unavailable(lines)
     if errors:
         raise ProductsUnavailable("Some lines cannot be ordered.", errors=errors)
@@ -230,18 +234,6 @@ def order_ship(*, order_id: Any) -> Order:
 
 
 # --- what other services' events change (the saga's replies: orders/saga.py) --------------
-
-
-@transaction.atomic
-def orders_cancel_for_user(*, user_id: str, reason: str) -> int:
-    """user.deactivated: cancel every open order of the account (each emits
-    order.cancelled). Returns how many were cancelled."""
-    ids = list(
-        Order.objects.filter(user_id=user_id, status__in=OPEN_STATUSES).values_list("id", flat=True)
-    )
-    for order_id in ids:
-        order_cancel(order_id=order_id, reason=reason)
-    return len(ids)
 
 
 @transaction.atomic
