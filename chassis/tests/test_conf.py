@@ -137,7 +137,7 @@ def test_events_consumed_must_name_each_types_producer(environment, tmp_path, co
     """A consumer must know whom to trust for each type (chassis.events.producers)."""
     environment(**REQUIRED)
 
-    with pytest.raises(ImproperlyConfigured, match="^events_consumed maps each consumed"):
+    with pytest.raises(ImproperlyConfigured, match=r"^events_consumed maps each consumed"):
         settings_for(tmp_path, events_consumed=consumed)
 
 
