@@ -98,7 +98,10 @@ class ProductAdmin(admin.ModelAdmin):
         read model would keep accepting the product (deactivation emits ``product.changed``)."""
         return False
 
-    @admin.action(description="Deactivate selected products (hidden, refused by new orders)")
+    @admin.action(
+        description="Deactivate selected products (hidden, refused by new orders)",
+        permissions=["change"],
+    )
     def deactivate_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         for product in queryset.order_by("pk"):
             services.product_deactivate(product=product)
