@@ -716,6 +716,7 @@ def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once
         cwd=str(ROOT / "catalog-service"),
         log_path=str(tmp_path / "catalog-worker.log"),
         celery=str(ROOT / "catalog-service/.venv/bin/celery"),
+        name_prefix="catalog.",
     )
     lock = None
     try:
