@@ -13,6 +13,7 @@ from django.test import Client
 
 from catalog import services
 from catalog.models import Category, Product, StockMovement
+from tests.events import outbox
 from tests.factories import CategoryFactory, ProductFactory
 from tests.utils import assert_ledger_consistent
 
@@ -249,6 +250,50 @@ def test_changing_price_and_active_from_the_list(admin: Client):
     second.refresh_from_db()
     assert (first.price, first.is_active, first.stock) == (Decimal("1.50"), True, 4)
     assert (second.price, second.is_active, second.stock) == (Decimal("2.00"), False, 7)
+
+
+def test_products_cannot_be_deleted_only_deactivated(admin: Client):
+    """Deleting a product would emit nothing and orders' read model would keep accepting it:
+    the admin offers no deletion (the view, the button, the bulk action), only deactivation."""
+    product = ProductFactory(name="Lamp", stock=0)
+
+    delete_view = admin.post(f"{PRODUCTS}{product.pk}/delete/", {"post": "yes"})
+    bulk_delete = admin.post(
+        PRODUCTS,
+        {"action": "delete_selected", "_selected_action": [str(product.pk)], "post": "yes"},
+    )
+
+    assert delete_view.status_code == 403
+    assert bulk_delete.status_code == 302  # back to the list: no such action, nothing done
+    actions = admin.get(PRODUCTS).context["action_form"].fields["action"].choices
+    assert [name for name, _label in actions] == ["", "deactivate_products"]
+    assert admin.get(f"{PRODUCTS}{product.pk}/change/").context["has_delete_permission"] is False
+    assert Product.objects.filter(pk=product.pk).exists()
+    assert outbox("product.changed") == []
+
+
+def test_deactivating_selected_products_announces_each_to_orders(admin: Client):
+    kept = ProductFactory(name="kept", stock=2)
+    first = ProductFactory(name="first", stock=1)
+    second = ProductFactory(name="second", stock=0)
+
+    response = admin.post(
+        PRODUCTS,
+        {
+            "action": "deactivate_products",
+            "_selected_action": [str(first.pk), str(second.pk)],
+            "index": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    active = dict(Product.objects.values_list("name", "is_active"))
+    assert active == {"kept": True, "first": False, "second": False}
+    changed = outbox("product.changed")
+    assert sorted((e["product_id"], e["is_active"]) for e in changed) == sorted(
+        [(first.pk, False), (second.pk, False)]
+    )
+    assert kept.pk not in [e["product_id"] for e in changed]
 
 
 def test_the_ledger_inline_is_read_only(admin: Client):

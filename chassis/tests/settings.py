@@ -23,7 +23,10 @@ env.ENVIRON = {
 }
 
 _common = common_settings(
-    env, service="chassis", base_dir=BASE_DIR, events_consumed=["test.happened", "test.failed"]
+    env,
+    service="chassis",
+    base_dir=BASE_DIR,
+    events_consumed={"test.happened": "chassis", "test.failed": "chassis"},
 )
 globals().update(_common)
 

@@ -88,7 +88,7 @@ def test_production_safe_defaults(environment, tmp_path):
     assert conf["CHASSIS"] == {
         "SERVICE_NAME": "orders",
         "TRUSTED_PROXIES": [],
-        "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": []},
+        "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": {}},
         "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
         "JWT": {"JWKS_URL": REQUIRED["JWKS_URL"], "ISSUER": "users"},
         "SSO": {"TOKEN_URL": REQUIRED["USERS_TOKEN_URL"]},
@@ -134,12 +134,24 @@ def test_a_resource_service_gets_the_project_wiring_and_the_admin_single_sign_on
     assert settings_for(tmp_path)["MIDDLEWARE"][-1] != "x"
 
 
+@pytest.mark.parametrize(
+    "consumed", [["stock.reserved"], {"stock.reserved": ""}, {"stock.reserved": None}]
+)
+def test_events_consumed_must_name_each_types_producer(environment, tmp_path, consumed):
+    """A consumer must know whom to trust for each type (chassis.events.producers)."""
+    environment(**REQUIRED)
+
+    with pytest.raises(ImproperlyConfigured, match=r"^events_consumed maps each consumed"):
+        settings_for(tmp_path, events_consumed=consumed)
+
+
 def test_events_consumed_bind_the_events_queue_and_the_beat_runs_the_sweep(environment, tmp_path):
     environment(**REQUIRED)
 
-    conf = settings_for(tmp_path, events_consumed=["stock.reserved", "product.changed"])
+    consumed = {"stock.reserved": "catalog", "product.changed": "catalog"}
+    conf = settings_for(tmp_path, events_consumed=consumed)
 
-    assert conf["CHASSIS"]["EVENTS"]["CONSUMES"] == ["stock.reserved", "product.changed"]
+    assert conf["CHASSIS"]["EVENTS"]["CONSUMES"] == consumed
     queues = {queue.name: queue for queue in conf["CELERY_TASK_QUEUES"]}
     assert sorted(queues) == ["orders", "orders.events"]
     assert sorted(b.routing_key for b in queues["orders.events"].bindings) == [

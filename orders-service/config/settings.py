@@ -17,10 +17,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Events: orders publishes order.placed and order.cancelled (schemas in orders/event_schemas)
-# and consumes the saga's answers, the product read model's changes and deactivated users.
+# and consumes the saga's answers, the product read model's changes and accounts deactivated
+# or reactivated.
+# Each type maps to the service that produces it: an event from anyone else (as the broker
+# verified its publisher) is parked, never applied (chassis.events.producers).
 # infra/services.toml lists the same types; the chassis's system check holds them equal to
 # the handlers (orders/handlers.py).
-EVENTS_CONSUMED = ["product.changed", "stock.reserved", "stock.rejected", "user.deactivated"]
+EVENTS_CONSUMED = {
+    "product.changed": "catalog",
+    "stock.reserved": "catalog",
+    "stock.rejected": "catalog",
+    "user.deactivated": "users",
+    "user.reactivated": "users",
+}
 _common = common_settings(env, service="orders", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED)
 globals().update(_common)
 

@@ -110,6 +110,11 @@ class OrderCollectionApi(KnownQueryParameters, ListAPIView):
         responses={
             201: OrderOutputSerializer,
             **problem_response(
+                403,
+                "The account was deactivated (account-deactivated): its access token may "
+                "still be valid, but it places no more orders.",
+            ),
+            **problem_response(
                 422,
                 "Unknown or inactive products, several currencies, an Idempotency-Key "
                 "already used for another request, or a limit of the shop, named by the "

@@ -11,7 +11,8 @@ Each refusal is a 422 whose problem type names the limit (``limit-lines-per-orde
 ``limit-units-per-line``, ``limit-open-orders``, ``limit-open-value``) and writes nothing.
 
 Race: the account's limits are checked under a lock of the account taken in the placing
-transaction (:func:`account_lock`), so two concurrent orders of one account queue up and the
+transaction (``orders.accounts.account_lock``: the account's row, ``SELECT ... FOR UPDATE``,
+the same lock its deactivation takes), so two concurrent orders of one account queue up and the
 second one sees the first; a lost race is a refusal, never a limit exceeded.
 """
 
@@ -23,14 +24,10 @@ from typing import Any, Protocol
 
 from chassis.errors import DomainError
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from rest_framework import status as http
 
 from orders.models import OPEN_STATUSES, Order
-
-# pg_advisory_xact_lock(class, key): the class keeps these locks apart from any other use.
-ACCOUNT_LOCK_CLASS = 0x6F72  # "or"
 
 
 class LimitExceeded(DomainError):
@@ -80,22 +77,9 @@ def order_size_check(*, lines: Sequence[Line]) -> None:
         )
 
 
-def account_lock(*, user_id: str) -> None:
-    """Hold the account's lock until the caller's transaction ends.
-
-    PostgreSQL: a transaction-level advisory lock on the account (no row to lock: orders keeps
-    no account table). SQLite (the embedded default) runs write transactions one at a time
-    (IMMEDIATE, see chassis.conf), so placing is already serialised there."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ACCOUNT_LOCK_CLASS, user_id]
-            )
-
-
 def account_limits_check(*, user_id: str, currency: str, total: Decimal) -> None:
     """Refuse one more open order of ``total`` in ``currency`` when the account is at its
-    limits. The caller holds :func:`account_lock`.
+    limits. The caller holds ``orders.accounts.account_lock``.
 
     Raises OpenOrdersLimit, OpenValueLimit."""
     open_orders = Order.objects.filter(user_id=user_id, status__in=OPEN_STATUSES)

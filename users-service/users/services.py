@@ -148,6 +148,15 @@ def user_deactivation_apply(*, user: User) -> None:
     publish("user.deactivated", {"user_id": str(user.pk)})
 
 
+@transaction.atomic
+def user_reactivation_apply(*, user: User) -> None:
+    """What follows an account's reactivation (``is_active`` just saved as True, by the
+    admin's edit form: the only way back): publishes ``user.reactivated``, in the caller's
+    transaction, so orders lets the account order again (its refresh tokens stay revoked:
+    it signs in anew)."""
+    publish("user.reactivated", {"user_id": str(user.pk)})
+
+
 def tokens_revoke_all(*, user: User) -> int:
     """Blacklist every unexpired refresh token issued to ``user``; returns how many."""
     pending = OutstandingToken.objects.filter(

@@ -3,7 +3,7 @@
 A service's ``config/settings.py`` starts with::
 
     env = environ.Env()
-    EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+    EVENTS_CONSUMED = {"order.placed": "orders", "order.cancelled": "orders"}
     _common = common_settings(
         env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
     )
@@ -29,7 +29,7 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,13 +82,15 @@ def common_settings(
     *,
     service: str,
     base_dir: Path,
-    events_consumed: Sequence[str] = (),
+    events_consumed: Mapping[str, str] | None = None,
     verifies_tokens: bool = True,
 ) -> dict[str, Any]:
     """Return the settings shared by all services, for ``globals().update(...)``.
 
     ``events_consumed``: the event types the service's worker handles (its queue's bindings;
-    the chassis's system check holds them equal to its handlers); its own event schemas are
+    the chassis's system check holds them equal to its handlers), each mapped to the service
+    that produces it (an event from any other is parked: chassis.events.producers); its own
+    event schemas are
     in ``<base_dir>/<service>/event_schemas``. ``verifies_tokens``: the service verifies
     users-service's tokens (a resource service: ``JWKS_URL`` and ``USERS_TOKEN_URL`` are read).
 
@@ -187,7 +189,7 @@ def _chassis(
     env: environ.Env,
     service: str,
     base_dir: Path,
-    events_consumed: Sequence[str],
+    events_consumed: Mapping[str, str] | None,
     verifies_tokens: bool,
     required: _Required,
 ) -> dict[str, Any]:
@@ -202,7 +204,7 @@ def _chassis(
         "TRUSTED_PROXIES": proxies,
         "EVENTS": {
             "SCHEMAS_DIR": base_dir / service / "event_schemas",
-            "CONSUMES": list(events_consumed),
+            "CONSUMES": _consumed(events_consumed),
         },
         # /readyz reports the broker (chassis.health): when a process has observed nothing
         # for this long, a background connection attempt (0: never; publishes still inform
@@ -229,6 +231,20 @@ def _chassis(
     return chassis
 
 
+def _consumed(events_consumed: Mapping[str, str] | None) -> dict[str, str]:
+    """``{event type: producer service}``; a list of types alone is refused: the consumer
+    must know whom to trust for each (chassis.events.producers)."""
+    consumed = {} if events_consumed is None else events_consumed
+    if not isinstance(consumed, Mapping) or not all(
+        isinstance(t, str) and isinstance(p, str) and t and p for t, p in consumed.items()
+    ):
+        raise ImproperlyConfigured(
+            "events_consumed maps each consumed event type to the service producing it, "
+            f'e.g. {{"user.deactivated": "users"}}; got {consumed!r}'
+        )
+    return dict(consumed)
+
+
 def _database(url: str, env: environ.Env) -> dict[str, Any]:
     database: dict[str, Any] = dict(environ.Env.db_url_config(url))
     database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
@@ -249,7 +265,11 @@ def _database(url: str, env: environ.Env) -> dict[str, Any]:
 
 
 def _celery(
-    env: environ.Env, service: str, broker_url: str, var_dir: Path, consumes: Sequence[str]
+    env: environ.Env,
+    service: str,
+    broker_url: str,
+    var_dir: Path,
+    consumes: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     """The ``CELERY_*`` settings: the broker, the queues (the service's own and its events'),
     the beat entries of chassis.events (merge a service's own), and task time limits.
@@ -272,7 +292,7 @@ def _celery(
         "CELERY_BROKER_URL": broker_url,
         "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
         "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
-        "CELERY_TASK_QUEUES": event_queues(service, list(consumes)),
+        "CELERY_TASK_QUEUES": event_queues(service, list(consumes or {})),
         "CELERY_BEAT_SCHEDULE": beat_schedule(),
         "CELERY_TASK_SOFT_TIME_LIMIT": soft,
         "CELERY_TASK_TIME_LIMIT": hard,

@@ -239,7 +239,9 @@ class IdentityServer(JwksServer):
 class WorkerProcess:
     """A real Celery worker in a subprocess (``celery -A <app> worker``), for tests of
     consumers: started with the test database in ``DATABASE_URL``, stopped with SIGTERM, or
-    killed with SIGKILL to test redelivery. Its output is kept in ``log_path``."""
+    killed with SIGKILL to test redelivery. Its output is kept in ``log_path``. Its node name
+    starts with ``name_prefix`` (``"catalog."``: a service's own broker user may declare only
+    its own queues, the node's remote-control queue among them)."""
 
     def __init__(
         self,
@@ -250,11 +252,12 @@ class WorkerProcess:
         cwd: str,
         log_path: str,
         celery: str = "celery",
+        name_prefix: str = "",
     ) -> None:
         import os
 
         self.log_path = log_path
-        name = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}@%h"
+        name = f"{name_prefix}test-{os.getpid()}-{uuid.uuid4().hex[:6]}@%h"
         self.command = [
             celery, "-A", app, "worker", "-P", "solo", "-c", "1", "-l", "INFO",
             "-Q", ",".join(queues), "-n", name,
