@@ -26,7 +26,7 @@ from chassis.errors import DomainError
 from django.db import transaction
 from rest_framework import status as http
 
-from orders.models import Account, Order
+from orders.models import OPEN_STATUSES, Account, Order
 
 __all__ = ["AccountDeactivated", "account_check_active", "account_lock", "account_status_apply"]
 
@@ -60,7 +60,7 @@ def account_status_apply(*, user_id: str, active: bool, at: datetime) -> int:
     ``order.cancelled``) placed while it was deactivated: all of them for a current
     deactivation, those placed between ``at`` and the newer change for a late one.
     Returns how many orders were cancelled."""
-    from orders.services import OPEN_STATUSES, order_cancel  # services imports this module
+    from orders.services import order_cancel  # services imports this module
 
     account = account_lock(user_id=user_id)
     newer = account.changed_at is not None and account.changed_at >= at
