@@ -91,6 +91,22 @@ class ProductAdmin(admin.ModelAdmin):
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
+    actions = ("deactivate_products",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
+        """Products are deactivated, never deleted: a deletion would emit no event, and orders'
+        read model would keep accepting the product (deactivation emits ``product.changed``)."""
+        return False
+
+    @admin.action(
+        description="Deactivate selected products (hidden, refused by new orders)",
+        permissions=["change"],
+    )
+    def deactivate_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        for product in queryset.order_by("pk"):
+            services.product_deactivate(product=product)
+        self.message_user(request, f"Deactivated {queryset.count()} product(s).", messages.SUCCESS)
+
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         fields = {name: getattr(obj, name) for name in services.PRODUCT_EDITABLE}
         if change:

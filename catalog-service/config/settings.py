@@ -14,10 +14,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Events: catalog publishes product.changed, stock.reserved and stock.rejected (schemas in
-# catalog/event_schemas) and consumes the order saga's requests. infra/services.toml lists
-# the same types; the chassis's system check holds them equal to the handlers
-# (catalog/handlers.py).
-EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+# catalog/event_schemas) and consumes the order saga's requests, each from the service that
+# produces it (an event from anyone else is parked: chassis.events.producers).
+# infra/services.toml lists the same types; the chassis's system check holds them equal to
+# the handlers (catalog/handlers.py).
+EVENTS_CONSUMED = {"order.placed": "orders", "order.cancelled": "orders"}
 _common = common_settings(
     env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
 )

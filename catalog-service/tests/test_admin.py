@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from chassis.pytest_plugin import HTTPS
+from chassis.testing import IdentityServer, TokenSigner, chassis_with
 from django.contrib.auth.models import User
 from django.test import Client
 
 from catalog import services
 from catalog.models import Category, Product, StockMovement
+from tests.events import outbox
 from tests.factories import CategoryFactory, ProductFactory
 from tests.utils import assert_ledger_consistent
 
@@ -78,6 +81,58 @@ def test_staff_logs_in_with_a_local_superuser(client: Client):
     index = client.get(ADMIN)
     assert index.status_code == 200
     assert b"catalog-service administration" in index.content
+
+
+# --- login throttles (chassis.admin.LoginForm) ----------------------------------------------
+
+
+@pytest.fixture
+def identity(settings) -> Iterator[IdentityServer]:
+    """users-service's token endpoint and keys, for the single sign-on; the gateway's
+    network (10.0.0.0/24) trusted."""
+    server = IdentityServer(TokenSigner.generate("sso"), {})
+    settings.CHASSIS = chassis_with(
+        JWT={"JWKS_URL": server.url, "ISSUER": "users", "JWKS_TIMEOUT_SECONDS": 1},
+        SSO={"TOKEN_URL": server.token_url, "TIMEOUT_SECONDS": 1},
+        TRUSTED_PROXIES=["10.0.0.0/24"],
+    )
+    yield server
+    server.stop()
+
+
+def login_messages(response) -> list[str]:
+    return list(response.context["form"].non_field_errors())
+
+
+def test_local_login_guesses_are_throttled(settings):
+    User.objects.create_superuser("root", "root@example.com", "a-Local-password-9")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    client = Client(**HTTPS)
+
+    guess = {"username": "root", "password": "guess"}
+    guesses = [client.post(f"{ADMIN}login/", guess) for _ in range(2)]
+    third = client.post(f"{ADMIN}login/", {"username": "root", "password": "a-Local-password-9"})
+
+    assert [r.status_code for r in guesses] == [200, 200]
+    assert third.status_code == 200
+    [message] = login_messages(third)
+    assert message.startswith("Too many attempts, try again in ")
+
+
+def test_users_service_refusing_for_too_many_attempts_is_said_on_the_form(identity):
+    """Staff sign in through the gateway: users-service hears of their real address and,
+    when it throttles them, the form says so (not "enter the correct email and password")."""
+    identity.retry_after = 37
+    client = Client(REMOTE_ADDR="10.0.0.254", HTTP_X_FORWARDED_FOR="198.51.100.7", **HTTPS)
+
+    response = client.post(
+        f"{ADMIN}login/", {"username": "ed@example.com", "password": "the-right-one"}
+    )
+
+    assert response.status_code == 200
+    assert login_messages(response) == ["Too many attempts, try again in 37 s."]
+    assert identity.logins == [("ed@example.com", "198.51.100.7")]
 
 
 # --- products --------------------------------------------------------------------------------
@@ -195,6 +250,50 @@ def test_changing_price_and_active_from_the_list(admin: Client):
     second.refresh_from_db()
     assert (first.price, first.is_active, first.stock) == (Decimal("1.50"), True, 4)
     assert (second.price, second.is_active, second.stock) == (Decimal("2.00"), False, 7)
+
+
+def test_products_cannot_be_deleted_only_deactivated(admin: Client):
+    """Deleting a product would emit nothing and orders' read model would keep accepting it:
+    the admin offers no deletion (the view, the button, the bulk action), only deactivation."""
+    product = ProductFactory(name="Lamp", stock=0)
+
+    delete_view = admin.post(f"{PRODUCTS}{product.pk}/delete/", {"post": "yes"})
+    bulk_delete = admin.post(
+        PRODUCTS,
+        {"action": "delete_selected", "_selected_action": [str(product.pk)], "post": "yes"},
+    )
+
+    assert delete_view.status_code == 403
+    assert bulk_delete.status_code == 302  # back to the list: no such action, nothing done
+    actions = admin.get(PRODUCTS).context["action_form"].fields["action"].choices
+    assert [name for name, _label in actions] == ["", "deactivate_products"]
+    assert admin.get(f"{PRODUCTS}{product.pk}/change/").context["has_delete_permission"] is False
+    assert Product.objects.filter(pk=product.pk).exists()
+    assert outbox("product.changed") == []
+
+
+def test_deactivating_selected_products_announces_each_to_orders(admin: Client):
+    kept = ProductFactory(name="kept", stock=2)
+    first = ProductFactory(name="first", stock=1)
+    second = ProductFactory(name="second", stock=0)
+
+    response = admin.post(
+        PRODUCTS,
+        {
+            "action": "deactivate_products",
+            "_selected_action": [str(first.pk), str(second.pk)],
+            "index": "0",
+        },
+    )
+
+    assert response.status_code == 302
+    active = dict(Product.objects.values_list("name", "is_active"))
+    assert active == {"kept": True, "first": False, "second": False}
+    changed = outbox("product.changed")
+    assert sorted((e["product_id"], e["is_active"]) for e in changed) == sorted(
+        [(first.pk, False), (second.pk, False)]
+    )
+    assert kept.pk not in [e["product_id"] for e in changed]
 
 
 def test_the_ledger_inline_is_read_only(admin: Client):

@@ -570,6 +570,16 @@ def test_staff_update_cannot_touch_stock(staff_client: APIClient):
     assert product.stock == 4
 
 
+def test_products_cannot_be_deleted_through_the_api_only_deactivated(staff_client: APIClient):
+    """A deletion would emit nothing, and orders would keep accepting the product."""
+    product = ProductFactory()
+
+    response = staff_client.delete(f"{PRODUCTS}{product.pk}")
+
+    assert_problem(response, 405, "method-not-allowed")
+    assert Product.objects.filter(pk=product.pk, is_active=True).exists()
+
+
 def test_staff_deactivates_a_product_idempotently(staff_client: APIClient, api_client: APIClient):
     product = ProductFactory()
     url = f"{PRODUCTS}{product.pk}/deactivate"

@@ -23,7 +23,10 @@ env.ENVIRON = {
 }
 
 _common = common_settings(
-    env, service="chassis", base_dir=BASE_DIR, events_consumed=["test.happened", "test.failed"]
+    env,
+    service="chassis",
+    base_dir=BASE_DIR,
+    events_consumed={"test.happened": "chassis", "test.failed": "chassis"},
 )
 globals().update(_common)
 
@@ -43,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "chassis.health.HealthCheckMiddleware",
+    "chassis.correlation.correlation_id_middleware",  # an X-Request-ID that is not an id: dropped
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -2,6 +2,8 @@ import base64
 import hashlib
 import hmac
 import json
+import pickle
+import threading
 import time
 
 import jwt
@@ -67,12 +69,41 @@ def test_keys_are_fetched_once_and_reused(api_client, jwks, keys):
     assert jwks.requests == 1
 
 
-def test_keys_come_from_the_shared_cache_when_the_process_has_none(api_client, jwks, keys):
+def test_each_process_fetches_its_own_keys_from_the_jwks(api_client, jwks, keys):
     assert get_me(api_client, access_token(keys["k1"], "k1")).status_code == 200
-    key_store.clear()  # another process: empty memory, same shared cache
+    key_store.clear()  # another process: empty memory
 
     assert get_me(api_client, access_token(keys["k1"], "k1")).status_code == 200
-    assert jwks.requests == 1
+    assert jwks.requests == 2
+
+
+def test_the_keys_are_never_written_to_the_shared_cache(api_client, jwks, keys, shared_redis_cache):
+    assert get_me(api_client, access_token(keys["k1"], "k1")).status_code == 200
+
+    assert list(shared_redis_cache.scan_iter(cache.make_and_validate_key("*"))) == []
+
+
+@pytest.mark.parametrize("kid", ["rogue", "k1"])
+def test_keys_written_into_the_shared_cache_are_not_trusted(
+    api_client, jwks, keys, shared_redis_cache, kid
+):
+    """Attack: write the attacker's public key where the verifier used to keep the JWKS in
+    Redis (under the name the cache gives it, pickled as Django's Redis cache stores values),
+    then present a staff token signed with the attacker's private key (a new kid, or the kid
+    of the real key)."""
+    forged = {"keys": [public_jwk(keys["rogue"], kid)]}
+    stored_as = cache.make_and_validate_key("chassis:jwks")  # where the JWKS used to be kept
+    shared_redis_cache.set(stored_as, pickle.dumps(forged), ex=300)
+    token = access_token(keys["rogue"], kid, is_staff=True)
+
+    response = api_client.get("/api/v1/staff/report/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    detail = {
+        "rogue": "Token is signed with an unknown key.",
+        "k1": "Token is invalid: Signature verification failed",
+    }[kid]
+    assert_rejected(response, detail)
+    assert jwks.requests == 1  # the keys came from users-service's JWKS
 
 
 @pytest.mark.django_db
@@ -240,7 +271,6 @@ def test_keys_reload_after_the_cache_lifetime(jwks, keys, settings):
     assert store.key_for("k1") is not None
     assert jwks.requests == 1
 
-    cache.clear()  # the shared copy expires too
     now[0] = 300.5
     assert store.key_for("k1") is not None
     assert jwks.requests == 2
@@ -253,6 +283,44 @@ def test_rotated_key_is_picked_up_on_first_use(api_client, jwks, keys):
     assert get_me(api_client, access_token(keys["k2"], "k2")).status_code == 200
     assert get_me(api_client, access_token(keys["k2"], "k2")).status_code == 200
     assert get_me(api_client, access_token(keys["k1"], "k1")).status_code == 200
+    assert jwks.requests == 2
+
+
+def test_a_key_rotated_in_during_the_cooldown_is_picked_up_once_it_has_passed(
+    jwks, keys, monkeypatch, settings
+):
+    """A forged kid spends the refetch; the real new key waits for the cooldown, no longer."""
+    now = [1000.0]
+    monkeypatch.setattr(key_store, "clock", lambda: now[0])
+    settings.CHASSIS = chassis_with(JWT={"JWKS_MIN_REFRESH_SECONDS": 30})
+    assert key_store.key_for("k1") is not None
+    assert key_store.key_for("forged") is None
+    jwks.document = {"keys": [public_jwk(keys["k1"], "k1"), public_jwk(keys["k2"], "k2")]}
+
+    now[0] += 10
+    assert key_store.key_for("k2") is None
+    now[0] += 20
+    assert key_store.key_for("k2") is not None
+    assert jwks.requests == 3
+
+
+def test_concurrent_requests_for_an_unknown_kid_share_one_fetch(jwks, keys):
+    assert key_store.key_for("k1") is not None
+    jwks.document = {"keys": [public_jwk(keys["k1"], "k1"), public_jwk(keys["k2"], "k2")]}
+    barrier = threading.Barrier(8)
+    found = []
+
+    def verify() -> None:
+        barrier.wait(timeout=10)
+        found.append(key_store.key_for("k2") is not None)
+
+    threads = [threading.Thread(target=verify) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert found == [True] * 8
     assert jwks.requests == 2
 
 
@@ -417,7 +485,6 @@ def test_a_dead_jwks_endpoint_is_retried_with_backoff_not_on_every_request(keys,
     store = KeyStore(fetch=fetch, clock=lambda: now[0])
     assert store.key_for("k1") is not None
     up[0] = False
-    cache.clear()
     for moment in (301.0, 302.0, 320.0, 330.0):
         now[0] = moment
         assert store.key_for("k1") is not None
@@ -435,7 +502,6 @@ def test_with_no_key_known_a_failed_fetch_is_retried_after_one_second(settings):
         raise OSError("connection refused")
 
     store = KeyStore(fetch=fetch, clock=lambda: now[0])
-    cache.clear()
     assert store.key_for("k1") is None
     now[0] = 0.5
     assert store.key_for("k1") is None

@@ -30,7 +30,7 @@ def test_the_test_project_consumes_exactly_what_it_handles():
 
 
 def test_a_consumed_type_without_a_handler_is_an_error():
-    consumes = ["test.happened", "test.failed", "test.orphan"]
+    consumes = {"test.happened": "chassis", "test.failed": "chassis", "test.orphan": "chassis"}
 
     with override_settings(CHASSIS=chassis_with(EVENTS={"CONSUMES": consumes})):
         errors = consumed_events_match_handlers()

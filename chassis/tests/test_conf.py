@@ -20,12 +20,15 @@ ENVIRONMENT_VARIABLES = [
     "DATABASE_URL",
     "DB_CONN_MAX_AGE",
     "REDIS_URL",
+    "CACHE_KEY_PREFIX",
     "CELERY_BROKER_URL",
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
     "SECURE_COOKIES",
-    "NUM_PROXIES",
+    "TRUSTED_PROXIES",
+    "THROTTLE_LOGIN",
+    "THROTTLE_LOGIN_ACCOUNT",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "DATA_UPLOAD_MAX_MEMORY_SIZE",
@@ -84,7 +87,8 @@ def test_production_safe_defaults(environment, tmp_path):
     assert conf["DATA_UPLOAD_MAX_MEMORY_SIZE"] == 1_048_576
     assert conf["CHASSIS"] == {
         "SERVICE_NAME": "orders",
-        "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": []},
+        "TRUSTED_PROXIES": [],
+        "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": {}},
         "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
         "JWT": {"JWKS_URL": REQUIRED["JWKS_URL"], "ISSUER": "users"},
         "SSO": {"TOKEN_URL": REQUIRED["USERS_TOKEN_URL"]},
@@ -107,7 +111,7 @@ def test_a_service_that_verifies_no_token_needs_no_token_urls(environment, tmp_p
 
     conf = settings_for(tmp_path, verifies_tokens=False)
 
-    assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME"]
+    assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME", "TRUSTED_PROXIES"]
     assert "AUTHENTICATION_BACKENDS" not in conf  # it holds the accounts: Django's default
 
 
@@ -130,12 +134,24 @@ def test_a_resource_service_gets_the_project_wiring_and_the_admin_single_sign_on
     assert settings_for(tmp_path)["MIDDLEWARE"][-1] != "x"
 
 
+@pytest.mark.parametrize(
+    "consumed", [["stock.reserved"], {"stock.reserved": ""}, {"stock.reserved": None}]
+)
+def test_events_consumed_must_name_each_types_producer(environment, tmp_path, consumed):
+    """A consumer must know whom to trust for each type (chassis.events.producers)."""
+    environment(**REQUIRED)
+
+    with pytest.raises(ImproperlyConfigured, match=r"^events_consumed maps each consumed"):
+        settings_for(tmp_path, events_consumed=consumed)
+
+
 def test_events_consumed_bind_the_events_queue_and_the_beat_runs_the_sweep(environment, tmp_path):
     environment(**REQUIRED)
 
-    conf = settings_for(tmp_path, events_consumed=["stock.reserved", "product.changed"])
+    consumed = {"stock.reserved": "catalog", "product.changed": "catalog"}
+    conf = settings_for(tmp_path, events_consumed=consumed)
 
-    assert conf["CHASSIS"]["EVENTS"]["CONSUMES"] == ["stock.reserved", "product.changed"]
+    assert conf["CHASSIS"]["EVENTS"]["CONSUMES"] == consumed
     queues = {queue.name: queue for queue in conf["CELERY_TASK_QUEUES"]}
     assert sorted(queues) == ["orders", "orders.events"]
     assert sorted(b.routing_key for b in queues["orders.events"].bindings) == [
@@ -160,6 +176,27 @@ def test_a_hard_time_limit_not_above_the_soft_one_is_refused(environment, tmp_pa
     environment(**REQUIRED, CELERY_TASK_SOFT_TIME_LIMIT="30", CELERY_TASK_TIME_LIMIT="30")
 
     with pytest.raises(ImproperlyConfigured, match=r"CELERY_TASK_TIME_LIMIT \(30\) must exceed"):
+        settings_for(tmp_path)
+
+
+def test_no_proxy_is_trusted_in_production_unless_configured(environment, tmp_path):
+    environment(**REQUIRED)
+    assert settings_for(tmp_path)["CHASSIS"]["TRUSTED_PROXIES"] == []
+
+    environment(TRUSTED_PROXIES="10.0.0.0/8,fd00::/8")
+    assert settings_for(tmp_path)["CHASSIS"]["TRUSTED_PROXIES"] == ["10.0.0.0/8", "fd00::/8"]
+
+
+def test_local_runs_trust_this_machine_as_the_proxy(environment, tmp_path):
+    environment(DEBUG="true")
+
+    assert settings_for(tmp_path)["CHASSIS"]["TRUSTED_PROXIES"] == ["127.0.0.1/32", "::1/128"]
+
+
+def test_a_malformed_trusted_proxy_network_stops_the_start(environment, tmp_path):
+    environment(**REQUIRED, TRUSTED_PROXIES="10.0.0.0/8,gateway")
+
+    with pytest.raises(ImproperlyConfigured, match=r"TRUSTED_PROXIES.*gateway"):
         settings_for(tmp_path)
 
 
@@ -241,7 +278,7 @@ def test_services_from_the_environment(environment, tmp_path):
     assert conf["CELERY_BROKER_TRANSPORT_OPTIONS"] == {"confirm_publish": True}
     assert not (tmp_path / "var").exists()
     assert conf["CACHES"]["default"] == {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "chassis.cache.RedisCache",
         "LOCATION": "redis://redis:6379/0",
         "KEY_PREFIX": "orders",
         "TIMEOUT": 300,
@@ -284,16 +321,19 @@ def test_rest_framework_defaults_and_overrides(environment):
     assert conf["DEFAULT_PERMISSION_CLASSES"] == ["rest_framework.permissions.IsAuthenticated"]
     assert conf["DEFAULT_PAGINATION_CLASS"] == "chassis.pagination.CursorPagination"
     assert conf["DEFAULT_SCHEMA_CLASS"] == "chassis.openapi.AutoSchema"
-    assert conf["DEFAULT_THROTTLE_RATES"] == {"login": "5/min"}
+    assert conf["DEFAULT_THROTTLE_RATES"] == {"login": "5/min", "login-account": "10/min"}
     assert conf["PAGE_SIZE"] == 10
-    assert conf["NUM_PROXIES"] == 0
+    assert "NUM_PROXIES" not in conf  # client addresses: chassis.addresses
 
 
-def test_rest_framework_num_proxies_from_the_environment(environment):
-    environment(NUM_PROXIES="1")
+def test_rest_framework_login_rates_from_the_environment(environment):
+    environment(THROTTLE_LOGIN="3/min", THROTTLE_LOGIN_ACCOUNT="4/hour")
 
-    assert rest_framework()["NUM_PROXIES"] == 1
-    assert rest_framework(NUM_PROXIES=2)["NUM_PROXIES"] == 2
+    assert rest_framework(DEFAULT_THROTTLE_RATES={"probe": "1/s"})["DEFAULT_THROTTLE_RATES"] == {
+        "login": "3/min",
+        "login-account": "4/hour",
+        "probe": "1/s",
+    }
 
 
 def test_spectacular_settings():

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +22,6 @@ from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 from chassis.events.outbox import publish, publish_many, relay_pending
 from chassis.events.reachability import broker_state
 from chassis.events.tasks import outbox_sweep, retry_delay
-from chassis.testing import WorkerProcess
 from tests import handlers
 from tests.celery_app import app
 from tests.utils import dead_broker, wait_for
@@ -269,36 +266,6 @@ def test_a_failing_handler_leaves_no_inbox_row():
 def test_retry_delays_grow_exponentially_up_to_the_cap():
     conf = {"RETRY_BACKOFF_SECONDS": 1, "RETRY_BACKOFF_MAX_SECONDS": 60}
     assert [retry_delay(n, conf) for n in range(8)] == [1, 2, 4, 8, 16, 32, 60, 60]
-
-
-@pytest.fixture(scope="module")
-def _worker_process(django_db_setup, tmp_path_factory) -> Iterator[WorkerProcess]:
-    """A real worker process consuming this project's queues, on the test database."""
-    app.set_current()
-    call_command("events_setup", verbosity=0)
-    db = connection.settings_dict
-    worker = WorkerProcess(
-        "tests.celery_app",
-        queues=["chassis", QUEUE],
-        env={
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "PYTHONPATH": ".:src",
-        },
-        cwd=str(Path(__file__).resolve().parents[1]),
-        log_path=str(tmp_path_factory.mktemp("worker") / "worker.log"),
-        celery=str(Path(sys.executable).with_name("celery")),
-    ).start()
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture
-def worker(_worker_process: WorkerProcess) -> WorkerProcess:
-    """A running worker (which empties the events queue itself: purging a queue under a
-    consumer's feet is not something a test should do)."""
-    app.set_current()
-    broker_state.reset()
-    return _worker_process
 
 
 @pytest.mark.django_db(transaction=True)

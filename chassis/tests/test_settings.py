@@ -26,7 +26,8 @@ def test_a_value_the_service_sets_wins_and_the_others_are_the_defaults():
 def test_the_test_project_settings_are_read():
     assert chassis_settings.SERVICE_NAME == "chassis"
     assert Path(__file__).parent / "event_schemas" == chassis_settings.EVENTS.SCHEMAS_DIR
-    assert chassis_settings.EVENTS.CONSUMES == ["test.happened", "test.failed"]
+    consumed = {"test.happened": "chassis", "test.failed": "chassis"}
+    assert consumed == chassis_settings.EVENTS.CONSUMES
     assert chassis_settings.EVENTS.MAX_RETRIES == 4
 
 
@@ -48,7 +49,7 @@ def test_a_misspelt_name_in_code_raises_naming_it():
         (
             {"EVENTS": {"MAX_RETRY": 3}},
             r"^Unknown chassis setting CHASSIS\['EVENTS'\]\['MAX_RETRY'\] \(known: "
-            r"BROKER_COOLDOWN_SECONDS, CONSUMES, ",
+            r"BROKER_COOLDOWN_SECONDS, BROKER_USER_FORMAT, CONSUMES, ",
         ),
         ({"JWT": ["JWKS_URL"]}, r"^CHASSIS\['JWT'\] must be a dict, not list$"),
         (["EVENTS"], r"^CHASSIS must be a dict, not list$"),

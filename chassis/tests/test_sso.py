@@ -8,6 +8,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import RequestFactory
 
+from chassis.admin import LoginForm
 from chassis.testing import IdentityServer, TokenSigner, chassis_with
 
 STAFF_SUB = "0b7a4f1e-2c3d-4e5f-8a9b-000000000001"
@@ -115,3 +116,49 @@ def test_local_accounts_still_sign_in_through_model_backend(identity):
     assert user is not None
     assert user.backend == "django.contrib.auth.backends.ModelBackend"
     assert identity.logins == []  # usernames without @ never go to users-service
+
+
+# --- the staff member's real address, and users-service's throttles -------------------------
+
+GATEWAY = "10.0.0.254"
+
+
+@pytest.mark.django_db
+def test_the_staff_members_real_address_is_passed_on_not_the_gateways(identity, settings):
+    """Attack: behind the gateway every staff sign-in reached users-service from the gateway's
+    address, one throttle bucket for all staff: ten wrong passwords locked everyone out."""
+    settings.CHASSIS = chassis_with(TRUSTED_PROXIES=["10.0.0.0/24"])
+    request = RequestFactory().post(
+        "/admin/login/", REMOTE_ADDR=GATEWAY, HTTP_X_FORWARDED_FOR="spoof, 198.51.100.7"
+    )
+
+    user = authenticate(request, username="root@example.com", password="root-password")
+
+    assert user is not None
+    assert identity.logins == [("root@example.com", "198.51.100.7")]
+
+
+@pytest.mark.django_db
+def test_a_client_cannot_choose_the_address_passed_on(identity):
+    """Nothing trusted (the default): X-Forwarded-For is the client's own word, ignored."""
+    request = RequestFactory().post(
+        "/admin/login/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+
+    authenticate(request, username="root@example.com", password="root-password")
+
+    assert identity.logins == [("root@example.com", "203.0.113.9")]
+
+
+@pytest.mark.django_db
+def test_users_service_throttling_the_login_says_so_on_the_admin_form(identity):
+    """The admin form said "enter a correct email and password" when the real reason was the
+    throttle; it says how long to wait."""
+    identity.retry_after = 42
+    request = RequestFactory().post("/admin/login/", REMOTE_ADDR="203.0.113.9")
+    form = LoginForm(request, data={"username": "root@example.com", "password": "root-password"})
+
+    assert form.is_valid() is False
+    assert form.errors == {"__all__": ["Too many attempts, try again in 42 s."]}
+    assert form.non_field_errors().as_data()[0].code == "throttled"
+    assert get_user_model().objects.count() == 0

@@ -1,7 +1,13 @@
-import pytest
-from django.core.exceptions import ImproperlyConfigured
+import json
+import logging
 
-THROTTLED = "/api/v1/throttled/"
+import pytest
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.test import APIClient
+
+from chassis.testing import chassis_with
+from tests.utils import PROBE_KEY, THROTTLED
 
 
 @pytest.fixture
@@ -53,14 +59,32 @@ def test_clients_cannot_pick_their_own_throttle_key(api_client, rates):
 
 
 def test_clients_behind_the_gateway_are_told_apart(api_client, rates, settings):
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "NUM_PROXIES": 1,
-        "DEFAULT_THROTTLE_RATES": {"probe": "1/min"},
-    }
+    """The test client's address (127.0.0.1) is a trusted proxy: the gateway."""
+    settings.CHASSIS = chassis_with(TRUSTED_PROXIES=["127.0.0.1/32"])
+    rates(probe="1/min")
 
     ada = [api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="198.51.100.1") for _ in range(2)]
     bob = api_client.get(THROTTLED, HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.2")
 
     assert [r.status_code for r in ada] == [200, 429]
     assert bob.status_code == 200
+
+
+@pytest.mark.parametrize("planted", [b'"text"', b"5", b'{"a":1}', b'["x"]', b"[null]", b"null"])
+def test_a_history_planted_in_redis_is_read_as_none(shared_redis_cache, planted, caplog):
+    """Attack: a value that decodes (JSON) but is no throttle history, planted in the shared
+    Redis under the key the throttle reads: the request is answered (not a 500) and counted
+    afresh."""
+    client = APIClient(raise_request_exception=False)  # answer as a deployment does
+    caplog.set_level(logging.WARNING, logger="chassis.throttling")
+    stored_as = cache.make_and_validate_key(PROBE_KEY)
+    shared_redis_cache.set(stored_as, planted, ex=300)
+
+    response = client.get(THROTTLED)
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    assert len(json.loads(shared_redis_cache.get(stored_as))) == 1
+    assert [(r.getMessage(), r.key) for r in caplog.records] == [
+        ("throttle.history_refused", stored_as)
+    ]

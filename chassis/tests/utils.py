@@ -8,11 +8,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from rest_framework.throttling import SimpleRateThrottle
 
 from chassis.celery import make_celery
 from tests.celery_app import app
 
 DEAD_BROKER = "amqp://guest:guest@127.0.0.1:1//"  # nothing listens there
+THROTTLED = "/api/v1/throttled/"  # tests.apis.ThrottledApi, throttle scope "probe"
+# The key DRF's throttle reads for an anonymous request of the test client to THROTTLED.
+PROBE_KEY = SimpleRateThrottle.cache_format % {"scope": "probe", "ident": "127.0.0.1"}
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:

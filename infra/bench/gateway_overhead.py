@@ -103,7 +103,7 @@ class Platform(_harness.Platform):
 def start_platform(var: Path, recycle: bool) -> Platform:
     throttles = {
         f"THROTTLE_{scope}": SERVICE_THROTTLE
-        for scope in ("LOGIN", "REGISTER", "REFRESH", "PASSWORD")
+        for scope in ("LOGIN", "LOGIN_ACCOUNT", "REGISTER", "REFRESH", "PASSWORD")
     }
     # gunicorn.conf.py recycles a worker every ~2000 requests; at a few hundred requests a
     # second each (re)boot costs about a second of CPU in the middle of a round, on whichever

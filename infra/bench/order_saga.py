@@ -22,11 +22,13 @@ PLATFORM_VAR, free ports, its own database prefix and RabbitMQ vhost, dropped at
 ``make up`` runs it (2 gunicorn workers per service, one Celery worker with concurrency 1 per
 service). The gateway is rendered from a copy of gateway-config/kong.yml whose rate-limiting
 ``minute`` values are raised to 10,000,000 (a load from one address would otherwise hit the
-600/minute of orders-api); counting still runs. The services' own per-IP throttles (order
-placement, login, registration) are raised the same way. The demo staff account creates the
-bench products (``--stock`` units each) through the gateway; the run starts once orders'
-read model knows them (a probe order is accepted). Platform stopped with Ctrl-C (SIGINT)
-even on error.
+600/minute of orders-api); counting still runs. The services' own throttles (order placement
+per account, login, registration) are raised the same way, and so are orders' limits per
+account (``ORDERS_MAX_OPEN_*``: a few buyers place every order of the run) and per order
+(``ORDERS_MAX_LINES`` to its highest, 50: the probe orders every product at once). The demo
+staff account creates the bench products (``--stock`` units each) through the gateway; the
+run starts once orders' read model knows them (a probe order is accepted). Platform stopped
+with Ctrl-C (SIGINT) even on error.
 
 Run it (``make bench-saga`` runs the bootstrap first):
 
@@ -67,6 +69,13 @@ from _harness import (
 )
 
 SERVICE_THROTTLE = "1000000/min"
+# Few accounts place every order of the run and confirmed orders stay open (nothing ships
+# them): the per-account limits of orders (orders/limits.py) are raised out of the way.
+ACCOUNT_LIMITS = {
+    "ORDERS_MAX_OPEN_PER_ACCOUNT": "100000000",
+    "ORDERS_MAX_OPEN_VALUE_PER_ACCOUNT": "*=9999999999999999",
+    "ORDERS_MAX_LINES": "50",
+}
 TOKEN_REFRESH_SECONDS = 240  # access tokens live 5 minutes
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED"}
 
@@ -101,9 +110,9 @@ class Buyer:
 def start_saga_platform(var: Path) -> Platform:
     throttles = {
         f"THROTTLE_{scope}": SERVICE_THROTTLE
-        for scope in ("LOGIN", "REGISTER", "REFRESH", "PASSWORD", "ORDER_PLACE")
+        for scope in ("LOGIN", "LOGIN_ACCOUNT", "REGISTER", "REFRESH", "PASSWORD", "ORDER_PLACE")
     }
-    return start_platform(var, throttles)
+    return start_platform(var, throttles | ACCOUNT_LIMITS)
 
 
 def backing_services(platform: Platform) -> str:
@@ -199,7 +208,10 @@ def wait_products_known(client: httpx.Client, buyer: Buyer, products: list[int])
                     return
                 time.sleep(0.1)
             break
-        if probe.status_code != 422:
+        unknown = probe.status_code == 422 and probe.json().get("type", "").endswith(
+            ":products-unavailable"
+        )
+        if not unknown:  # a limit (orders/limits.py) or anything else: not worth waiting
             raise BenchError(f"probe order answered {probe.status_code}: {probe.text}")
         time.sleep(0.2)
     raise BenchError("orders' read model did not learn of the bench products in 60 s")
@@ -371,7 +383,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=20.0, help="orders per second (20)")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of sending (30)")
-    parser.add_argument("--products", type=int, default=20, help="bench products (20)")
+    parser.add_argument("--products", type=int, default=20, help="bench products (20, <= 50)")
     parser.add_argument("--lines", type=int, default=2, help="products per order (2)")
     parser.add_argument("--stock", type=int, default=100_000, help="units per product")
     parser.add_argument("--buyers", type=int, default=10, help="buyer accounts (10)")
@@ -379,6 +391,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="per order, s (30)")
     parser.add_argument("--threads", type=int, default=64, help="client threads (64)")
     args = parser.parse_args()
+    if not 1 <= args.products <= 50:  # the probe orders every product in one order
+        parser.error("--products must be between 1 and 50 (ORDERS_MAX_LINES at its highest)")
     if not 1 <= args.lines <= args.products:
         parser.error("--lines must be between 1 and --products")
 
@@ -403,7 +417,8 @@ def main() -> None:
         "orders": f"{args.lines} products x 1 unit each, {args.buyers} buyers round-robin, "
         f"an Idempotency-Key each; polled every {args.poll * 1000:.0f} ms",
         "note": "rate limits raised to 10,000,000/minute in the gateway's copy of kong.yml and "
-        "the services' own throttles raised (one client address); counting still runs",
+        "the services' own throttles and orders' per-account limits raised (one client "
+        "address, few buyers); counting still runs",
     }
     text = report(figures, meta)
     print("\n" + text)

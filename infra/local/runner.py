@@ -278,8 +278,9 @@ def platform_env() -> dict[str, str]:
         "JWKS_URL": f"http://{HOST}:{SERVICES['users'].port}/.well-known/jwks.json",
         # Staff sign in to catalog/orders admins with their users-service account (SSO).
         "USERS_TOKEN_URL": f"http://{HOST}:{SERVICES['users'].port}/api/v1/auth/token",
-        # Requests arrive through the gateway, which appends the client to X-Forwarded-For.
-        "NUM_PROXIES": "1",
+        # Requests arrive through the gateway, which appends the client to X-Forwarded-For,
+        # and catalog/orders' admin sign-in calls users-service: all of them on this machine.
+        "TRUSTED_PROXIES": f"{HOST}/32",
         "GATEWAY_PORT": str(GATEWAY_PORT),
         "GATEWAY_STATUS_PORT": str(GATEWAY_STATUS_PORT),
     }

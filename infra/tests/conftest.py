@@ -168,12 +168,15 @@ def platform(
         "PLATFORM_STOP_GRACE_SECONDS": str(STOP_GRACE),
         # Every test client is 127.0.0.1 and the throttle counters live in the shared Redis:
         # raise the services' per-IP auth throttles so back-to-back runs do not trip them
-        # (the gateway's own limits stay as kong.yml sets them; each run has fresh counters).
+        # (the gateway's own limits stay as kong.yml sets them; each run has fresh counters),
+        # and the per-account login limit: the tests sign the demo staff in again and again.
         "THROTTLE_LOGIN": "1000/min",
+        "THROTTLE_LOGIN_ACCOUNT": "1000/min",
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
         "THROTTLE_PASSWORD": "1000/min",
         "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
+        "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
     }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"

@@ -36,7 +36,8 @@ def test_every_service_directory_is_registered_and_every_registered_directory_ex
     assert sorted(service.dir for service in REGISTRY.values()) == on_disk
 
 
-def consumed(service: Service, setting: str = "EVENTS_CONSUMED") -> list[str]:
+def consumed(service: Service, setting: str = "EVENTS_CONSUMED") -> dict[str, str]:
+    """The service's ``EVENTS_CONSUMED``: each consumed type and the service producing it."""
     part = ROOT / service.dir
     run = subprocess.run(
         [part / ".venv/bin/python", "-c", READ_CONSUMED.format(setting)],
@@ -53,7 +54,20 @@ def consumed(service: Service, setting: str = "EVENTS_CONSUMED") -> list[str]:
 
 @pytest.mark.parametrize("name", REGISTRY)
 def test_consumes_equals_the_services_events_consumed_setting(name: str) -> None:
-    assert list(REGISTRY[name].consumes) == consumed(REGISTRY[name])
+    assert list(REGISTRY[name].consumes) == list(consumed(REGISTRY[name]))
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_the_producer_a_service_trusts_for_each_type_is_the_one_that_publishes_it(
+    name: str,
+) -> None:
+    """The consumer parks an event from anyone but the producer it names (chassis.events.
+    producers): that producer owns the type's schema and publishes its prefix."""
+    owners = {t: owner for owner, s in REGISTRY.items() for t in owned_event_types(s)}
+    trusted = consumed(REGISTRY[name])
+    assert trusted == {t: owners.get(t) for t in trusted}
+    for event_type, producer in trusted.items():
+        assert event_type.split(".", 1)[0] in REGISTRY[producer].publishes
 
 
 def test_ports_are_distinct_and_leave_the_gateways_free() -> None:

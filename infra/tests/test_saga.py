@@ -4,8 +4,10 @@ Through the gateway, as clients and staff use it: orders placed with an Idempote
 CONFIRMED (or REJECTED) by catalog's stock reservation, cancelling gives the stock back, and
 the stock never oversells. Then the failures the design is for, caused from outside the
 services: an event delivered twice, RabbitMQ unreachable while orders are placed, a worker
-killed in the middle of a handler, and an event whose handler keeps failing (parked after its
-retries, redriven from the admin once the cause is gone).
+killed in the middle of a handler, an event whose handler keeps failing (parked after its
+retries, redriven from the admin once the cause is gone), and an event forged by another
+service's broker user (parked, never applied). Deactivating an account or a product stops
+orders for it.
 
 The saga, its rejection, the oversell race and redelivery run in both modes (the machine's
 PostgreSQL and RabbitMQ; the embedded SQLite and filesystem transport); the failures caused
@@ -205,6 +207,15 @@ class Shop:
             "JWKS_URL": f"{self.platform.users}/.well-known/jwks.json",
             "USERS_TOKEN_URL": f"{self.platform.users}/api/v1/auth/token",
         }
+
+    def broker_url(self, service: str) -> str:
+        """The broker URL the runner gives ``service``: its own broker user in the platform's
+        vhost when there is one (a consumer checks that events come from their producer's
+        user, and accepts its own retries), else guest."""
+        if not self.vhost:
+            return f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}"
+        password = (self.platform.var / "secrets" / f"broker-{service}").read_text().strip()
+        return f"amqp://{self.vhost}.{service}:{password}@127.0.0.1:5672/{self.vhost}"
 
     def manage(self, service: str, *args: str) -> str:
         """The service's manage.py with the environment the runner gives it (its database, its
@@ -518,6 +529,126 @@ def test_a_service_publishes_only_its_own_event_types(shop: Shop) -> None:
     ]
 
 
+FORGE = """
+from celery import current_app
+from django.conf import settings
+from kombu import Connection
+from chassis.events.envelope import Envelope
+for label, properties in {cases!r}:
+    event = Envelope(type="user.deactivated", producer="users", payload={{"user_id": {user!r}}})
+    headers, props, body, _ = current_app.amqp.as_task_v2(
+        str(event.id), "chassis.events.consume", args=[event.to_dict()]
+    )
+    with Connection(settings.CELERY_BROKER_URL, transport_options={{"confirm_publish": True}}) as c:
+        try:
+            c.Producer().publish(
+                body, exchange="", routing_key="orders.events", headers=headers,
+                serializer="json", declare=[], retry=False, **props, **properties,
+            )
+            print(label, "published", event.id)
+        except Exception as exc:
+            print(label, "refused", type(exc).__name__)
+"""
+
+
+@pytest.mark.usefixtures("needs_servers")
+def test_a_forged_user_deactivated_is_parked_by_orders_not_applied(shop: Shop) -> None:
+    """catalog's broker user cannot publish user.deactivated on the events exchange (topic
+    permissions), but it may write to the default exchange (its retries go through it), so
+    it can put a message straight into orders' queue: an envelope claiming users as its
+    producer, to cancel a customer's orders. orders checks the publisher RabbitMQ verified
+    (the AMQP user_id: catalog's user, or none) and parks the event; claiming users' broker
+    user as user_id is refused by RabbitMQ itself."""
+    if not shop.vhost:
+        pytest.skip("needs rabbitmqctl: the platform runs as guest in the default vhost")
+    product = shop.product(stock=5)
+    buyer = shop.buyer()
+    order = shop.final(buyer, shop.place(buyer, [(product, 1)]).json()["id"])
+    assert order["status"] == "CONFIRMED", order
+    cases = [
+        ("no-user-id", {}),
+        ("own-user-id", {"user_id": f"{shop.vhost}.catalog"}),
+        ("users-user-id", {"user_id": f"{shop.vhost}.users"}),
+    ]
+
+    out = shop.manage(
+        "catalog", "shell", "--no-imports", "-c", FORGE.format(cases=cases, user=order["user_id"])
+    )
+
+    outcomes = [line.split() for line in out.splitlines()]
+    assert [(o[0], o[1]) for o in outcomes] == [
+        ("no-user-id", "published"),
+        ("own-user-id", "published"),
+        ("users-user-id", "refused"),
+    ], out
+    assert outcomes[2][2] == "PreconditionFailed"
+    forged = [shop.db_uuid(o[2]) for o in outcomes[:2]]
+    ids = f"('{forged[0]}', '{forged[1]}')"
+    parked = (
+        "SELECT count(*) FROM chassis_events_parkedevent WHERE error LIKE 'UnverifiedProducer:%' "
+        f"AND event_id IN {ids}"
+    )
+    wait_for(lambda: shop.orders_sql(parked) == "2", EVENTUALLY, "orders did not park them")
+    inbox = f"SELECT count(*) FROM chassis_events_inboxevent WHERE event_id IN {ids}"
+    assert shop.orders_sql(inbox) == "0"
+    assert shop.order(buyer, order["id"])["status"] == "CONFIRMED"
+
+
+def test_a_deactivated_account_cannot_order_and_its_open_orders_are_cancelled(
+    shop: Shop,
+) -> None:
+    """Staff deactivate an account: users publishes user.deactivated (from its own broker
+    user: orders trusts it), orders cancels the account's open orders and refuses its new
+    ones, although its access token is still valid (403 account-deactivated)."""
+    product = shop.product(stock=5)
+    buyer = shop.buyer()
+    order = shop.final(buyer, shop.place(buyer, [(product, 2)]).json()["id"])
+    assert order["status"] == "CONFIRMED", order
+
+    deactivated = shop.client.post(
+        f"/api/v1/users/{order['user_id']}/deactivate", headers=shop.staff
+    )
+    assert deactivated.status_code == 200, deactivated.text
+
+    wait_for(
+        lambda: shop.order(buyer, order["id"])["status"] == "CANCELLED",
+        EVENTUALLY,
+        "orders never cancelled the deactivated account's order",
+    )
+    assert shop.order(buyer, order["id"])["cancel_reason"] == "The account was deactivated."
+    refused = shop.place(buyer, [(product, 1)])
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"] == "urn:problem-type:account-deactivated"
+    wait_for(lambda: shop.stock(product) == 5, EVENTUALLY, "catalog kept the reservation")
+
+
+def test_a_product_deactivated_in_the_catalog_admin_is_refused_by_orders(shop: Shop) -> None:
+    """Products are deactivated, never deleted: the admin's action emits product.changed and
+    orders' read model refuses the product from then on."""
+    product = shop.product(stock=5)
+    buyer = shop.buyer()
+    admin = staff_admin_session(shop)
+    listing = admin.get("/admin/catalog/catalog/product/")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', listing.text).group(1)
+
+    done = admin.post(
+        "/admin/catalog/catalog/product/",
+        data={
+            "csrfmiddlewaretoken": csrf,
+            "action": "deactivate_products",
+            "_selected_action": str(product),
+            "index": "0",
+        },
+    )
+    assert done.status_code == 302, done.text[-2000:]
+
+    inactive = f"SELECT is_active FROM orders_product WHERE id = {product}"
+    wait_for(lambda: shop.orders_sql(inactive) in ("f", "0"), EVENTUALLY, "orders never heard")
+    refused = shop.place(buyer, [(product, 1)])
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["code"] == "inactive-product"
+
+
 def node_name(shop: Shop, service: str) -> str:
     found = re.search(rf"\b({service}\.[0-9a-f]{{8}}@\S+) ready\.", shop.platform.log.read_text())
     assert found, f"{service} worker's node name not in the platform log"
@@ -579,10 +710,13 @@ def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once
     worker = WorkerProcess(
         "config",
         queues=["catalog.events"],
-        env=shop.service_env("catalog"),
+        # catalog's own broker user, as the runner gives it: the events it takes were
+        # published by orders' user, which a worker connected as guest would not trust.
+        env={**shop.service_env("catalog"), "CELERY_BROKER_URL": shop.broker_url("catalog")},
         cwd=str(ROOT / "catalog-service"),
         log_path=str(tmp_path / "catalog-worker.log"),
         celery=str(ROOT / "catalog-service/.venv/bin/celery"),
+        name_prefix="catalog.",
     )
     lock = None
     try:

@@ -1,6 +1,6 @@
 """Staff admin for orders: status filters, lines inline, cancel/ship through the services
-(so the events go out), the product read model read-only. Parked events (chassis.events)
-have their own admin with a redrive action."""
+(so the events go out), the read models (products, accounts) read-only. Parked events
+(chassis.events) have their own admin with a redrive action."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from orders import services
-from orders.models import Order, OrderLine, Product
+from orders.models import Account, Order, OrderLine, Product
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -85,4 +85,15 @@ class ProductAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "sku", "name", "price", "currency", "is_active", "changed_at")
     list_filter = ("is_active", "currency")
     search_fields = ("=id", "=sku", "name")
+    show_full_result_count = False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The read model: users-service owns accounts; this is what orders last heard of their
+    status (a deactivated one cannot order)."""
+
+    list_display = ("user_id", "is_active", "changed_at")
+    list_filter = ("is_active",)
+    search_fields = ("=user_id",)
     show_full_result_count = False

@@ -110,9 +110,20 @@ class OrderCollectionApi(KnownQueryParameters, ListAPIView):
         responses={
             201: OrderOutputSerializer,
             **problem_response(
+                403,
+                "The account was deactivated (account-deactivated): its access token may "
+                "still be valid, but it places no more orders.",
+            ),
+            **problem_response(
                 422,
-                "Unknown or inactive products, several currencies, or an Idempotency-Key "
-                "already used for another request.",
+                "Unknown or inactive products, several currencies, an Idempotency-Key "
+                "already used for another request, or a limit of the shop, named by the "
+                "problem type: `limit-lines-per-order` (ORDERS_MAX_LINES), "
+                "`limit-units-per-line` (ORDERS_MAX_UNITS_PER_LINE), `limit-open-orders` "
+                "(ORDERS_MAX_OPEN_PER_ACCOUNT: PENDING or CONFIRMED orders of the account) or "
+                "`limit-open-value` (ORDERS_MAX_OPEN_VALUE_PER_ACCOUNT: their total in the "
+                "order's currency). More orders per minute than THROTTLE_ORDER_PLACE allows "
+                "one account: 429 `throttled` with Retry-After.",
             ),
         },
         summary="Place an order (PENDING until catalog reserves the stock)",

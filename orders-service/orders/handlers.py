@@ -7,7 +7,7 @@ from __future__ import annotations
 from chassis.events.consumer import event_handler
 from chassis.events.envelope import Envelope
 
-from orders import saga, services
+from orders import accounts, saga, services
 
 
 @event_handler("product.changed")
@@ -30,8 +30,18 @@ def stock_rejected_reject_order(event: Envelope) -> None:
 
 @event_handler("user.deactivated")
 def user_deactivated_cancel_orders(event: Envelope) -> None:
-    """users-service deactivated an account: its open orders are cancelled (each emits
-    order.cancelled, so catalog releases their stock)."""
-    services.orders_cancel_for_user(
-        user_id=event.payload["user_id"], reason="The account was deactivated."
+    """users-service deactivated an account: orders refuses its new orders and cancels its
+    open ones (each emits order.cancelled, so catalog releases their stock); a late event
+    older than a reactivation cancels only what was placed in between (orders/accounts.py)."""
+    accounts.account_status_apply(
+        user_id=event.payload["user_id"], active=False, at=event.occurred_at
+    )
+
+
+@event_handler("user.reactivated")
+def user_reactivated_allow_orders(event: Envelope) -> None:
+    """users-service reactivated an account: it may order again (unless a newer
+    deactivation is held)."""
+    accounts.account_status_apply(
+        user_id=event.payload["user_id"], active=True, at=event.occurred_at
     )

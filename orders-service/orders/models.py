@@ -1,4 +1,5 @@
-"""Orders, their lines, the local read model of catalog's products, and idempotency keys."""
+"""Orders, their lines, the local read models of catalog's products and users' accounts, and
+idempotency keys."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ class Status(models.TextChoices):
     REJECTED = "REJECTED", "Rejected"
     CANCELLED = "CANCELLED", "Cancelled"
     SHIPPED = "SHIPPED", "Shipped"
+
+
+# Stock is reserved (or being reserved) for an open order: not yet shipped, cancelled or rejected.
+OPEN_STATUSES = (Status.PENDING, Status.CONFIRMED)
 
 
 class Order(models.Model):
@@ -88,6 +93,28 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
+
+
+class Account(models.Model):
+    """What orders knows of a users-service account's status, from ``user.deactivated`` and
+    ``user.reactivated`` (orders/accounts.py): a deactivated account's access token stays
+    valid until it expires, and orders refuses it meanwhile. A row exists once the account
+    placed an order or had an event; placing an order and handling an event lock it, so
+    neither slips past the other."""
+
+    user_id = models.CharField(max_length=64, primary_key=True, help_text="users-service id")
+    is_active = models.BooleanField(default=True)
+    changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When users-service made the change (the event's)"
+    )
+
+    class Meta:
+        ordering = ("user_id",)
+        verbose_name = "account (read model)"
+        verbose_name_plural = "accounts (read model)"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ({'active' if self.is_active else 'deactivated'})"
 
 
 class IdempotencyKey(models.Model):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from chassis.serializers import InputSerializer, StrictIntegerField
-from django.conf import settings
 from rest_framework import serializers
 
 from orders.models import Order, OrderLine
@@ -11,17 +10,22 @@ from orders.models import Order, OrderLine
 
 class OrderLineInputSerializer(InputSerializer):
     product_id = StrictIntegerField(min_value=1)
-    quantity = StrictIntegerField(min_value=1, max_value=settings.ORDERS_MAX_QUANTITY)
+    quantity = StrictIntegerField(
+        min_value=1,
+        help_text="At most ORDERS_MAX_UNITS_PER_LINE (default 100): more is a 422 "
+        "`limit-units-per-line`.",
+    )
 
 
 class OrderPlaceInputSerializer(InputSerializer):
-    lines = OrderLineInputSerializer(many=True, allow_empty=False)
+    lines = OrderLineInputSerializer(
+        many=True,
+        allow_empty=False,
+        help_text="One line per product; at most ORDERS_MAX_LINES (default 20): more is a 422 "
+        "`limit-lines-per-order`.",
+    )
 
     def validate_lines(self, lines: list[dict[str, int]]) -> list[dict[str, int]]:
-        if len(lines) > settings.ORDERS_MAX_LINES:
-            raise serializers.ValidationError(
-                f"At most {settings.ORDERS_MAX_LINES} lines.", code="max_length"
-            )
         ids = [line["product_id"] for line in lines]
         if len(ids) != len(set(ids)):
             raise serializers.ValidationError(

@@ -22,13 +22,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import status as http
 
+from orders import limits
+from orders.accounts import account_check_active
 from orders.models import IdempotencyKey, Order, OrderLine, Product, Status
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.PENDING: frozenset({Status.CONFIRMED, Status.REJECTED, Status.CANCELLED}),
     Status.CONFIRMED: frozenset({Status.CANCELLED, Status.SHIPPED}),
 }
-OPEN_STATUSES = (Status.PENDING, Status.CONFIRMED)
 
 
 class InvalidTransition(Conflict):
@@ -102,14 +103,23 @@ def _unavailable(lines: list[LineRequest]) -> tuple[dict[int, Product], list[dic
 @transaction.atomic
 def order_place(*, user_id: str, user_email: str, lines: list[LineRequest]) -> Order:
     """Create a PENDING order from the local product read model and emit ``order.placed``
-    (catalog then reserves the stock). Raises ProductsUnavailable for unknown or inactive
-    products, or several currencies."""
+    (catalog then reserves the stock), within the shop's limits (orders.limits), checked
+    under the account's lock (orders/accounts.py: taken first, held until the order commits).
+
+    Raises AccountDeactivated when orders heard that the account was deactivated (its token
+    may still be valid); LimitExceeded (a subclass naming the limit) for an order or an
+    account over a limit; ProductsUnavailable for unknown or inactive products, or several
+    currencies."""
+    limits.order_size_check(lines=lines)
+    account_check_active(user_id=user_id)
     products, errors = _unavailable(lines)
     if errors:
         raise ProductsUnavailable("Some lines cannot be ordered.", errors=errors)
     currency = products[lines[0].product_id].currency
+    total = sum((products[line.product_id].price * line.quantity for line in lines), Decimal(0))
+    limits.account_limits_check(user_id=user_id, currency=currency, total=total)
     order = Order.objects.create(
-        user_id=user_id, user_email=user_email, currency=currency, total=Decimal(0)
+        user_id=user_id, user_email=user_email, currency=currency, total=total
     )
     rows = [
         OrderLine(
@@ -124,8 +134,6 @@ def order_place(*, user_id: str, user_email: str, lines: list[LineRequest]) -> O
         for line in lines
     ]
     OrderLine.objects.bulk_create(rows)
-    order.total = sum((row.line_total for row in rows), Decimal(0))
-    order.save(update_fields=["total"])
     publish(
         "order.placed",
         {
@@ -230,18 +238,6 @@ def order_ship(*, order_id: Any) -> Order:
 
 
 # --- what other services' events change (the saga's replies: orders/saga.py) --------------
-
-
-@transaction.atomic
-def orders_cancel_for_user(*, user_id: str, reason: str) -> int:
-    """user.deactivated: cancel every open order of the account (each emits
-    order.cancelled). Returns how many were cancelled."""
-    ids = list(
-        Order.objects.filter(user_id=user_id, status__in=OPEN_STATUSES).values_list("id", flat=True)
-    )
-    for order_id in ids:
-        order_cancel(order_id=order_id, reason=reason)
-    return len(ids)
 
 
 @transaction.atomic

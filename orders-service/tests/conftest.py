@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,10 @@ def kettle() -> Product:
     from tests.factories import ProductFactory
 
     return ProductFactory(id=12, sku="KETTLE-1", name="Kettle", price=Decimal("24.50"))
+
+
+@pytest.fixture
+def highest_limits(settings: Any) -> None:
+    """The largest orders the limits may allow (orders.limits; what the columns are sized for)."""
+    settings.ORDERS_MAX_LINES, settings.ORDERS_MAX_UNITS_PER_LINE = 50, 1000
+    settings.ORDERS_MAX_OPEN_VALUE_PER_ACCOUNT = {"*": Decimal("1e16")}

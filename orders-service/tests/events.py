@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from chassis.events.consumer import handle
 from chassis.events.envelope import Envelope
 from chassis.events.models import OutboxEvent
 from django.conf import settings
+from django.utils import timezone
 
 CONTRACTS = Path(__file__).resolve().parent / "contracts"
 PRODUCERS = {
@@ -25,6 +27,7 @@ PRODUCERS = {
     "stock.reserved": "catalog",
     "stock.rejected": "catalog",
     "user.deactivated": "users",
+    "user.reactivated": "users",
 }
 
 
@@ -57,9 +60,16 @@ def own_schema(event_type: str) -> Path:
     return Path(settings.CHASSIS["EVENTS"]["SCHEMAS_DIR"]) / f"{event_type}.v1.json"
 
 
-def deliver(event_type: str, payload: dict[str, Any], *, event_id: uuid.UUID | None = None) -> bool:
+def deliver(
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    event_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> bool:
     """Hand ``payload`` to orders' handler as its producer would send it (checked against
-    the producer's contract first); returns what chassis.events.consumer.handle returns."""
+    the producer's contract first; occurred now unless ``occurred_at``); returns what
+    chassis.events.consumer.handle returns."""
     assert_valid(contract(event_type), payload)
     envelope = Envelope(
         type=event_type,
@@ -67,6 +77,7 @@ def deliver(event_type: str, payload: dict[str, Any], *, event_id: uuid.UUID | N
         producer=PRODUCERS[event_type],
         id=event_id or uuid.uuid4(),
         correlation_id="test-correlation",
+        occurred_at=occurred_at or timezone.now(),
     )
     return handle(envelope)
 

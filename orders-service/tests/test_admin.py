@@ -66,6 +66,25 @@ def test_the_index_names_the_service(admin: Client):
     assert b"orders-service administration" in response.content
 
 
+def test_login_guesses_are_throttled_per_account(settings):
+    """The admin login form is chassis.admin.LoginForm: 2/min for one account here, from any
+    address, then the form says how long to wait."""
+    User.objects.create_superuser("root", "root@example.com", "a-Local-password-9")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login-account": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+    def attempt(password: str, address: str):
+        client = Client(REMOTE_ADDR=address, **HTTPS)
+        return client.post(f"{ADMIN}login/", {"username": "root", "password": password})
+
+    guesses = [attempt("guess", f"198.51.100.{n}") for n in range(2)]
+    third = attempt("a-Local-password-9", "203.0.113.9")
+
+    assert [r.status_code for r in guesses] == [200, 200]
+    [message] = third.context["form"].non_field_errors()
+    assert message.startswith("Too many attempts, try again in ")
+
+
 # --- orders ---------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """POST /api/v1/orders/: an order from the product read model, PENDING, with order.placed in
 the outbox; unknown or inactive products and several currencies are refused (422) and write
-nothing (bad input and credentials: test_bad_input.py); placing is rate-limited."""
+nothing (bad input and credentials: test_bad_input.py; the shop's limits: test_limits.py);
+placing is rate-limited per account."""
 
 from __future__ import annotations
 
@@ -121,7 +122,9 @@ def test_the_order_keeps_the_prices_it_was_placed_at(user_client: APIClient, lam
     assert order.total == Decimal("59.70")
 
 
-def test_quantity_bounds_are_accepted(user_client: APIClient, lamp: Product, kettle: Product):
+def test_quantity_bounds_are_accepted(
+    highest_limits: None, user_client: APIClient, lamp: Product, kettle: Product
+):
     response = place(user_client, lines((lamp.pk, 1), (kettle.pk, 1000)))
 
     assert response.status_code == 201, response.content
@@ -129,7 +132,7 @@ def test_quantity_bounds_are_accepted(user_client: APIClient, lamp: Product, ket
     assert [line["quantity"] for line in response.json()["lines"]] == [1, 1000]
 
 
-def test_fifty_lines_are_accepted(user_client: APIClient):
+def test_fifty_lines_are_accepted(highest_limits: None, user_client: APIClient):
     products = ProductFactory.create_batch(50, price=Decimal("1.25"))
 
     response = place(user_client, lines(*((p.pk, 2) for p in products)))

@@ -32,6 +32,7 @@ def test_the_contract_copies_are_the_producers_schemas_orders_consumes():
         "catalog/stock.rejected.v1.json",
         "catalog/stock.reserved.v1.json",
         "users/user.deactivated.v1.json",
+        "users/user.reactivated.v1.json",
     ]
 
 
@@ -70,6 +71,7 @@ def test_the_copies_follow_the_producers_schemas(event_type: str):
             None,
         ),
         ("user.deactivated", {"user_id": "42"}, ["'42' is not a 'uuid'"]),
+        ("user.reactivated", {"user_id": "42"}, ["'42' is not a 'uuid'"]),
     ],
     ids=[
         "price-as-number",
@@ -78,6 +80,7 @@ def test_the_copies_follow_the_producers_schemas(event_type: str):
         "bad-order-id-and-no-lines",
         "unknown-reason-code",
         "user-id-not-a-uuid",
+        "reactivated-user-id-not-a-uuid",
     ],
 )
 def test_payloads_producers_never_send_break_the_contract(

@@ -55,6 +55,7 @@ def test_orders_handles_exactly_the_events_it_consumes():
             "stock.reserved",
             "stock.rejected",
             "user.deactivated",
+            "user.reactivated",
         }
     )
 

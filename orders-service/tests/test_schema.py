@@ -23,7 +23,7 @@ API_PATHS = {
 }
 ERRORS = {
     ("/api/v1/orders/", "get"): {"400", "401"},
-    ("/api/v1/orders/", "post"): {"400", "401", "413", "422", "429"},
+    ("/api/v1/orders/", "post"): {"400", "401", "403", "413", "422", "429"},
     ("/api/v1/orders/{order_id}", "get"): {"400", "401", "404"},
     ("/api/v1/orders/{order_id}/cancel", "post"): {"400", "401", "404", "409", "413"},
     ("/api/v1/orders/{order_id}/ship", "post"): {"400", "401", "403", "404", "409", "413"},
@@ -85,6 +85,7 @@ def test_placing_documents_the_idempotency_key(schema: dict[str, Any]):
     ]
     assert set(operation["responses"]["201"]["headers"]) == {"Location", "Idempotent-Replayed"}
     assert "Idempotency-Key" in operation["responses"]["422"]["description"]
+    assert "account-deactivated" in operation["responses"]["403"]["description"]
     assert operation["requestBody"]["required"] is True
 
 
@@ -101,7 +102,12 @@ def test_the_request_bodies_refuse_unknown_fields(schema: dict[str, Any]):
     line = components["OrderLineInputRequest"]
     assert (place["additionalProperties"], line["additionalProperties"]) == (False, False)
     assert place["required"] == ["lines"]
-    assert line["properties"]["quantity"] == {"type": "integer", "maximum": 1000, "minimum": 1}
+    assert line["properties"]["quantity"] == {
+        "type": "integer",
+        "minimum": 1,
+        "description": "At most ORDERS_MAX_UNITS_PER_LINE (default 100): more is a 422 "
+        "`limit-units-per-line`.",
+    }
     assert components["OrderCancelInputRequest"]["additionalProperties"] is False
 
 

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 from chassis.pytest_plugin import USER_ID
+from django.utils import timezone
 
-from orders import services
+from orders import accounts, services
 from orders.models import Order, Product, Status
 from tests.events import outbox
 from tests.factories import ProductFactory, order_with_lines
@@ -18,7 +19,7 @@ LARGEST_PRICE = Decimal("9999999999.99")  # catalog's price pattern: 10 digits, 
 
 
 @pytest.mark.django_db
-def test_the_largest_possible_order_fits():
+def test_the_largest_possible_order_fits(highest_limits: None):
     products = ProductFactory.create_batch(50, price=LARGEST_PRICE)
     lines = [services.LineRequest(product_id=p.pk, quantity=1000) for p in products]
 
@@ -31,7 +32,7 @@ def test_the_largest_possible_order_fits():
 
 
 @pytest.mark.django_db
-def test_the_largest_order_through_the_api(user_client):
+def test_the_largest_order_through_the_api(highest_limits: None, user_client):
     product = ProductFactory(price=LARGEST_PRICE)
 
     response = user_client.post(
@@ -59,11 +60,11 @@ def test_request_hash_ignores_key_order_not_line_order():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_orders_cancel_for_user_runs_in_its_own_transaction():
+def test_account_status_apply_runs_in_its_own_transaction():
     order_with_lines((ProductFactory(), 1))
     order_with_lines((ProductFactory(), 1), status=Status.CONFIRMED)
 
-    assert services.orders_cancel_for_user(user_id=USER_ID, reason="gone") == 2
+    assert accounts.account_status_apply(user_id=USER_ID, active=False, at=timezone.now()) == 2
 
     assert set(Order.objects.values_list("status", flat=True)) == {Status.CANCELLED}
 

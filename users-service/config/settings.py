@@ -15,10 +15,10 @@ from chassis.conf import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-# Events: users publishes user.registered and user.deactivated (schemas in
+# Events: users publishes user.registered, user.deactivated and user.reactivated (schemas in
 # users/event_schemas) and consumes nothing yet. infra/services.toml lists the same types;
 # the chassis's system check holds them equal to the handlers (an app's handlers.py).
-EVENTS_CONSUMED: list[str] = []
+EVENTS_CONSUMED: dict[str, str] = {}
 _common = common_settings(
     env, service="users", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED, verifies_tokens=False
 )
@@ -49,8 +49,8 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = rest_framework(
     DEFAULT_AUTHENTICATION_CLASSES=["users.authentication.AccessTokenAuthentication"],
     DEFAULT_FILTER_BACKENDS=["django_filters.rest_framework.DjangoFilterBackend"],
+    # login and login-account (per client address, per account): the chassis's
     DEFAULT_THROTTLE_RATES={
-        "login": env.str("THROTTLE_LOGIN", default="10/min"),
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),

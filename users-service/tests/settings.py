@@ -21,7 +21,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"
 # both from a real local server.
 os.environ.setdefault("JWKS_URL", "http://127.0.0.1:1/.well-known/jwks.json")
 os.environ.setdefault("USERS_TOKEN_URL", "http://127.0.0.1:1/api/v1/auth/token")
-os.environ.setdefault("NUM_PROXIES", "0")
+os.environ.setdefault("TRUSTED_PROXIES", "")  # no proxy in front: tests trust one if they need
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("LOG_FORMAT", "console")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
+from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from tests.conftest import HTTPS, bearer, issue_tokens
@@ -320,3 +322,84 @@ def test_admin_pages_link_hashed_static_files(client: Client):
 
 def test_unknown_static_files_are_404(client: Client):
     assert client.get("/static/users/admin/css/nope.css").status_code == 404
+
+
+# --- login throttle ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def login_rates(settings) -> None:
+    """The production rates: 10 attempts a minute per client address and per account."""
+    conf = settings.REST_FRAMEWORK
+    rates = {**conf["DEFAULT_THROTTLE_RATES"], "login": "10/min", "login-account": "10/min"}
+    settings.REST_FRAMEWORK = {**conf, "DEFAULT_THROTTLE_RATES": rates}
+
+
+def admin_login(email: str, password: str, *, address: str = "198.51.100.7"):
+    client = Client(REMOTE_ADDR=address, **HTTPS)
+    return client.post(f"{ADMIN}login/", {"username": email, "password": password})
+
+
+def login_errors(response) -> list[str]:
+    return list(response.context["form"].non_field_errors())
+
+
+def assert_admin_throttled(response) -> None:
+    assert response.status_code == 200
+    [message] = login_errors(response)
+    wait = re.fullmatch(r"Too many attempts, try again in (\d+) s\.", message)
+    assert wait is not None, message
+    assert 1 <= int(wait[1]) <= 60
+
+
+def test_admin_login_guesses_are_throttled_like_the_api(login_rates, superuser: User):
+    """Attack: the admin's own login form took hundreds of guesses a minute."""
+    guesses = [admin_login(superuser.email, f"guess-{n}") for n in range(10)]
+
+    eleventh = admin_login(superuser.email, PASSWORD)
+
+    assert [response.status_code for response in guesses] == [200] * 10
+    assert "Please enter the correct email address and password" in login_errors(guesses[0])[0]
+    assert_admin_throttled(eleventh)
+
+
+def test_admin_login_guesses_at_one_account_from_many_addresses(login_rates, superuser: User):
+    for n in range(10):
+        admin_login(superuser.email, "guess", address=f"198.51.100.{n}")
+
+    assert_admin_throttled(admin_login(superuser.email, PASSWORD, address="203.0.113.9"))
+
+
+def test_admin_guesses_at_one_account_leave_others_alone(login_rates, superuser: User):
+    for _ in range(10):
+        admin_login(StaffFactory().email, "guess", address="198.51.100.7")
+
+    response = admin_login(superuser.email, PASSWORD, address="203.0.113.9")
+
+    assert response.status_code == 302
+
+
+def test_the_admin_and_the_api_share_one_budget(login_rates, superuser: User):
+    api = APIClient(REMOTE_ADDR="198.51.100.7", **HTTPS)
+    for n in range(10):
+        api.post("/api/v1/auth/token", {"email": superuser.email, "password": f"guess-{n}"})
+
+    assert_admin_throttled(admin_login(superuser.email, PASSWORD, address="198.51.100.8"))
+
+
+@pytest.mark.parametrize("look_alike", ["\u017fue@example.com", "sue@\uff45xample.com"])
+def test_add_user_refuses_a_look_alike_of_a_taken_address(admin: Client, look_alike: str):
+    """Attack: the admin saved a look-alike of an existing address as a second account."""
+    UserFactory(email="sue@example.com")
+
+    response = admin.post(
+        f"{USERS}add/",
+        {"email": look_alike, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["email"] == ["User with this Email address already exists."]
+    assert list(User.objects.filter(is_staff=False).values_list("email", flat=True)) == [
+        "sue@example.com"
+    ]

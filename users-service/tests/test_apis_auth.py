@@ -390,3 +390,75 @@ def test_jwks_refuses_writes(api_client: APIClient):
     response = api_client.post(JWKS, {})
 
     assert_problem(response, 405, "method-not-allowed")
+
+
+# --- look-alike addresses: one normal form (chassis.accounts.account_key) ----------------------
+
+SUE = "sue@example.com"
+LOOK_ALIKES = [
+    "\u017fue@example.com",  # LATIN SMALL LETTER LONG S: casefolds to s
+    "sue@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",  # a full-width domain: NFKC
+    "SUE@Example.COM",
+    "\u017fUE@\uff25XAMPLE.com",
+]
+
+
+@pytest.mark.parametrize("look_alike", LOOK_ALIKES)
+def test_register_refuses_a_look_alike_of_a_taken_address(api_client: APIClient, look_alike):
+    """Attack: a look-alike of a registered address registered a second account."""
+    assert api_client.post(REGISTER, {"email": SUE, "password": PASSWORD}).status_code == 201
+
+    response = api_client.post(REGISTER, {"email": look_alike, "password": PASSWORD})
+
+    assert_problem(
+        response,
+        400,
+        "validation-error",
+        detail=VALIDATION,
+        errors=[
+            {
+                "field": "email",
+                "code": "unique",
+                "message": "An account with this email already exists.",
+            }
+        ],
+    )
+    assert list(User.objects.values_list("email", flat=True)) == [SUE]
+
+
+@pytest.mark.parametrize("look_alike", LOOK_ALIKES)
+def test_an_address_is_stored_in_its_normal_form(api_client: APIClient, look_alike):
+    response = api_client.post(REGISTER, {"email": look_alike, "password": PASSWORD})
+
+    assert response.status_code == 201, response.content
+    assert response.json()["email"] == SUE
+    assert User.objects.get().email == SUE
+
+
+@pytest.mark.parametrize("look_alike", LOOK_ALIKES)
+def test_login_compares_addresses_in_their_normal_form(api_client: APIClient, look_alike):
+    """By design a look-alike names the same account (there is one per normal form): it
+    opens that account with that account's password, and the token says its address."""
+    sue = UserFactory(email=SUE)
+
+    response = api_client.post(TOKEN, {"email": look_alike, "password": PASSWORD})
+
+    assert response.status_code == 200, response.content
+    claims = claims_of(response.json()["access"])
+    assert (claims["sub"], claims["email"]) == (str(sue.id), SUE)
+
+
+def test_a_legacy_look_alike_row_does_not_break_the_login(api_client: APIClient):
+    """Rows from before the normal form (the migration leaves colliding ones as they were):
+    the login finds the account whose address is the normal form, never two."""
+    sue = UserFactory(email=SUE)
+    UserFactory(email="\u017fue@example.com", password="Another-password-77")
+
+    response = api_client.post(TOKEN, {"email": "\u017fue@example.com", "password": PASSWORD})
+    legacy = api_client.post(
+        TOKEN, {"email": "\u017fue@example.com", "password": "Another-password-77"}
+    )
+
+    assert response.status_code == 200, response.content
+    assert claims_of(response.json()["access"])["sub"] == str(sue.id)
+    assert legacy.status_code == 401

@@ -1,5 +1,5 @@
-"""Events users publishes: user.registered and user.deactivated, written to the outbox in
-the transaction of the change, from every path, matching the schema files."""
+"""Events users publishes: user.registered, user.deactivated and user.reactivated, written to
+the outbox in the transaction of the change, from every path, matching the schema files."""
 
 from __future__ import annotations
 
@@ -138,3 +138,38 @@ def test_unticking_active_in_the_admin_publishes(admin: Client, user: User):
 
     assert (edited.status_code, unticked.status_code, again.status_code) == (302, 302, 302)
     assert outbox("user.deactivated") == [{"user_id": str(user.pk)}]
+
+
+# --- user.reactivated ----------------------------------------------------------------------
+
+
+def test_ticking_active_again_in_the_admin_publishes_user_reactivated(admin: Client, user: User):
+    """Reactivation exists (the admin's "active" box): orders must hear of it, or a newer
+    deactivation could not be told from an older one and the account could never order."""
+    form = {"email": user.email, "full_name": user.full_name}
+
+    unticked = admin.post(f"/admin/users/users/user/{user.pk}/change/", form)
+    ticked = admin.post(f"/admin/users/users/user/{user.pk}/change/", {**form, "is_active": "on"})
+    again = admin.post(f"/admin/users/users/user/{user.pk}/change/", {**form, "is_active": "on"})
+
+    assert (unticked.status_code, ticked.status_code, again.status_code) == (302, 302, 302)
+    assert User.objects.get(pk=user.pk).is_active is True
+    assert outbox("user.deactivated") == [{"user_id": str(user.pk)}]
+    assert outbox("user.reactivated") == [{"user_id": str(user.pk)}]
+    deactivated, reactivated = OutboxEvent.objects.order_by("occurred_at")
+    assert (deactivated.type, reactivated.type) == ("user.deactivated", "user.reactivated")
+
+
+def test_adding_an_account_in_the_admin_publishes_no_reactivation(admin: Client):
+    response = admin.post(
+        "/admin/users/users/user/add/",
+        {
+            "email": "new@example.com",
+            "full_name": "New",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+
+    assert response.status_code == 302
+    assert outbox("user.reactivated") == []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 from django.db import IntegrityError, transaction
 
 from tests.factories import PASSWORD, UserFactory
@@ -31,9 +34,17 @@ def test_create_superuser_is_staff_and_superuser():
     assert (user.is_staff, user.is_superuser) == (True, True)
 
 
-def test_the_database_refuses_an_upper_case_email():
-    with pytest.raises(IntegrityError, match="users_user_email_lowercase"), transaction.atomic():
-        User.objects.create(email="Upper@example.com")
+@pytest.mark.parametrize(
+    "email", ["Sue@Example.COM", "\u017fue@example.com", "sue@\uff45xample.com", " sue@example.com"]
+)
+def test_addresses_are_stored_in_their_normal_form(email):
+    """The database no longer checks lower case (migration 0003): the code stores the normal
+    form, through the manager and through the model's clean() (the admin's forms)."""
+    created = User.objects.create_user(email, PASSWORD)
+    cleaned = User(email=email)
+    cleaned.clean()
+
+    assert (created.email, cleaned.email) == ("sue@example.com", "sue@example.com")
 
 
 def test_the_database_refuses_a_duplicate_email():
@@ -71,3 +82,26 @@ def test_ids_are_uuids_and_newest_accounts_come_first():
 
     assert first.id.version == 4
     assert list(User.objects.all()) == [second, first]
+
+
+# --- the addresses' normal form (migration 0003) --------------------------------------------
+
+
+def test_the_migration_stores_addresses_in_their_normal_form_leaving_collisions(caplog):
+    """Rows from before the normal form: rewritten, oldest first; one whose normal form is
+    taken stays as it was, logged, for staff to settle."""
+    migration = importlib.import_module("users.migrations.0003_email_normal_form")
+    sue = UserFactory(email="sue@example.com")
+    bob = UserFactory(email="\uff42ob@example.com")  # full-width b
+    look_alike = UserFactory(email="\u017fue@example.com")
+
+    migration.emails_normalize(django_apps, None)
+
+    emails = dict(User.objects.values_list("pk", "email"))
+    assert emails == {
+        sue.pk: "sue@example.com",
+        bob.pk: "bob@example.com",
+        look_alike.pk: "\u017fue@example.com",
+    }
+    [record] = [r for r in caplog.records if r.msg == "users.email_normal_form_collision"]
+    assert (record.user_id, record.normal_form) == (str(look_alike.pk), "sue@example.com")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from chassis.testing import chassis_with
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
@@ -14,6 +15,9 @@ from tests.utils import assert_problem
 from users.models import User
 
 TOKEN = "/api/v1/auth/token"
+PRODUCTION_LOGIN_RATES = {"login": "10/min", "login-account": "10/min"}
+GATEWAY = "10.0.0.254"
+CATALOG = "10.0.1.5"  # catalog-service, calling users-service for its admin's sign-in
 REGISTER = "/api/v1/auth/register"
 REFRESH = "/api/v1/auth/token/refresh"
 PASSWORD_URL = "/api/v1/users/me/password"
@@ -33,6 +37,12 @@ def rates(settings) -> Callable[..., None]:
         }
 
     return set_rates
+
+
+@pytest.fixture
+def trust(settings) -> None:
+    """The gateway's and the services' network is trusted (TRUSTED_PROXIES)."""
+    settings.CHASSIS = chassis_with(TRUSTED_PROXIES=["10.0.0.0/16"])
 
 
 def assert_throttled(response) -> None:
@@ -118,7 +128,7 @@ def test_another_client_address_has_its_own_budget(rates, user: User):
 
 
 def test_a_client_cannot_pick_its_throttle_key_with_x_forwarded_for(rates, user: User):
-    """NUM_PROXIES=0 (no proxy in front): X-Forwarded-For is the client's word, ignored."""
+    """Nothing trusted (no proxy in front): X-Forwarded-For is the client's word, ignored."""
     rates(login="3/min")
     client = APIClient(**HTTPS)
     data = {"email": user.email, "password": "wrong-guess-1"}
@@ -129,19 +139,79 @@ def test_a_client_cannot_pick_its_throttle_key_with_x_forwarded_for(rates, user:
     assert_throttled(client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="203.0.113.99"))
 
 
-def test_behind_one_proxy_the_address_it_saw_is_the_key(rates, settings, user: User):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+def test_behind_a_trusted_proxy_the_address_it_saw_is_the_key(rates, trust, user: User):
     rates(login="1/min")
     data = {"email": user.email, "password": PASSWORD}
-    client = APIClient(REMOTE_ADDR="10.0.0.254", **HTTPS)  # the gateway
+    client = APIClient(REMOTE_ADDR=GATEWAY, **HTTPS)
 
     first = client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="spoofed-1, 198.51.100.7")
-    second = client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="spoofed-2, 198.51.100.7")
+    second = client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="198.51.100.8, 198.51.100.7")
     third = client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="198.51.100.8")
 
     assert first.status_code == 200
     assert_throttled(second)
     assert third.status_code == 200
+
+
+def test_an_untrusted_caller_cannot_name_the_client(rates, trust, user: User):
+    rates(login="1/min")
+    data = {"email": user.email, "password": PASSWORD}
+    client = APIClient(REMOTE_ADDR="203.0.113.9", **HTTPS)  # around the gateway
+
+    assert client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="198.51.100.1").status_code == 200
+    assert_throttled(client.post(TOKEN, data, HTTP_X_FORWARDED_FOR="198.51.100.2"))
+
+
+# --- staff sign-in through another service's admin (chassis.sso) ----------------------------
+
+
+def sso_login(email: str, password: str, *, staff_address: str):
+    """What catalog's admin sends when a staff member signs in there: its own call, naming
+    the staff member's real address in X-Forwarded-For."""
+    client = APIClient(REMOTE_ADDR=CATALOG, **HTTPS)
+    data = {"email": email, "password": password}
+    return client.post(TOKEN, data, HTTP_X_FORWARDED_FOR=staff_address)
+
+
+def test_one_addresses_guesses_do_not_lock_other_staff_out_of_the_admins(rates, trust, staff, user):
+    """Attack: ten wrong passwords a minute, from one address, for one account, refused every
+    staff member's admin sign-in (one bucket: the address of the service calling)."""
+    rates(**PRODUCTION_LOGIN_RATES)
+    guesses = [
+        sso_login(user.email, f"wrong-guess-{n}", staff_address="198.51.100.7").status_code
+        for n in range(10)
+    ]
+
+    other = sso_login(staff.email, PASSWORD, staff_address="203.0.113.9")
+
+    assert guesses == [401] * 10
+    assert other.status_code == 200
+
+
+def test_guessing_one_account_from_many_addresses_is_throttled(rates, trust, user: User):
+    """The per-account limit (10/min): the eleventh attempt at one account is refused
+    whatever address it comes from, the right password included."""
+    rates(**PRODUCTION_LOGIN_RATES)
+    guesses = [
+        sso_login(user.email, "wrong-guess", staff_address=f"198.51.100.{n}").status_code
+        for n in range(10)
+    ]
+
+    eleventh = sso_login(user.email.upper(), PASSWORD, staff_address="203.0.113.77")
+
+    assert guesses == [401] * 10
+    assert_throttled(eleventh)
+
+
+def test_the_account_limit_counts_per_account(rates, trust, user: User, staff):
+    rates(**{"login-account": "1/min"})
+
+    first = sso_login(user.email, PASSWORD, staff_address="198.51.100.1")
+    again = sso_login(user.email, PASSWORD, staff_address="198.51.100.2")
+    other = sso_login(staff.email, PASSWORD, staff_address="198.51.100.3")
+
+    assert (first.status_code, other.status_code) == (200, 200)
+    assert_throttled(again)
 
 
 def test_jwks_is_not_throttled(rates):

@@ -86,7 +86,9 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"{done} account(s) deactivated.")
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        was_active = User.objects.filter(pk=obj.pk, is_active=True).exists() if change else False
+        was_active = User.objects.filter(pk=obj.pk, is_active=True).exists() if change else None
         super().save_model(request, obj, form, change)
         if was_active and not obj.is_active:  # unchecked "active": as user_deactivate does
             services.user_deactivation_apply(user=obj)
+        elif was_active is False and obj.is_active:  # ticked again: the account is back
+            services.user_reactivation_apply(user=obj)

@@ -7,7 +7,7 @@ from typing import Any, cast
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
 from chassis.query import KnownQueryParameters
-from chassis.throttling import ScopedRateThrottle
+from chassis.throttling import AccountRateThrottle, AddressRateThrottle, ScopedRateThrottle
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -82,7 +82,17 @@ class UserRegisterApi(PublicAuthApi):
 
 
 class TokenObtainApi(PublicAuthApi):
+    """Throttled per client address (``login``) and per account (``login-account``), in the
+    same buckets as the admin login form (chassis.admin.LoginForm)."""
+
+    throttle_classes = (AddressRateThrottle, AccountRateThrottle)
     throttle_scope = "login"
+    throttle_account_scope = "login-account"
+
+    def throttle_account(self, request: Request) -> str | None:
+        data = request.data
+        email = data.get("email") if isinstance(data, dict) else None
+        return email if isinstance(email, str) else None
 
     @extend_schema(
         request=TokenObtainInputSerializer,

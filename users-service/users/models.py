@@ -1,13 +1,22 @@
-"""Accounts: email is the login; ids are UUIDs (they travel in tokens and events)."""
+"""Accounts: email is the login; ids are UUIDs (they travel in tokens and events).
+
+An address is stored in one normal form, chassis.accounts.account_key (NFKC, case folding,
+NFKC: ``Sue@Example.COM``, or ``sue@example.com`` spelt with a long s, U+017F, or a full-width
+domain, are all ``sue@example.com``), under a unique constraint; registration, the admin
+and the login all compare in that form, so two addresses that read alike are one account.
+The token's ``email`` claim carries it too. Mail goes to the normal form: an address whose
+mailbox depends on case or on compatibility characters (rare) is not one this service can
+tell apart from its look-alikes anyway.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any, ClassVar
 
+from chassis.accounts import account_key
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -16,10 +25,15 @@ class UserManager(BaseUserManager["User"]):
 
     use_in_migrations = True
 
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        """The address's normal form (the module's docstring): what is stored and compared."""
+        return account_key(email or "")
+
     def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
         if not email:
             raise ValueError("email is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=self.normalize_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -29,13 +43,16 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **fields)
 
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=username)
+        return self.get(email=self.normalize_email(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(
-        "email address", max_length=254, unique=True, help_text="Stored lower-cased; the login."
+        "email address",
+        max_length=254,
+        unique=True,
+        help_text="The login, stored in its normal form (NFKC, case-folded).",
     )
     full_name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(
@@ -56,11 +73,6 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ("-date_joined",)
-        constraints: ClassVar = [
-            models.CheckConstraint(
-                condition=models.Q(email=Lower("email")), name="users_user_email_lowercase"
-            ),
-        ]
         indexes: ClassVar = [models.Index(fields=["-date_joined", "-id"], name="users_joined_idx")]
 
     def __str__(self) -> str:
@@ -68,7 +80,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self) -> None:
         super().clean()
-        self.email = self.__class__.objects.normalize_email(self.email).lower()
+        self.email = self.__class__.objects.normalize_email(self.email)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

@@ -62,11 +62,12 @@ def _validate_password(password: str, user: User, field: str) -> None:
 def user_register(*, email: str, password: str, full_name: str = "") -> User:
     """Create an active, non-staff account; publishes ``user.registered`` in the same
     transaction and queues the welcome email after commit. Raises InvalidInput (taken email,
-    weak password)."""
-    email = User.objects.normalize_email(email).lower()
+    weak password). The address is stored in its normal form; one whose normal form is
+    another account's is taken (see users.models)."""
+    email = User.objects.normalize_email(email)
     user = User(email=email, full_name=full_name)
     _validate_password(password, user, "password")
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.filter(email=email).exists():
         raise _field_error("email", "unique", ["An account with this email already exists."])
     user.set_password(password)
     try:
@@ -145,6 +146,15 @@ def user_deactivation_apply(*, user: User) -> None:
     ``is_active`` itself."""
     tokens_revoke_all(user=user)
     publish("user.deactivated", {"user_id": str(user.pk)})
+
+
+@transaction.atomic
+def user_reactivation_apply(*, user: User) -> None:
+    """What follows an account's reactivation (``is_active`` just saved as True, by the
+    admin's edit form: the only way back): publishes ``user.reactivated``, in the caller's
+    transaction, so orders lets the account order again (its refresh tokens stay revoked:
+    it signs in anew)."""
+    publish("user.reactivated", {"user_id": str(user.pk)})
 
 
 def tokens_revoke_all(*, user: User) -> int:

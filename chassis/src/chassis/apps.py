@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
-__all__ = ["ChassisConfig"]
+__all__ = ["AdminConfig", "ChassisConfig"]
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the chassis's site (chassis.admin.AdminSite): every
+    changelist refuses filter values the database cannot compare, with Django's ``?e=1``."""
+
+    default = False  # named in INSTALLED_APPS; "chassis" means ChassisConfig
+    default_site = "chassis.admin.AdminSite"
 
 
 class ChassisConfig(AppConfig):

@@ -3,10 +3,13 @@
 Access tokens are RS256 JWTs signed by users-service with a ``kid`` header. This module
 verifies them against users-service's JWKS without touching the database:
 
-* the key set is fetched once and kept in the Django cache (Redis in production) and in
-  process memory, for ``JWKS_CACHE_SECONDS``;
+* the keys a process trusts come only from ``JWKS_URL`` over HTTP and are kept in that
+  process's memory for ``JWKS_CACHE_SECONDS``. Never from the shared cache: whoever can write
+  to Redis (anyone on the machine, with the local default) could otherwise add a key and mint
+  tokens the service accepts, staff ones included;
 * a token naming an unknown ``kid`` triggers one refetch (a key was just rotated in), but at
-  most once per ``JWKS_MIN_REFRESH_SECONDS`` so forged kids cannot hammer users-service;
+  most once per ``JWKS_MIN_REFRESH_SECONDS`` per process, so forged kids cannot hammer
+  users-service; concurrent requests share one fetch;
 * the algorithm is fixed by configuration, never taken from the token.
 
 Settings (all under ``CHASSIS["JWT"]``, see chassis.settings): ``JWKS_URL``, ``ISSUER``,
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import urllib.request
@@ -26,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-from django.core.cache import cache
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -44,8 +47,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_CACHE_KEY = "chassis:jwks"
-
 
 class InvalidToken(exceptions.AuthenticationFailed):
     default_detail = "Token is invalid or expired."
@@ -62,7 +63,9 @@ def fetch_jwks(url: str | None, timeout: float) -> dict[str, Any]:
 
 @dataclass
 class KeyStore:
-    """Public keys by ``kid``, refreshed from the JWKS on expiry or on an unknown kid."""
+    """Public keys by ``kid``, in this process's memory, fetched from the JWKS on expiry or on
+    an unknown kid (thread-safe: one fetch at a time, and threads that waited for it reuse
+    its result)."""
 
     fetch: Callable[[str, float], dict[str, Any]] = fetch_jwks
     clock: Callable[[], float] = time.monotonic
@@ -73,50 +76,50 @@ class KeyStore:
 
     def key_for(self, kid: str) -> Any | None:
         conf = chassis_settings.JWT
-        now = self.clock()
-        fetched = False
-        if now - self._loaded_at > conf["JWKS_CACHE_SECONDS"]:
-            fetched = self._load(conf, use_shared_cache=True)
-        if (
-            not fetched
-            and kid not in self._keys
-            and now - self._refreshed_at >= conf["JWKS_MIN_REFRESH_SECONDS"]
-        ):
-            self._load(conf, use_shared_cache=False)
+        if self._expired(conf):
+            self._load(conf, unknown_kid=None)
+        elif kid not in self._keys:  # decided under the lock: a fetch may be under way
+            self._load(conf, unknown_kid=kid)
         return self._keys.get(kid)
 
     def clear(self) -> None:
         with self._lock:
             self._keys, self._loaded_at, self._refreshed_at = {}, float("-inf"), float("-inf")
 
-    def _load(self, conf: Mapping[str, Any], *, use_shared_cache: bool) -> bool:
-        """Reload the keys; True when the JWKS endpoint was asked (successfully or not)."""
+    def _after_fork(self) -> None:
+        """In a forked child (a gunicorn worker): a fresh lock, whatever the parent held."""
+        self._lock = threading.Lock()
+
+    def _expired(self, conf: Mapping[str, Any]) -> bool:
+        return self.clock() - self._loaded_at > conf["JWKS_CACHE_SECONDS"]
+
+    def _may_refetch(self, conf: Mapping[str, Any]) -> bool:
+        return self.clock() - self._refreshed_at >= conf["JWKS_MIN_REFRESH_SECONDS"]
+
+    def _load(self, conf: Mapping[str, Any], *, unknown_kid: str | None) -> None:
+        """Fetch the keys: on expiry (``unknown_kid`` None) or for an unknown kid."""
         with self._lock:
-            if use_shared_cache and self.clock() - self._loaded_at <= conf["JWKS_CACHE_SECONDS"]:
-                return False  # another thread reloaded while this one waited for the lock
-            document = _cache_call(cache.get, _CACHE_KEY) if use_shared_cache else None
-            if document is None:
-                if not use_shared_cache:
-                    # Only unknown-kid refetches are rate-limited: a scheduled reload must not
-                    # delay picking up a key rotated in just after it.
-                    self._refreshed_at = self.clock()
-                try:
-                    document = self.fetch(conf["JWKS_URL"], conf["JWKS_TIMEOUT_SECONDS"])
-                except Exception:  # network, HTTP or JSON failure: keep the keys we have
-                    logger.exception("jwks.fetch_failed", extra={"url": conf["JWKS_URL"]})
-                    # Back off instead of making every request wait on a dead JWKS endpoint:
-                    # retry after JWKS_MIN_REFRESH_SECONDS (after 1 s while no key is known).
-                    retry_in = conf["JWKS_MIN_REFRESH_SECONDS"] if self._keys else 1
-                    self._loaded_at = self.clock() - conf["JWKS_CACHE_SECONDS"] + retry_in
-                    self._refreshed_at = self.clock()  # unknown kids wait as well
-                    return True
-                _cache_call(cache.set, _CACHE_KEY, document, conf["JWKS_CACHE_SECONDS"])
-                fetched = True
-            else:
-                fetched = False
+            # Another thread may have fetched while this one waited for the lock.
+            if unknown_kid is None and not self._expired(conf):
+                return
+            if unknown_kid is not None:
+                if unknown_kid in self._keys or not self._may_refetch(conf):
+                    return
+                # Only unknown-kid refetches are rate-limited: a scheduled reload must not
+                # delay picking up a key rotated in just after it.
+                self._refreshed_at = self.clock()
+            try:
+                document = self.fetch(conf["JWKS_URL"], conf["JWKS_TIMEOUT_SECONDS"])
+            except Exception:  # network, HTTP or JSON failure: keep the keys we have
+                logger.exception("jwks.fetch_failed", extra={"url": conf["JWKS_URL"]})
+                # Back off instead of making every request wait on a dead JWKS endpoint:
+                # retry after JWKS_MIN_REFRESH_SECONDS (after 1 s while no key is known).
+                retry_in = conf["JWKS_MIN_REFRESH_SECONDS"] if self._keys else 1
+                self._loaded_at = self.clock() - conf["JWKS_CACHE_SECONDS"] + retry_in
+                self._refreshed_at = self.clock()  # unknown kids wait as well
+                return
             self._keys = self._parse(document, conf["ALGORITHMS"])
             self._loaded_at = self.clock()
-            return fetched
 
     @staticmethod
     def _parse(document: dict[str, Any], algorithms: list[str]) -> dict[str, Any]:
@@ -131,16 +134,9 @@ class KeyStore:
         return keys
 
 
-def _cache_call(method: Callable[..., Any], *args: Any) -> Any:
-    """The shared cache is an optimisation: when it is down, verify from memory and the JWKS."""
-    try:
-        return method(*args)
-    except Exception:
-        logger.warning("jwks.cache_unavailable", exc_info=True)
-        return None
-
-
 key_store = KeyStore()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=key_store._after_fork)
 
 
 @dataclass(frozen=True)

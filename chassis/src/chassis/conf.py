@@ -3,7 +3,7 @@
 A service's ``config/settings.py`` starts with::
 
     env = environ.Env()
-    EVENTS_CONSUMED = ["order.placed", "order.cancelled"]
+    EVENTS_CONSUMED = {"order.placed": "orders", "order.cancelled": "orders"}
     _common = common_settings(
         env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
     )
@@ -21,15 +21,15 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``DEBUG``, ``ALLOWED_HOSTS``, ``CSRF_TRUSTED_ORIGINS``, ``VAR_DIR``, ``DB_CONN_MAX_AGE``,
 ``REDIS_URL``, ``CACHE_KEY_PREFIX``, ``CELERY_TASK_SOFT_TIME_LIMIT``,
 ``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
-``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``NUM_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
+``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
-``HEALTH_BROKER_TIMEOUT_SECONDS``.
+``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from chassis import defaults
+from chassis.addresses import trusted_networks
 from chassis.defaults import *  # noqa: F403 - re-exported: services import them from here
 from chassis.defaults import REST_FRAMEWORK_BASE
 from chassis.events.broker import beat_schedule, event_queues
@@ -54,6 +55,8 @@ __all__ = [
 
 # Local stand-ins of users-service's endpoints, with DEBUG on only (see common_settings).
 _LOCAL_USERS = "http://127.0.0.1:8101"
+# With DEBUG on, the gateway (and every peer) runs on this machine: trusted as a proxy.
+_LOCAL_PROXIES = ["127.0.0.1/32", "::1/128"]
 _JWKS_PATH = "/.well-known/jwks.json"
 _TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 
@@ -79,13 +82,15 @@ def common_settings(
     *,
     service: str,
     base_dir: Path,
-    events_consumed: Sequence[str] = (),
+    events_consumed: Mapping[str, str] | None = None,
     verifies_tokens: bool = True,
 ) -> dict[str, Any]:
     """Return the settings shared by all services, for ``globals().update(...)``.
 
     ``events_consumed``: the event types the service's worker handles (its queue's bindings;
-    the chassis's system check holds them equal to its handlers); its own event schemas are
+    the chassis's system check holds them equal to its handlers), each mapped to the service
+    that produces it (an event from any other is parked: chassis.events.producers); its own
+    event schemas are
     in ``<base_dir>/<service>/event_schemas``. ``verifies_tokens``: the service verifies
     users-service's tokens (a resource service: ``JWKS_URL`` and ``USERS_TOKEN_URL`` are read).
 
@@ -184,17 +189,22 @@ def _chassis(
     env: environ.Env,
     service: str,
     base_dir: Path,
-    events_consumed: Sequence[str],
+    events_consumed: Mapping[str, str] | None,
     verifies_tokens: bool,
     required: _Required,
 ) -> dict[str, Any]:
     """The ``CHASSIS`` setting (chassis.settings): the service's name, its events, the
     readiness probe's broker check and, for a resource service, where tokens are verified."""
+    # The proxies whose X-Forwarded-For names the client (chassis.addresses): none unless
+    # configured (with DEBUG on: this machine).
+    proxies = env.list("TRUSTED_PROXIES", default=[] if required.production else _LOCAL_PROXIES)
+    trusted_networks(proxies)  # a malformed network stops the start, naming it
     chassis: dict[str, Any] = {
         "SERVICE_NAME": service,
+        "TRUSTED_PROXIES": proxies,
         "EVENTS": {
             "SCHEMAS_DIR": base_dir / service / "event_schemas",
-            "CONSUMES": list(events_consumed),
+            "CONSUMES": _consumed(events_consumed),
         },
         # /readyz reports the broker (chassis.health): when a process has observed nothing
         # for this long, a background connection attempt (0: never; publishes still inform
@@ -221,6 +231,20 @@ def _chassis(
     return chassis
 
 
+def _consumed(events_consumed: Mapping[str, str] | None) -> dict[str, str]:
+    """``{event type: producer service}``; a list of types alone is refused: the consumer
+    must know whom to trust for each (chassis.events.producers)."""
+    consumed = {} if events_consumed is None else events_consumed
+    if not isinstance(consumed, Mapping) or not all(
+        isinstance(t, str) and isinstance(p, str) and t and p for t, p in consumed.items()
+    ):
+        raise ImproperlyConfigured(
+            "events_consumed maps each consumed event type to the service producing it, "
+            f'e.g. {{"user.deactivated": "users"}}; got {consumed!r}'
+        )
+    return dict(consumed)
+
+
 def _database(url: str, env: environ.Env) -> dict[str, Any]:
     database: dict[str, Any] = dict(environ.Env.db_url_config(url))
     database["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
@@ -241,7 +265,11 @@ def _database(url: str, env: environ.Env) -> dict[str, Any]:
 
 
 def _celery(
-    env: environ.Env, service: str, broker_url: str, var_dir: Path, consumes: Sequence[str]
+    env: environ.Env,
+    service: str,
+    broker_url: str,
+    var_dir: Path,
+    consumes: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     """The ``CELERY_*`` settings: the broker, the queues (the service's own and its events'),
     the beat entries of chassis.events (merge a service's own), and task time limits.
@@ -264,7 +292,7 @@ def _celery(
         "CELERY_BROKER_URL": broker_url,
         "CELERY_BROKER_TRANSPORT": broker_transport(broker_url),
         "CELERY_BROKER_TRANSPORT_OPTIONS": broker_transport_options(broker_url, var_dir),
-        "CELERY_TASK_QUEUES": event_queues(service, list(consumes)),
+        "CELERY_TASK_QUEUES": event_queues(service, list(consumes or {})),
         "CELERY_BEAT_SCHEDULE": beat_schedule(),
         "CELERY_TASK_SOFT_TIME_LIMIT": soft,
         "CELERY_TASK_TIME_LIMIT": hard,
@@ -274,21 +302,29 @@ def _celery(
 def rest_framework(**overrides: Any) -> dict[str, Any]:
     """``REST_FRAMEWORK`` with the platform defaults, plus a service's own keys.
 
-    ``NUM_PROXIES`` (environment, default 0) is how many proxies (the gateway) stand in front:
-    DRF's throttles then take the client IP from ``X-Forwarded-For`` at that depth; with 0
-    they use the socket address, so a client cannot choose its own throttle key.
+    Throttle rates: the login scopes every admin login form counts (chassis.throttling:
+    ``login`` per client address, ``login-account`` per account; ``THROTTLE_LOGIN`` and
+    ``THROTTLE_LOGIN_ACCOUNT`` in the environment, 10/min each), then the service's own.
+    Throttles key clients by their real address (chassis.addresses, ``TRUSTED_PROXIES``),
+    not by DRF's ``NUM_PROXIES``.
     """
-    num_proxies = environ.Env().int("NUM_PROXIES", default=0)
-    return {**REST_FRAMEWORK_BASE, "NUM_PROXIES": num_proxies, **overrides}
+    env = environ.Env()
+    rates: dict[str, Any] = {
+        "login": env.str("THROTTLE_LOGIN", default="10/min"),
+        "login-account": env.str("THROTTLE_LOGIN_ACCOUNT", default="10/min"),
+        **overrides.pop("DEFAULT_THROTTLE_RATES", {}),
+    }
+    return {**REST_FRAMEWORK_BASE, "DEFAULT_THROTTLE_RATES": rates, **overrides}
 
 
 def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
     """Redis when ``REDIS_URL`` is set (shared by the service's processes), else per process.
     Keys start with ``CACHE_KEY_PREFIX`` + the service's name: platforms sharing one Redis
-    (test platforms, benchmarks, ``make up`` on one machine) keep apart by the prefix."""
+    (test platforms, benchmarks, ``make up`` on one machine) keep apart by the prefix, and
+    clearing one's cache deletes its keys only (chassis.cache)."""
     if redis_url:
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "chassis.cache.RedisCache",  # JSON, not pickle: reading runs no code
             "LOCATION": redis_url,
             "KEY_PREFIX": prefix,
             "TIMEOUT": 300,

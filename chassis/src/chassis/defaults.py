@@ -21,7 +21,7 @@ __all__ = [
 # Apps, middleware and templates every service runs: the admin with whitenoise static files,
 # DRF with drf-spectacular's self-hosted Swagger UI, django-guid correlation ids.
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "chassis.apps.AdminConfig",  # django.contrib.admin on the chassis's site (chassis.admin)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -38,6 +38,7 @@ DJANGO_APPS = [
 
 MIDDLEWARE = [
     "chassis.health.HealthCheckMiddleware",  # first: probes skip host checks and redirects
+    "chassis.correlation.correlation_id_middleware",  # an X-Request-ID that is not an id: dropped
     "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

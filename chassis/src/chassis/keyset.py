@@ -10,7 +10,8 @@ comparison on ``(field, id)``::
 which PostgreSQL answers from an index on ``(price, id)`` by reading 51 index entries,
 whatever the depth. The cursor is opaque (base64url JSON: ordering name, last key, direction)
 and tied to its ordering: a cursor used with another ordering, or one that does not decode,
-is a 400 in the problem shape.
+is a 400 in the problem shape, and so is one whose values the columns cannot hold
+(:mod:`chassis.columns`: a link never makes them).
 
 Works on ``.values()`` querysets (the fast path: no model instances); rows must include the
 ordering field and the id field.
@@ -31,6 +32,9 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
+
+from chassis.columns import column_value
+from chassis.query import positive_int_param
 
 __all__ = ["CURSOR_PARAM", "PAGE_SIZE_PARAM", "KeysetPaginator", "Ordering", "Page"]
 
@@ -79,14 +83,9 @@ class KeysetPaginator:
         self.id_field = id_field
 
     def page_size_from(self, request: Request) -> int:
-        raw = request.query_params.get(PAGE_SIZE_PARAM)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
-            raise exceptions.ValidationError(
-                {PAGE_SIZE_PARAM: ["A positive integer is required."]}, code="invalid"
-            )
-        return min(int(raw), self.max_page_size)
+        return positive_int_param(
+            request, PAGE_SIZE_PARAM, default=self.page_size, maximum=self.max_page_size
+        )
 
     def paginate(self, request: Request, queryset: QuerySet[Any], ordering: str) -> Page:
         """One page of ``queryset`` in ``ordering``: one query of ``page_size + 1`` rows."""
@@ -136,14 +135,12 @@ class KeysetPaginator:
             if not isinstance(data, dict) or data.get("o") != ordering:
                 raise ValueError("cursor of another ordering")
             value, ident = data["k"]
-            if not isinstance(value, str) or "\x00" in value or isinstance(ident, bool):
-                raise ValueError("cursor values are strings without NUL (PostgreSQL refuses)")
+            if not isinstance(value, str) or not isinstance(data.get("r"), bool):
+                raise ValueError("a cursor's value is text, its direction a boolean")
             model = queryset.model._meta
             field = model.get_field(self.orderings[ordering].field)
-            id_field = model.get_field(self.id_field)
-            key = (field.to_python(value), id_field.to_python(ident))
-            if any(part is None for part in key) or not isinstance(data.get("r"), bool):
-                raise ValueError("incomplete cursor")
+            # What the columns can hold, or PostgreSQL answers the query with an error.
+            key = (column_value(field, value), column_value(model.get_field(self.id_field), ident))
             if isinstance(key[0], datetime) and key[0].tzinfo is None:
                 raise ValueError("a cursor's time carries its offset, as the links make them")
         except (

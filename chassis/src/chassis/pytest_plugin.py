@@ -61,7 +61,7 @@ def collected_static(static_root: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
-    """Each test starts with no JWKS keys in memory or in the cache (nor throttle counters)."""
+    """Each test starts with no JWKS keys in memory and an empty cache (throttle counters)."""
     cache.clear()
     key_store.clear()
     yield

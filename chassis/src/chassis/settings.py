@@ -3,7 +3,7 @@
 
     CHASSIS = {
         "SERVICE_NAME": "catalog",
-        "EVENTS": {"SCHEMAS_DIR": BASE_DIR / "catalog" / "event_schemas", "CONSUMES": [...]},
+        "EVENTS": {"SCHEMAS_DIR": BASE_DIR / "catalog" / "event_schemas", "CONSUMES": {...}},
         "JWT": {"JWKS_URL": "https://users.example.com/.well-known/jwks.json"},
     }
 
@@ -37,7 +37,8 @@ DEFAULTS: dict[str, Any] = {
     # chassis.events (see chassis.events.conf for what each key means).
     "EVENTS": {
         "SCHEMAS_DIR": None,
-        "CONSUMES": [],
+        "CONSUMES": {},
+        "BROKER_USER_FORMAT": "{vhost}.{service}",
         "MAX_RETRIES": 5,
         "RETRY_BACKOFF_SECONDS": 1,
         "RETRY_BACKOFF_MAX_SECONDS": 60,
@@ -59,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
         "JWKS_MIN_REFRESH_SECONDS": 30,
         "JWKS_TIMEOUT_SECONDS": 3,
     },
+    # chassis.addresses: networks of the proxies whose X-Forwarded-For is believed (none).
+    "TRUSTED_PROXIES": [],
     # chassis.sso: staff sign-in to the admin with a users-service account.
     "SSO": {"TOKEN_URL": None, "TIMEOUT_SECONDS": 5},
     # chassis.health: /readyz's background broker check (0: never).

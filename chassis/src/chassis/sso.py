@@ -10,7 +10,12 @@ service's own groups with the same names as their users-service groups, so each 
 decides what, say, ``catalog-editors`` may do in its admin.
 
 Only staff get in (``is_staff`` claim); a non-staff account or bad credentials get the
-admin's usual "enter a correct email and password" message. Local accounts made with
+admin's usual "enter a correct email and password" message. The staff member's real address
+(chassis.addresses) goes to users-service in ``X-Forwarded-For``, which users-service believes
+because this service's address is in its ``TRUSTED_PROXIES``; its login throttles then count
+per staff member and per account, and when one refuses (429) the admin login form says
+"too many attempts, try again in N s" (:class:`~chassis.throttling.LoginThrottled`, shown by
+chassis.admin.LoginForm). Local accounts made with
 ``createsuperuser`` keep working through Django's ModelBackend, listed after this one.
 
 Settings: ``CHASSIS["SSO"] = {"TOKEN_URL": ..., "TIMEOUT_SECONDS": 5}`` (``USERS_TOKEN_URL``
@@ -31,8 +36,10 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest
 
+from chassis.addresses import client_address
 from chassis.auth import InvalidToken, decode_access_token
 from chassis.settings import chassis_settings
+from chassis.throttling import LoginThrottled
 
 __all__ = ["UsersServiceBackend", "obtain_access_token", "shadow_user_sync"]
 
@@ -43,7 +50,8 @@ def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> 
     """Log in at users-service; the access token, or None for refused credentials.
 
     The staff member's address is passed on in ``X-Forwarded-For`` so users-service's
-    per-IP login throttle counts them, not this service.
+    per-address login throttle counts them, not this service or the gateway. Raises
+    LoginThrottled when users-service refuses for too many attempts (429).
     """
     conf = chassis_settings.SSO
     url = conf["TOKEN_URL"]
@@ -58,6 +66,8 @@ def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> 
         with urllib.request.urlopen(request, timeout=conf["TIMEOUT_SECONDS"]) as response:  # noqa: S310
             access = json.load(response).get("access")
     except urllib.error.HTTPError as exc:
+        if exc.code == 429:
+            raise LoginThrottled(wait=_retry_after(exc.headers.get("Retry-After"))) from None
         if exc.code not in (400, 401):
             logger.warning("sso.login_failed", extra={"status": exc.code, "url": url})
         return None
@@ -65,6 +75,14 @@ def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> 
         logger.exception("sso.login_unavailable", extra={"url": url})
         return None
     return access if isinstance(access, str) else None
+
+
+def _retry_after(value: str | None) -> int:
+    """The seconds of a ``Retry-After`` header (a minute when it is missing or a date)."""
+    try:
+        return max(1, int(str(value)))
+    except ValueError:
+        return 60
 
 
 @transaction.atomic
@@ -102,7 +120,7 @@ class UsersServiceBackend(ModelBackend):
     ) -> Any:
         if not username or not password or "@" not in username:
             return None  # local usernames (createsuperuser) are ModelBackend's
-        client_ip = request.META.get("REMOTE_ADDR") if request is not None else None
+        client_ip = client_address(request) if request is not None else None
         access = obtain_access_token(username, password, client_ip=client_ip)
         if access is None:
             return None

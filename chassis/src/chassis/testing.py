@@ -63,17 +63,18 @@ def bearer(access: str) -> Any:
     return client
 
 
-def chassis_with(**sections: dict[str, Any]) -> dict[str, Any]:
-    """The ``CHASSIS`` setting with some keys of its sections replaced, for
-    ``override_settings(CHASSIS=...)`` or pytest-django's ``settings.CHASSIS = ...``::
+def chassis_with(**sections: Any) -> dict[str, Any]:
+    """The ``CHASSIS`` setting with some keys of its sections replaced (and other values,
+    such as ``TRUSTED_PROXIES``, set), for ``override_settings(CHASSIS=...)`` or
+    pytest-django's ``settings.CHASSIS = ...``::
 
         settings.CHASSIS = chassis_with(JWT={"JWKS_CACHE_SECONDS": 0})
     """
     from django.conf import settings
 
     current: dict[str, Any] = dict(getattr(settings, "CHASSIS", {}))
-    for name, keys in sections.items():
-        current[name] = {**current.get(name, {}), **keys}
+    for name, value in sections.items():
+        current[name] = {**current.get(name, {}), **value} if isinstance(value, dict) else value
     return current
 
 
@@ -148,9 +149,13 @@ class JwksServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                status, payload = server.post(self.path, self.rfile.read(length), self.headers)
+                status, payload, *extra = server.post(
+                    self.path, self.rfile.read(length), self.headers
+                )
                 body = json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -165,7 +170,8 @@ class JwksServer:
         )
         self.thread.start()
 
-    def post(self, path: str, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+    def post(self, path: str, body: bytes, headers: Any) -> tuple[Any, ...]:
+        """``(status, body)`` or ``(status, body, headers)`` of a POST."""
         return 404, {"message": "not found"}
 
     @property
@@ -198,25 +204,31 @@ class IdentityServer(JwksServer):
 
     ``accounts`` maps an email to ``(password, claims)``; a login with those credentials gets
     an access token with those claims (``sub``, ``is_staff``, ...), signed by ``signer``.
-    ``logins`` records each login's email and ``X-Forwarded-For`` header.
+    ``logins`` records each login's email and ``X-Forwarded-For`` header. With
+    ``retry_after`` set, every login is refused as users-service's throttles refuse (429 with
+    that ``Retry-After``).
     """
 
     def __init__(self, signer: TokenSigner, accounts: dict[str, tuple[str, dict[str, Any]]]):
         self.signer = signer
         self.accounts = accounts
         self.logins: list[tuple[str, str | None]] = []
+        self.retry_after: int | None = None
         super().__init__({"keys": [signer.jwk]})
 
     @property
     def token_url(self) -> str:
         return self.base_url + TOKEN_PATH
 
-    def post(self, path: str, body: bytes, headers: Any) -> tuple[int, dict[str, Any]]:
+    def post(self, path: str, body: bytes, headers: Any) -> tuple[Any, ...]:
         if path != TOKEN_PATH:
             return 404, {"message": "not found"}
         data = json.loads(body or b"{}")
         email, password = data.get("email"), data.get("password")
         self.logins.append((str(email), headers.get("X-Forwarded-For")))
+        if self.retry_after is not None:
+            problem = {"type": "urn:problem-type:throttled", "status": 429}
+            return 429, problem, {"Retry-After": str(self.retry_after)}
         account = self.accounts.get(email)
         if account is None or account[0] != password:
             return 401, {"type": "urn:problem-type:authentication-failed", "status": 401}
@@ -227,7 +239,9 @@ class IdentityServer(JwksServer):
 class WorkerProcess:
     """A real Celery worker in a subprocess (``celery -A <app> worker``), for tests of
     consumers: started with the test database in ``DATABASE_URL``, stopped with SIGTERM, or
-    killed with SIGKILL to test redelivery. Its output is kept in ``log_path``."""
+    killed with SIGKILL to test redelivery. Its output is kept in ``log_path``. Its node name
+    starts with ``name_prefix`` (``"catalog."``: a service's own broker user may declare only
+    its own queues, the node's remote-control queue among them)."""
 
     def __init__(
         self,
@@ -238,11 +252,12 @@ class WorkerProcess:
         cwd: str,
         log_path: str,
         celery: str = "celery",
+        name_prefix: str = "",
     ) -> None:
         import os
 
         self.log_path = log_path
-        name = f"test-{os.getpid()}-{uuid.uuid4().hex[:6]}@%h"
+        name = f"{name_prefix}test-{os.getpid()}-{uuid.uuid4().hex[:6]}@%h"
         self.command = [
             celery, "-A", app, "worker", "-P", "solo", "-c", "1", "-l", "INFO",
             "-Q", ",".join(queues), "-n", name,

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from chassis.admin import ReadOnlyAdminMixin
-from chassis.events.consumer import redrive
+from chassis.events.consumer import UnverifiedEventRedrive, redrive
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 
 __all__ = ["InboxEventAdmin", "OutboxEventAdmin", "ParkedEventAdmin"]
@@ -63,6 +63,9 @@ class ParkedEventAdmin(ReadOnlyAdmin):
         for parked in queryset.filter(redriven_at__isnull=True):
             try:
                 redrive(parked)
+            except UnverifiedEventRedrive as exc:  # a forged event stays parked
+                messages.error(request, f"Not sent: {exc}.")
+                continue
             except Exception as exc:  # the broker is unreachable: say so, keep the rest parked
                 messages.error(request, f"Could not reach the broker: {exc}. Try again later.")
                 break

@@ -2,7 +2,11 @@
 ``chassis_settings.EVENTS``, see chassis.settings for the defaults):
 
 * ``SCHEMAS_DIR``: where the service's own event schemas live (``<type>.v<version>.json``);
-* ``CONSUMES``: the event types the service's worker handles (its queue is bound to them);
+* ``CONSUMES``: the event types the service's worker handles (its queue is bound to them),
+  each mapped to the service its contract names as the producer (``{"user.deactivated":
+  "users"}``): an event from anyone else is parked, not applied (chassis.events.producers);
+* ``BROKER_USER_FORMAT`` (default ``"{vhost}.{service}"``): how broker users are named when
+  each service has its own; the consumer derives the producer's expected user from it;
 * ``MAX_RETRIES`` (default 5), ``RETRY_BACKOFF_SECONDS`` (default 1, doubled per retry,
   capped by ``RETRY_BACKOFF_MAX_SECONDS``, default 60);
 * ``RELAY_BATCH`` (default 100): rows per relay transaction;

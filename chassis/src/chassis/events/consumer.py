@@ -24,11 +24,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_guid import get_guid, set_guid
 
+from chassis import correlation
 from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, service_name
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
+from chassis.events.producers import UNVERIFIED_PRODUCER, publish_properties
 
-__all__ = ["Handler", "event_handler", "handle", "handlers", "park", "redrive"]
+__all__ = [
+    "Handler",
+    "UnverifiedEventRedrive",
+    "event_handler",
+    "handle",
+    "handlers",
+    "park",
+    "redrive",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +74,8 @@ def handle(envelope: Envelope) -> bool:
         logger.warning("events.no_handler", extra={"event_type": envelope.type})
         return False
     previous = get_guid()
-    set_guid(envelope.correlation_id or str(envelope.id))
+    # The producer's id when it is one (chassis.correlation), so events it publishes store it.
+    set_guid(correlation.safe(envelope.correlation_id) or str(envelope.id))
     try:
         with transaction.atomic():
             try:
@@ -100,8 +111,19 @@ def park(envelope: dict[str, Any], *, error: str, attempts: int) -> ParkedEvent:
     return parked
 
 
+class UnverifiedEventRedrive(ValueError):
+    """A parked event whose producer failed the check cannot be redriven: sent again from
+    this service's own broker user, it would be trusted (chassis.events.producers)."""
+
+
 def redrive(parked: ParkedEvent) -> None:
-    """Send a parked event back to this service's own queue (only this service sees it)."""
+    """Send a parked event back to this service's own queue (only this service sees it).
+    Raises UnverifiedEventRedrive for an event parked because of its producer."""
+    if parked.error.startswith(f"{UNVERIFIED_PRODUCER}:"):
+        raise UnverifiedEventRedrive(
+            f"event {parked.event_id} was parked because its producer is not the one its "
+            "contract names: it is never applied"
+        )
     current_app.send_task(
         CONSUME_TASK,
         args=[parked.envelope],
@@ -109,6 +131,7 @@ def redrive(parked: ParkedEvent) -> None:
         routing_key=queue_name(service_name()),
         retry=True,
         retry_policy=PUBLISH_RETRY_POLICY,
+        **publish_properties(),
     )
     parked.redriven_at = timezone.now()
     parked.save(update_fields=["redriven_at"])

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_guid import get_guid
 
+from chassis import correlation
 from chassis.events.conf import (
     CONSUME_TASK,
     EXCHANGE,
@@ -35,6 +36,7 @@ from chassis.events.conf import (
 )
 from chassis.events.envelope import Envelope, load_schema, validate_payload
 from chassis.events.models import OutboxEvent
+from chassis.events.producers import publish_properties
 from chassis.events.reachability import PUBLISH, broker_state
 from chassis.settings import chassis_settings
 
@@ -80,7 +82,8 @@ def _outbox_rows(
     if schemas is None:
         raise RuntimeError("CHASSIS['EVENTS']['SCHEMAS_DIR'] is not set: events need schemas")
     schema = load_schema(str(schemas), event_type, version)
-    producer, correlation_id = service_name(), get_guid() or ""
+    # Checked where it enters (chassis.correlation); here too, as it must fit the column.
+    producer, correlation_id = service_name(), correlation.safe(get_guid()) or ""
     rows = []
     for payload in payloads:
         validate_payload(schema, payload)
@@ -111,7 +114,8 @@ def envelope_of(row: OutboxEvent) -> Envelope:
 def send(envelope: Envelope) -> None:
     """Publish one event as a ``chassis.events.consume`` task message, confirmed by the
     broker (``confirm_publish``), to the topic exchange; each consumer's queue is bound to
-    the types it handles."""
+    the types it handles. The message's ``user_id`` is this service's broker user, which
+    RabbitMQ verifies and consumers check (chassis.events.producers)."""
     current_app.send_task(
         CONSUME_TASK,
         args=[envelope.to_dict()],
@@ -122,6 +126,7 @@ def send(envelope: Envelope) -> None:
         retry=True,
         retry_policy=PUBLISH_RETRY_POLICY,
         headers={"correlation_id": envelope.correlation_id},
+        **publish_properties(),  # user_id: the broker vouches for the producer
     )
 
 

@@ -19,6 +19,7 @@ from chassis.events.conf import (
 from chassis.events.consumer import handle, park
 from chassis.events.envelope import Envelope, InvalidEvent
 from chassis.events.outbox import relay_pending
+from chassis.events.producers import UNVERIFIED_PRODUCER, producer_problem, publish_properties
 from chassis.events.retention import events_purge
 from chassis.settings import chassis_settings
 
@@ -40,13 +41,19 @@ def retry_delay(retries: int, conf: Mapping[str, Any]) -> float:
 )
 def consume(self: Task, envelope: Any) -> str:
     """Handle one event from this service's queue: applied once (inbox), retried with
-    backoff on failure, parked after ``MAX_RETRIES`` retries. A malformed envelope is parked
-    at once (retrying cannot fix it)."""
+    backoff on failure, parked after ``MAX_RETRIES`` retries. A malformed envelope, and an
+    event whose producer is not the one its contract names (as the broker verified it:
+    chassis.events.producers), are parked at once (retrying cannot fix them)."""
     conf = chassis_settings.EVENTS
     try:
         event = Envelope.from_dict(envelope)
     except InvalidEvent as exc:
         park(envelope, error=f"InvalidEvent: {exc}", attempts=1)
+        return "parked"
+    # Before the inbox: a forged event must not take the id of the real one.
+    problem = producer_problem(event, (self.request.properties or {}).get("user_id"))
+    if problem is not None:
+        park(envelope, error=f"{UNVERIFIED_PRODUCER}: {problem}", attempts=1)
         return "parked"
     try:
         return "handled" if handle(event) else "skipped"
@@ -66,6 +73,7 @@ def consume(self: Task, envelope: Any) -> str:
             countdown=retry_delay(retries, conf),
             exchange="",
             routing_key=queue_name(service_name()),
+            **publish_properties(),  # from this service's own user: accepted back
         ) from exc
 
 

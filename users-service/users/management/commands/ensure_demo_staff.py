@@ -33,7 +33,7 @@ class Command(BaseCommand):
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(12))
         password = path.read_text().strip()
-        user = User.objects.filter(email__iexact=options["email"]).first()
+        user = User.objects.filter(email=User.objects.normalize_email(options["email"])).first()
         if user is None:
             User.objects.create_superuser(options["email"], password, full_name="Demo Staff")
             self.stdout.write(f"created staff account {options['email']}")
