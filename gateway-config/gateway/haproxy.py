@@ -42,9 +42,11 @@ UPSTREAM_ERRORS = {
     503: "An invalid response was received from the upstream server",
     504: "The upstream server is timing out",
 }
-# The platform's rule for a caller's correlation id (the services apply the same one): at
-# most 200 characters of [A-Za-z0-9._:-]; anything else is replaced by a fresh id.
-SAFE_CORRELATION_ID = "^[A-Za-z0-9._:-]{1,200}$"
+# The platform's rule for a caller's correlation id, the services' one (chassis.correlation:
+# CORRELATION_ID_MAX_LENGTH, the outbox's varchar(100)): at most 100 characters of
+# [A-Za-z0-9._:-]; anything else is replaced by a fresh id. infra/tests holds the two equal.
+CORRELATION_ID_MAX_LENGTH = 100
+SAFE_CORRELATION_ID = f"^[A-Za-z0-9._:-]{{1,{CORRELATION_ID_MAX_LENGTH}}}$"
 # nginx's default large_client_header_buffers (4 x 8k): more header bytes is its 400.
 MAX_HEADER_BYTES = 32768
 
