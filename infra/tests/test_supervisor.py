@@ -211,6 +211,6 @@ def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
         "--concurrency 1 --loglevel INFO",
         "payments-beat": own + 'celery -A config beat --schedule "$VAR_DIR/celerybeat-payments" '
         "--loglevel INFO",
-        "gateway": 'mkdir -p "$VAR_DIR/log" && exec haproxy -db -f "$VAR_DIR/gateway/haproxy.cfg" '
-        '>> "$VAR_DIR/log/gateway-access.log"',
+        "gateway": 'mkdir -p "$VAR_DIR/log" && exec haproxy -dMglobal -db '
+        '-f "$VAR_DIR/gateway/haproxy.cfg" >> "$VAR_DIR/log/gateway-access.log"',
     }
