@@ -1,4 +1,3 @@
-from chassis.admin import LoginForm
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -10,7 +9,6 @@ handler500 = "chassis.errors.handler500"
 
 admin.site.site_header = "orders-service administration"
 admin.site.site_title = "orders-service admin"
-admin.site.login_form = LoginForm  # throttled per client address and per account
 
 urlpatterns = [
     path("admin/orders/", admin.site.urls),

@@ -1,4 +1,3 @@
-from chassis.admin import LoginForm
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -12,7 +11,6 @@ handler500 = "chassis.errors.handler500"
 
 admin.site.site_header = "users-service administration"
 admin.site.site_title = "users-service admin"
-admin.site.login_form = LoginForm  # throttled per client address and per account
 
 urlpatterns = [
     path("admin/users/", admin.site.urls),

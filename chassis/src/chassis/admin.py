@@ -45,7 +45,7 @@ _TEXT = TextField()
 
 
 class LoginForm(AdminAuthenticationForm):
-    """The admin login form of every service (``admin.site.login_form``, set in config/urls),
+    """The admin login form of every service (:class:`AdminSite`'s ``login_form``),
     throttled like the API's login: each attempt counts against the client's real address and
     the account named (chassis.throttling, scopes ``login`` and ``login-account``). A refusal,
     here or from users-service behind the single sign-on, says "Too many attempts, try again
@@ -147,7 +147,10 @@ class StrictChangeListMixin:
 
 
 class AdminSite(admin.AdminSite):
-    """The admin site of every service: each ModelAdmin lists through the strict changelist."""
+    """The admin site of every service: each ModelAdmin lists through the strict changelist,
+    and staff sign in through the throttled :class:`LoginForm`."""
+
+    login_form = LoginForm
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         admin_class = admin_class or admin.ModelAdmin

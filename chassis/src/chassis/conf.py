@@ -90,9 +90,9 @@ def common_settings(
     ``events_consumed``: the event types the service's worker handles (its queue's bindings;
     the chassis's system check holds them equal to its handlers), each mapped to the service
     that produces it (an event from any other is parked: chassis.events.producers); its own
-    event schemas are
-    in ``<base_dir>/<service>/event_schemas``. ``verifies_tokens``: the service verifies
-    users-service's tokens (a resource service: ``JWKS_URL`` and ``USERS_TOKEN_URL`` are read).
+    event schemas are in ``<base_dir>/<service>/event_schemas``. ``verifies_tokens``: the
+    service verifies users-service's tokens (a resource service: ``JWKS_URL`` and
+    ``USERS_TOKEN_URL`` are read).
 
     In production (``DEBUG`` off) ``DATABASE_URL``, ``CELERY_BROKER_URL`` and, when it
     verifies tokens, ``JWKS_URL`` and ``USERS_TOKEN_URL`` are required: a missing one is an
