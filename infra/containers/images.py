@@ -207,7 +207,7 @@ def ensure_wheelhouse(service_dir: str) -> Path:
         [
             str(PIP),
             "download",
-            "--quiet",
+            "-qq",  # errors only: a machine's extra indexes that are absent warn per package
             "--disable-pip-version-check",
             "--no-deps",
             "--only-binary=:all:",

@@ -147,16 +147,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=order)
 
 
-@pytest.fixture(scope="session", params=["local-services", "embedded"])
-def platform(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
-    mode = request.param
-    var = tmp_path_factory.mktemp(f"var-{mode}")
-    prefix = f"systest_{secrets.token_hex(3)}_"
-    ports = {name: free_port() for name in REGISTRY}
-    gateway_port, status_port = free_port(), free_port()
-    env = {
+def system_test_env(
+    var: Path, prefix: str, ports: dict[str, int], gateway_port: int, status_port: int
+) -> dict[str, str]:
+    """The environment of a system-test platform: its own var/, database prefix, vhost and
+    ports, and throttles raised for test clients (the runner's and the containers' alike)."""
+    return {
         **os.environ,
         **{f"{REGISTRY[name].env_prefix}PORT": str(port) for name, port in ports.items()},
         "PLATFORM_VAR": str(var),
@@ -178,6 +174,18 @@ def platform(
         "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
         "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
     }
+
+
+@pytest.fixture(scope="session", params=["local-services", "embedded"])
+def platform(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Platform]:
+    mode = request.param
+    var = tmp_path_factory.mktemp(f"var-{mode}")
+    prefix = f"systest_{secrets.token_hex(3)}_"
+    ports = {name: free_port() for name in REGISTRY}
+    gateway_port, status_port = free_port(), free_port()
+    env = system_test_env(var, prefix, ports, gateway_port, status_port)
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
     log = var / "platform.log"

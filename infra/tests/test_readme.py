@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 from conftest import ROOT, Platform
 
@@ -17,11 +18,17 @@ def readme_walk() -> str:
 
 
 def test_readme_walk_runs_as_documented(platform: Platform) -> None:
+    assert_readme_walk(platform.gateway, platform.var / "demo-staff-password")
+
+
+def assert_readme_walk(gateway: str, password_file: Path) -> None:
+    """Run the walk against the gateway at ``gateway`` and check every step's output (also
+    run against the platform in containers: test_containers.py)."""
     script = readme_walk()
     assert "API=http://127.0.0.1:8000\n" in script
     assert "$(cat var/demo-staff-password)" in script
-    script = script.replace("API=http://127.0.0.1:8000", f"API={platform.gateway}")
-    script = script.replace("var/demo-staff-password", str(platform.var / "demo-staff-password"))
+    script = script.replace("API=http://127.0.0.1:8000", f"API={gateway}")
+    script = script.replace("var/demo-staff-password", str(password_file))
     # Each response body on its own line, so the outputs can be told apart.
     prelude = 'set -euo pipefail\ncurl() { command curl "$@"; echo; }\n'
     run = subprocess.run(
