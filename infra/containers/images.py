@@ -231,7 +231,7 @@ def ensure_wheelhouse(service_dir: str) -> Path:
 def build(service_dir: str, base: str, tag: str) -> float:
     """``docker build`` of one service (legacy builder); the seconds it took."""
     started = time.monotonic()
-    subprocess.run(
+    result = subprocess.run(
         [
             "docker",
             "build",
@@ -246,9 +246,12 @@ def build(service_dir: str, base: str, tag: str) -> float:
         ],
         cwd=ROOT,
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
-        check=True,
-        stdout=subprocess.DEVNULL,
+        check=False,
+        capture_output=True,  # recent clients warn that the legacy builder is deprecated
+        text=True,
     )
+    if result.returncode != 0:
+        sys.exit(f"docker build of {service_dir} failed:\n{result.stdout}{result.stderr}")
     return time.monotonic() - started
 
 

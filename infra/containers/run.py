@@ -65,8 +65,12 @@ def container_env(name: str, env: dict[str, str]) -> dict[str, str]:
         if "=" in line and not line.startswith("#")
     }
     inherited = {k: v for k, v in os.environ.items() if k in documented}
-    prefixes = tuple(s.env_prefix for s in runner.SERVICES.values())
-    common = {k: v for k, v in env.items() if not k.startswith(("_", *prefixes))}
+    own = {
+        s.env_prefix + suffix
+        for s in runner.SERVICES.values()
+        for suffix in ("PORT", "SECRET_KEY", "DATABASE_URL", "BROKER_URL", "JWT_KEYS_DIR")
+    }  # every service's own: given to it alone, under the plain names
+    common = {k: v for k, v in env.items() if not k.startswith("_") and k not in own}
     key = spec.env_prefix
     return {
         **inherited,
@@ -213,6 +217,7 @@ def up() -> None:
     env["USERS_JWT_KEYS_DIR"] = str(state / "keys" / "users")  # the gateway renders from these
     env_files = {name: write_env_file(name, env) for name in images}
     migrate(images, env_files)
+    (runner.VAR / "keys").mkdir(exist_ok=True)  # the gateway's copy of the JWKS
     runner.render_gateway(env)
     containers = [container_name(name, role) for name in images for role in ROLES]
     remove(containers)

@@ -210,9 +210,9 @@ def test_docker_stop_of_a_web_container_finishes_its_in_flight_requests(
                     shop.client.post,
                     f"/api/v1/catalog/products/{product}/stock",
                     headers=shop.staff,
-                    json={"mode": "increment", "quantity": quantity, "reason": "return"},
+                    json={"mode": "increment", "quantity": 1, "reason": "return"},
                 )
-                for quantity in (1, 2)
+                for _ in range(2)
             ]
             wait_for(lambda: shop.catalog_sql(waiting) == "2", EVENTUALLY, "never blocked")
             stopping = pool.submit(
@@ -229,11 +229,11 @@ def test_docker_stop_of_a_web_container_finishes_its_in_flight_requests(
         results = [change.result() for change in changes]
         stopping.result()
     assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
-    assert sorted(r.json()["product"]["stock"] for r in results) == [11, 13]
+    assert sorted(r.json()["product"]["stock"] for r in results) == [11, 12]
     assert names.inspect(web)["State"]["ExitCode"] == 0
     docker("start", web)
     wait_ready(shop.platform.urls["catalog"], shop.platform.process, shop.platform.log)
-    assert shop.stock(product) == 13
+    assert shop.stock(product) == 12
 
 
 def docker_logs(container: str) -> str:
