@@ -37,12 +37,15 @@ test-services:
 test-system:
 	$(TOOLS)/pytest -c infra/tests/pytest.ini infra/tests
 
-## lint: ruff over the whole tree (each part's own pyproject settings apply inside it)
+## lint: ruff over the whole tree (each part's own pyproject settings apply inside it), the
+## workflow and compose files against their schemas
 lint: bootstrap
 	$(TOOLS)/ruff check .
 	$(TOOLS)/ruff format --check .
 	$(TOOLS)/check-jsonschema --builtin-schema vendor.github-workflows \
 		.github/workflows/*.yml */.github/workflows/*.yml
+	$(TOOLS)/check-jsonschema --builtin-schema vendor.compose-spec \
+		infra/compose.yaml infra/compose.haproxy.yaml
 
 ## bench: gateway overhead, GET /api/v1/users/me direct vs through the gateway (own platform;
 ## about 3 minutes; BENCH_ARGS="--rounds 1 --duration 3" for a quick run)

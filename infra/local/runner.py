@@ -81,6 +81,8 @@ HOST = "127.0.0.1"
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
 SYSTEM_PACKAGES = {"haproxy": "haproxy", "deck": "deck"}  # command -> Debian package
+# The image tests (infra/containers): the engine, and the builder of the base image.
+SYSTEM_PACKAGES |= {"dockerd": "docker.io", "debootstrap": "debootstrap"}
 # Packages are installed with their bytecode compiled: where PYTHONDONTWRITEBYTECODE is set (as
 # on CI machines) nothing else writes it, and every process start (manage.py, gunicorn, each
 # worker) compiled ~1100 modules again: about 2 s of CPU each. Changing this reinstalls.
@@ -148,7 +150,9 @@ def bootstrap() -> None:
 
 
 def ensure_system_packages() -> None:
-    missing = [pkg for cmd, pkg in SYSTEM_PACKAGES.items() if shutil.which(cmd) is None]
+    # dockerd and debootstrap live in /usr/sbin, off an ordinary user's PATH.
+    path = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
+    missing = [pkg for cmd, pkg in SYSTEM_PACKAGES.items() if shutil.which(cmd, path=path) is None]
     if not missing:
         return
     say(f"installing Debian packages: {' '.join(missing)}")
