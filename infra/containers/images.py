@@ -15,9 +15,10 @@ build cannot always verify TLS, so nothing is pulled or downloaded during a buil
   the image's platform (``pip download --only-binary=:all:``) plus the chassis wheel from
   ``var/wheels`` (``runner.py bootstrap`` builds it); remade only when the lock or the chassis
   wheel changed (``.key``);
-- image: ``docker build -f <dir>/Dockerfile`` from the repository root with the legacy builder
-  (``DOCKER_BUILDKIT=0``: works offline; the Dockerfiles build with BuildKit too), whose layer
-  cache skips every step whose inputs did not change.
+- image: ``docker build --network=none -f <dir>/Dockerfile`` from the repository root with the
+  legacy builder (``DOCKER_BUILDKIT=0``: works offline; the Dockerfiles build with BuildKit
+  too, given ``--network=none`` or ``host`` on an engine without a bridge), whose layer cache
+  skips every step whose inputs did not change.
 
 Standard library only.
 """
@@ -236,6 +237,7 @@ def build(service_dir: str, base: str, tag: str) -> float:
             "docker",
             "build",
             "--quiet",
+            "--network=none",  # offline, provably; and the engine here has no bridge
             "--build-arg",
             f"BASE_IMAGE={base}",
             "-f",
