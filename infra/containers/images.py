@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,14 +267,20 @@ def build_all(names: list[str], version: str = "latest") -> dict[str, str]:
     services = load_services()
     chosen = names or list(services)
     ensure_engine()
-    base = ensure_base()
-    tags = {}
-    for name in chosen:
-        spec = services[name]
-        ensure_wheelhouse(spec.dir)
-        tags[name] = image_tag(spec.dir, version)
-        seconds = build(spec.dir, base, tags[name])
-        say(f"image {tags[name]} ({seconds:.0f} s)")
+    tags = {name: image_tag(services[name].dir, version) for name in chosen}
+    # Side by side: the wheelhouses' downloads while debootstrap works, then the builds (each
+    # waits on I/O part of the time: the context, the layers' commits).
+    with ThreadPoolExecutor(max_workers=len(chosen) + 1) as pool:
+        base = pool.submit(ensure_base)
+        houses = [pool.submit(ensure_wheelhouse, services[name].dir) for name in chosen]
+        for house in houses:
+            house.result()
+        builds = {
+            name: pool.submit(build, services[name].dir, base.result(), tags[name])
+            for name in chosen
+        }
+        for name, seconds in builds.items():
+            say(f"image {tags[name]} ({seconds.result():.0f} s)")
     return tags
 
 
