@@ -112,36 +112,18 @@ def ensure_base() -> str:
     rootfs = ROOT / "var" / "images" / f"rootfs-{os.getpid()}"
     rootfs.parent.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(
-            [
-                *sudo(),
-                "debootstrap",
-                "--variant=minbase",
-                "--include=" + ",".join(BASE_PACKAGES),
-                SUITE,
-                str(rootfs),
-                mirror,
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        include = "--include=" + ",".join(BASE_PACKAGES)
+        debootstrap = [*sudo(), "debootstrap", "--variant=minbase", include, SUITE, str(rootfs)]
+        subprocess.run([*debootstrap, mirror], check=True, stdout=subprocess.DEVNULL)
         # What an image does not need: the downloaded packages, apt's lists, documentation.
         trim = "var/cache/apt/archives/*.deb var/lib/apt/lists/* usr/share/doc/* usr/share/man/*"
         subprocess.run([*sudo(), "sh", "-c", f"cd {rootfs} && rm -rf {trim}"], check=True)
         tar = subprocess.Popen(
             [*sudo(), "tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE
         )
+        changes = ["--change", "ENV LANG=C.UTF-8", "--change", 'CMD ["python3"]']
         subprocess.run(
-            [
-                "docker",
-                "import",
-                "--change",
-                "ENV LANG=C.UTF-8",
-                "--change",
-                'CMD ["python3"]',
-                "-",
-                tag,
-            ],
+            ["docker", "import", *changes, "-", tag],
             stdin=tar.stdout,
             check=True,
             stdout=subprocess.DEVNULL,

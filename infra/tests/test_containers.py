@@ -59,12 +59,13 @@ BLOCKED_ON_PRODUCT = (
 )
 
 
-def docker(*args: str, timeout: float = 120) -> str:
+def docker(*args: str, timeout: float = 120, stderr: bool = False) -> str:
+    """Its output (with ``stderr``, both streams: ``docker logs`` relays a container's)."""
     result = subprocess.run(
         ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
     )
     assert result.returncode == 0, f"docker {' '.join(args)}: {result.stderr}"
-    return result.stdout
+    return result.stdout + (result.stderr if stderr else "")
 
 
 class Containers:
@@ -222,7 +223,7 @@ def test_docker_stop_of_a_web_container_finishes_its_in_flight_requests(
                 docker, "stop", "--time", str(STOP_TIMEOUT), web, timeout=STOP_TIMEOUT + 60
             )
             wait_for(
-                lambda: "Handling signal: term" in docker_logs(web),
+                lambda: "Handling signal: term" in docker("logs", web, stderr=True),
                 EVENTUALLY,
                 "gunicorn never got SIGTERM",
             )
@@ -237,13 +238,6 @@ def test_docker_stop_of_a_web_container_finishes_its_in_flight_requests(
     docker("start", web)
     wait_ready(shop.platform.urls["catalog"], shop.platform.process, shop.platform.log)
     assert shop.stock(product) == 12
-
-
-def docker_logs(container: str) -> str:
-    logs = subprocess.run(
-        ["docker", "logs", container], capture_output=True, text=True, timeout=60, check=False
-    )
-    return logs.stdout + logs.stderr
 
 
 def test_a_worker_container_stopped_in_the_middle_of_a_handler_leaves_it_to_be_applied_once(
