@@ -294,6 +294,8 @@ def platform_env() -> dict[str, str]:
             else f"sqlite:///{VAR / f'{name}.sqlite3'}"
         )
         env[key + "JWT_KEYS_DIR"] = str(VAR / "keys" / name)
+        # prometheus_client's multiprocess files of the service's web, worker and beat.
+        env[key + "METRICS_DIR"] = str(VAR / "metrics" / name)
         env[key + "BROKER_URL"] = (
             f"amqp://{broker_user(name)}:{secret(f'broker-{name}')}@{HOST}:5672/{vhost}"
             if accounts
@@ -553,6 +555,7 @@ def up() -> None:
     busy = [str(port) for port in ports if answers(port)]
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
+    metrics_dirs_reset(env)
     summary(env)
     pidfile = VAR / "run" / "platform.pid"
     pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -568,6 +571,15 @@ def up() -> None:
     finally:
         pidfile.unlink(missing_ok=True)
     sys.exit(code)
+
+
+def metrics_dirs_reset(env: dict[str, str]) -> None:
+    """Empty each service's metrics directory before its processes start: files left by a
+    previous run's processes would be summed into this run's counters."""
+    for name in SERVICES:
+        directory = Path(env[f"{name.upper()}_METRICS_DIR"])
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
 
 
 def down() -> None:
