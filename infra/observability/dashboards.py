@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one PromQL query per line reads better than wrapped strings
 """Write the Grafana dashboards (dashboards/*.json) from the panel lists below:
 ``python3 infra/observability/dashboards.py``. A test holds the files equal to this output and
 every query's metric names to a real scrape (infra/tests/test_observability.py)."""
