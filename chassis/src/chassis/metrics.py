@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 METRICS_PATH = "/metrics"
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # a fresh tmpfs in a container: made here
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 _PROBES = frozenset({"/healthz", "/readyz"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -215,11 +217,21 @@ def _process_exit(**kwargs: Any) -> None:
     mark_process_dead(os.getpid())
 
 
+def _serve_worker_metrics(**kwargs: Any) -> None:
+    port = os.environ.get("CELERY_METRICS_PORT")
+    if port:  # a worker in a pod of its own: nothing else serves its files
+        from prometheus_client import start_http_server
+
+        start_http_server(int(port), registry=_registry())
+
+
 def instrument_celery() -> None:
     """Count and time every task (outcome: Celery's final state, lower-cased: success,
-    failure, retry, ...) and mark a pool process dead when it exits."""
+    failure, retry, ...), mark a pool process dead when it exits and, with
+    ``CELERY_METRICS_PORT`` set, serve the worker's metrics on that port."""
     from celery import signals
 
+    signals.worker_init.connect(_serve_worker_metrics, weak=False, dispatch_uid="chassis.metrics")
     signals.task_prerun.connect(_task_started, weak=False, dispatch_uid="chassis.metrics.pre")
     signals.task_postrun.connect(_task_finished, weak=False, dispatch_uid="chassis.metrics.post")
     signals.worker_process_shutdown.connect(
