@@ -536,7 +536,8 @@ def summary(env: dict[str, str]) -> None:
             f"  {name:<9} API {gateway}{spec.api}   admin {gateway}/admin/{name}/   "
             f"docs {gateway}/docs/{name}/"
         )
-    print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Prometheus)")
+    print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Kong's names)")
+    print(f"            http://{HOST}:<service port>/metrics (each service, not via the gateway)")
     print(f"  gateway access log: {VAR / 'log' / 'gateway-access.log'}")
     direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
