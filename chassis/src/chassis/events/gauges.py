@@ -51,7 +51,7 @@ def _queue_depths() -> dict[str, int]:
     depths: dict[str, int] = {}
     try:
         with current_app.connection_for_read() as connection:
-            channel = connection.default_channel
+            channel: Any = connection.default_channel
             for name in names:
                 _, messages, _ = channel.queue_declare(queue=name, passive=True)
                 depths[name] = int(messages)
