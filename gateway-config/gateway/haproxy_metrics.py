@@ -4,7 +4,8 @@ options kong.yml enables (gateway/kong_metrics.lua keeps and serves them).
 Per request, three things are captured: the route's service (once routed), the consumer (once
 jwt let the request through, with ``per_consumer``) and the request's sizes; after the
 response, one Lua converter call counts it (HAProxy 2.6 runs no Lua action in
-``http-after-response``, the only rules that also see the gateway's own answers). The status
+``http-after-response``, the only rules that also see the gateway's own answers; the answers
+made by gateway/kong_errors.lua count themselves). The status
 listener serves Kong's names at ``/metrics``, as Kong's status API does, and HAProxy's own
 exporter at ``/haproxy/metrics``.
 """
@@ -53,39 +54,27 @@ def request_capture(gateway: Gateway) -> list[str]:
             "    http-request set-var(txn.kong_in_head) req.hdrs,length",
             "    http-request set-var(txn.kong_in_body) req.hdr(content-length,-1)",
         ]
-    if _on(gateway, "latency_metrics"):
+    if _on(gateway, "latency_metrics"):  # the start of an answer made by Lua
         lines.append("    http-request set-var(txn.kong_t0) date(0,ms)")
+    if not _on(gateway, "status_code_metrics"):  # tells kong_errors.lua (nothing when on)
+        lines.append("    http-request set-var(txn.kong_no_codes) bool(true)")
     return lines
 
 
 def consumer_capture(gateway: Gateway) -> list[str]:
-    """After jwt: a request that carried a token and was not refused is the consumer's. Then
-    the line the error action counts (size limit, rate limit: all after jwt) is rendered."""
-    if not gateway.prometheus:
+    """After jwt: a request that carried a token and was not refused is the consumer's."""
+    if not _on(gateway, "per_consumer"):
         return []
-    lines = []
-    if _on(gateway, "per_consumer"):
-        username = gateway.consumer.get("username") or gateway.consumer.get("id", "")
-        lines.append(
-            f"    http-request set-var(txn.kong_consumer) str({username}) "
-            "if { var(txn.jwt) -m found }"
-        )
-    status = "S" if _on(gateway, "status_code_metrics") else ""
-    latency = "L" if _on(gateway, "latency_metrics") else ""
-    sizes = "%[var(txn.kong_in_head)]|%[var(txn.kong_in_body)]"
-    pre = (
-        "%[var(txn.kong_service)]|%[var(txn.route)]|%[var(txn.kong_consumer)]|"
-        f"{status}|kong|{latency}|" + (sizes if _on(gateway, "bandwidth_metrics") else "|")
-    )
-    lines.append(
-        f'    http-request set-var-fmt(txn.kong_pre) "{pre}" if {{ var(txn.route) -m found }}'
-    )
-    return lines
+    username = gateway.consumer.get("username") or gateway.consumer.get("id", "")
+    return [
+        f"    http-request set-var(txn.kong_consumer) str({username}) "
+        "if { var(txn.jwt) -m found }"
+    ]
 
 
 def response_count(gateway: Gateway) -> list[str]:
-    """After the final status is set and before X-Gateway-Error is removed: the source is
-    "service" only for an upstream's own answer."""
+    """After the final status is set and before X-Gateway-Error is removed (the source is
+    "service" only for the upstream's own answer): one line, one Lua call."""
     if not gateway.prometheus:
         return []
     status = "%ST" if _on(gateway, "status_code_metrics") else ""
@@ -98,14 +87,11 @@ def response_count(gateway: Gateway) -> list[str]:
     )
     log = (
         "%[var(txn.kong_service)]|%[var(txn.route)]|%[var(txn.kong_consumer)]|"
-        f"{status}|%[var(txn.kong_source)]|{latency}|{size}"
+        f"{status}|%[var(txn.proxied)]|%[res.fhdr(x-gateway-error)]|{latency}|{size}"
     )
     routed = "{ var(txn.route) -m found } " + LUA_COUNTED
     return [
         "    # prometheus (Kong's log phase): counted once the response is final",
-        f"    http-after-response set-var(txn.kong_source) str(kong) if {routed}",
-        f"    http-after-response set-var(txn.kong_source) str(service) if {routed} "
-        "{ var(txn.proxied) -m bool } !{ res.fhdr(x-gateway-error) -m found }",
         f'    http-after-response set-var-fmt(txn.kong_log) "{log}" if {routed}',
         "    http-after-response set-var(txn.kong_counted) var(txn.kong_log),lua.kong_observe "
         f"if {routed}",

@@ -107,9 +107,8 @@ core.register_action("kong_error", { "http-req" }, function(txn, status, message
   })
   -- Kong's prometheus plugin counts this answer (gateway/kong_metrics.lua, same Lua state):
   -- here, as the after-response rules that count the others cannot run Lua inside done().
-  local counted = txn:get_var("txn.kong_pre")
-  if counted ~= nil and kong_metrics_answered ~= nil then
-    kong_metrics_answered(counted, code, txn:get_var("txn.kong_t0"), #body)
+  if kong_metrics_answered ~= nil then
+    kong_metrics_answered(txn, code, #body)
     txn:set_var("txn.kong_lua_counted", true)
   end
   txn:done(reply)

@@ -1,10 +1,10 @@
 -- Kong 3.9's prometheus plugin's series, kept by the rendered HAProxy (lua-load: one Lua
 -- state shared by HAProxy's threads, so every thread counts into the same tables).
 --
---   http-after-response set-var(txn.kong_metrics) var(txn.kong_log),lua.kong_observe
---       txn.kong_log: "<service>|<route>|<consumer>|<status>|<source>|<request ms>|
---                      <upstream ms or -1>|<request head bytes>|<request body bytes>|
---                      <response head bytes>|<response body bytes>"
+--   http-after-response set-var(txn.kong_counted) var(txn.kong_log),lua.kong_observe
+--       txn.kong_log: "<service>|<route>|<consumer>|<status>|<proxied>|<gateway error>|
+--                      <request ms>|<upstream ms or -1>|<request head bytes>|
+--                      <request body bytes>|<response head bytes>|<response body bytes>"
 --       (a field of an option kong.yml leaves off is empty)
 --   http-request use-service lua.kong_metrics      (the status listener's /metrics)
 --
@@ -47,85 +47,125 @@ local function node_id()
 end
 local NODE_ID = node_id()
 
+-- Per bucket (not cumulative: one increment per observation), cumulated when served.
 local function observe(histogram, labels, value)
   local series = histogram.series[labels]
   if series == nil then
     series = { counts = {}, sum = 0, count = 0 }
-    for i = 1, #histogram.buckets do
+    for i = 1, #histogram.buckets + 1 do
       series.counts[i] = 0
     end
     histogram.series[labels] = series
   end
-  for i = 1, #histogram.buckets do
-    if value <= histogram.buckets[i] then
-      series.counts[i] = series.counts[i] + 1
-    end
+  local buckets, i = histogram.buckets, 1
+  while i <= #buckets and value > buckets[i] do
+    i = i + 1
   end
+  series.counts[i] = series.counts[i] + 1
   series.sum = series.sum + value
   series.count = series.count + 1
 end
 
-local function count(line)
-  local service, route, consumer, status, source, request_ms, upstream_ms, in_head, in_body,
-    out_head, out_body = line:match("^([^|]*)|([^|]*)|([^|]*)|(%d*)|(%a*)|(-?%d*)|(-?%d*)|"
-      .. "(%d*)|(%d*)|(%d*)|(%d*)$")
+-- The series' label strings for one "<service>|<route>|<consumer>|<code>|<source>", built
+-- the first time it is seen (a request then only looks them up).
+local series_of = {}
+
+local function series_for(prefix)
+  local found = series_of[prefix]
+  if found ~= nil then
+    return found
+  end
+  local service, route, consumer, status, source =
+    prefix:match("^([^|]*)|([^|]*)|([^|]*)|(%d*)|(%a*)$")
   if route == nil or route == "" then
-    return "0"  -- no route matched: the plugin does not run
+    found = false  -- no route matched: the plugin does not run
+  else
+    local where = 'service="' .. service .. '",route="' .. route .. '"'
+    local tail = '",workspace="' .. WORKSPACE .. '",consumer="' .. consumer .. '"'
+    found = {
+      requests = status ~= "" and (where .. ',code="' .. status .. '",source="' .. source .. tail)
+        or nil,
+      ingress = where .. ',direction="ingress' .. tail,
+      egress = where .. ',direction="egress' .. tail,
+      latency = where .. ',workspace="' .. WORKSPACE .. '"',
+    }
   end
-  local where = 'service="' .. service .. '",route="' .. route .. '"'
-  if status ~= "" then  -- status_code_metrics
-    local key = where .. ',code="' .. status .. '",source="' .. source .. '",workspace="'
-      .. WORKSPACE .. '",consumer="' .. consumer .. '"'
-    requests[key] = (requests[key] or 0) + 1
+  series_of[prefix] = found
+  return found
+end
+
+-- line: "<service>|<route>|<consumer>|<code>|<source>|<request ms>|<upstream ms or -1>|
+-- <request head>|<request body>|<response head>|<response body>"; a field of an option left
+-- off is empty.
+local function count(line)
+  local prefix, request_ms, upstream_ms, in_head, in_body, out_head, out_body =
+    line:match("^([^|]*|[^|]*|[^|]*|%d*|%a*)|(-?%d*)|(-?%d*)|(%d*)|(%d*)|(%d*)|(%d*)$")
+  local series = prefix and series_for(prefix)
+  if not series then
+    return "0"
   end
-  local direction = where .. ',direction="%s",workspace="' .. WORKSPACE .. '",consumer="'
-    .. consumer .. '"'
-  -- bandwidth_metrics (empty fields when off): header block plus declared body length
-  local ingress = (tonumber(in_head) or 0) + (tonumber(in_body) or 0)
-  local egress = (tonumber(out_head) or 0) + (tonumber(out_body) or 0)
-  if ingress > 0 then
-    local k = direction:format("ingress")
-    bandwidth[k] = (bandwidth[k] or 0) + ingress
+  if series.requests then  -- status_code_metrics
+    requests[series.requests] = (requests[series.requests] or 0) + 1
   end
-  if egress > 0 then
-    local k = direction:format("egress")
-    bandwidth[k] = (bandwidth[k] or 0) + egress
+  if in_head ~= "" then  -- bandwidth_metrics: header block plus declared body length
+    local ingress = tonumber(in_head) + (tonumber(in_body) or 0)
+    local egress = (tonumber(out_head) or 0) + (tonumber(out_body) or 0)
+    bandwidth[series.ingress] = (bandwidth[series.ingress] or 0) + ingress
+    if egress > 0 then
+      bandwidth[series.egress] = (bandwidth[series.egress] or 0) + egress
+    end
   end
   if request_ms == "" then
     return "1"  -- latency_metrics off
   end
-  local labels = where .. ',workspace="' .. WORKSPACE .. '"'
   request_ms, upstream_ms = tonumber(request_ms), tonumber(upstream_ms) or -1
-  if request_ms >= 0 then
-    observe(REQUEST, labels, request_ms)
-  end
   if upstream_ms >= 0 then
-    observe(UPSTREAM, labels, upstream_ms)
-    observe(KONG, labels, math.max(request_ms - upstream_ms, 0))
+    observe(REQUEST, series.latency, request_ms)
+    observe(UPSTREAM, series.latency, upstream_ms)
+    observe(KONG, series.latency, math.max(request_ms - upstream_ms, 0))
   elseif request_ms >= 0 then
-    observe(KONG, labels, request_ms)
+    observe(REQUEST, series.latency, request_ms)
+    observe(KONG, series.latency, request_ms)
   end
   return "1"
 end
 
-core.register_converters("kong_observe", count)
+-- The after-response rules' line: the source is "service" only for the upstream's own
+-- answer (proxied, and not HAProxy's error page for a failed upstream).
+core.register_converters("kong_observe", function(line)
+  local head, proxied, gateway_error, rest = line:match("^([^|]*|[^|]*|[^|]*|%d*)|(%d*)|(%d*)|(.*)$")
+  if head == nil then
+    return "0"
+  end
+  local source = (proxied == "1" and gateway_error == "") and "service" or "kong"
+  return count(head .. "|" .. source .. "|" .. rest)
+end)
 
--- The gateway's Lua answers (gateway/kong_errors.lua: 404/413/417/429 after routing): its
--- action calls this, as a converter cannot run inside its txn:done(). ``pre`` is the line
--- rendered before any such answer ("<service>|<route>|<consumer>|<S or empty>|kong|
--- <L or empty>|<request head>|<request body>"), ``t0`` the request's start in ms.
-function kong_metrics_answered(pre, status, t0, body_bytes)
-  local service, route, consumer, s, _, l, in_head, in_body =
-    pre:match("^([^|]*)|([^|]*)|([^|]*)|(%a*)|(%a*)|(%a*)|(%d*)|(%d*)$")
-  if route == nil or route == "" then
+local function var(txn, name)
+  local value = txn:get_var(name)
+  return value ~= nil and tostring(value) or ""
+end
+
+-- The gateway's Lua answers (gateway/kong_errors.lua: 413/417/429 after routing): its action
+-- calls this, as HAProxy 2.6 cannot run a converter inside its txn:done(). The options in
+-- force are read from the variables the rendered rules set (absent when the option is off).
+function kong_metrics_answered(txn, status, body_bytes)
+  if txn:get_var("txn.route") == nil then
     return
   end
-  local sec, usec = core.now().sec, core.now().usec
-  local elapsed = math.max(sec * 1000 + usec // 1000 - (tonumber(t0) or 0), 0)
-  local out = in_head ~= "" and tostring(body_bytes + 150) or ""  -- head: Kong's few headers
-  count(table.concat({ service, route, consumer, s ~= "" and tostring(status) or "", "kong",
-    l ~= "" and tostring(elapsed) or "", l ~= "" and "-1" or "", in_head, in_body, out,
-    in_head ~= "" and "0" or "" }, "|"))
+  local code = txn:get_var("txn.kong_no_codes") == nil and tostring(status) or ""
+  local latency, t0 = "|", txn:get_var("txn.kong_t0")
+  if t0 ~= nil then
+    local now = core.now()
+    latency = tostring(math.max(now.sec * 1000 + now.usec // 1000 - tonumber(t0), 0)) .. "|-1"
+  end
+  local sizes = "|||"
+  if txn:get_var("txn.kong_in_head") ~= nil then  -- Kong's answer: its few headers and body
+    sizes = var(txn, "txn.kong_in_head") .. "|" .. var(txn, "txn.kong_in_body") .. "|150|"
+      .. tostring(body_bytes)
+  end
+  count(table.concat({ var(txn, "txn.kong_service"), var(txn, "txn.route"),
+    var(txn, "txn.kong_consumer"), code, "kong", latency, sizes }, "|"))
 end
 
 local function sorted_keys(t)
@@ -176,9 +216,10 @@ local function exposition()
     add("# HELP " .. h.name .. " " .. h.help)
     add("# TYPE " .. h.name .. " histogram")
     for _, labels in ipairs(sorted_keys(h.series)) do
-      local s = h.series[labels]
+      local s, cumulative = h.series[labels], 0
       for i, bound in ipairs(h.buckets) do
-        add(h.name .. "_bucket{" .. labels .. ',le="' .. int(bound) .. '"} ' .. int(s.counts[i]))
+        cumulative = cumulative + s.counts[i]
+        add(h.name .. "_bucket{" .. labels .. ',le="' .. int(bound) .. '"} ' .. int(cumulative))
       end
       add(h.name .. "_bucket{" .. labels .. ',le="+Inf"} ' .. int(s.count))
       add(h.name .. "_count{" .. labels .. "} " .. int(s.count))

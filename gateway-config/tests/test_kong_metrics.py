@@ -11,7 +11,7 @@ import re
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import KIDS, Gateway, GatewayFactory
+from tests.conftest import KIDS, Gateway, GatewayFactory, haproxy_only
 from tests.tokens import access_claims, sign
 from tests.wire import send
 
@@ -124,3 +124,24 @@ def test_bandwidth_and_connections(metrics_gateway: tuple[Gateway, str]) -> None
     assert re.search(r'^kong_nginx_connections_total\{node_id="[0-9a-f-]{36}",subsystem="http",'
                      r'state="accepted"\} [1-9]', text, re.M)  # fmt: skip
     assert "kong_datastore_reachable 1" in text.splitlines()
+
+
+@haproxy_only
+def test_a_failed_upstream_is_the_gateways_answer(
+    gateway_factory: GatewayFactory, signing_keys: dict[str, rsa.RSAPrivateKey]
+) -> None:
+    """Kong's 502 when no connection to the upstream could be made: source="kong" (Kong's
+    response source is "error", not "service"), and no upstream latency is observed."""
+    gateway = gateway_factory(fresh="kong-metrics-dead", dead=("orders-service",))
+    token = sign(access_claims(ttl=3600), signing_keys[KIDS[0]], kid=KIDS[0])
+    response = gateway.get("/api/v1/orders/", headers=[("Authorization", f"Bearer {token}")])
+    assert response.status == 502
+    text = send(gateway.status_port, "GET", "/metrics").body.decode()
+    assert series(text, "kong_http_requests_total{") == {
+        requests_line("orders-service", "orders-api", 502, "kong", CONSUMER): 1
+    }
+    where = labels(service="orders-service", route="orders-api", workspace="default")
+    assert series(text, "kong_request_latency_ms_count{") == {
+        f"kong_request_latency_ms_count{{{where}}}": 1
+    }
+    assert series(text, "kong_upstream_latency_ms_count{") == {}
