@@ -4,20 +4,24 @@ multiprocess files), the events' gauges from one task, dead processes' gauges dr
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
+import urllib.request
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery import signals
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from rest_framework.test import APIClient
 
+from chassis import metrics
 from chassis.events.consumer import handle
 from chassis.events.envelope import Envelope
 from chassis.events.gauges import events_gauges_refresh
@@ -232,3 +236,17 @@ def test_a_dead_processes_gauges_go_and_its_counters_stay(tmp_path: Path):
         cwd=Path(__file__).resolve().parents[1],
     )
     assert run.stdout.split() == ["True", "False", "True"]
+
+
+def test_a_worker_in_its_own_container_serves_its_metrics(monkeypatch: pytest.MonkeyPatch):
+    """CELERY_METRICS_PORT: the worker's main process serves /metrics itself (Celery's
+    worker_init signal), as nothing else reads its files in a pod of its own."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("CELERY_METRICS_PORT", str(port))
+    assert any(key[0] == "chassis.metrics" for key, _ in signals.worker_init.receivers)
+    metrics._serve_worker_metrics()  # what the signal runs
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        assert response.status == 200
+        assert b"# TYPE celery_tasks_total counter" in response.read()

@@ -102,7 +102,15 @@ def test_compose_targets_name_every_service() -> None:
     targets = {
         t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
     }
-    assert targets == {"users-web:8101", "catalog-web:8102", "orders-web:8103", "gateway:8100"}
+    assert targets == {
+        "users-web:8101",
+        "catalog-web:8102",
+        "orders-web:8103",
+        "users-worker:9100",
+        "catalog-worker:9100",
+        "orders-worker:9100",
+        "gateway:8100",
+    }
 
 
 def expected_names(path: Path | None = None) -> dict[str, set[str]]:
