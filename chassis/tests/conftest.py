@@ -98,6 +98,9 @@ def _worker_process(django_db_setup, tmp_path_factory) -> Iterator[WorkerProcess
         env={
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "PYTHONPATH": ".:src",
+            # Its metrics in files of its own (chassis.metrics' multiprocess mode), read by
+            # tests/test_metrics.py as the web's /metrics reads a worker's.
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("worker-metrics")),
         },
         cwd=str(Path(__file__).resolve().parents[1]),
         log_path=str(tmp_path_factory.mktemp("worker") / "worker.log"),

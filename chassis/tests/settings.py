@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "chassis.metrics.MetricsMiddleware",
     "chassis.health.HealthCheckMiddleware",
     "chassis.correlation.correlation_id_middleware",  # an X-Request-ID that is not an id: dropped
     "django_guid.middleware.guid_middleware",

@@ -124,7 +124,10 @@ def test_a_resource_service_gets_the_project_wiring_and_the_admin_single_sign_on
 
     assert conf["ROOT_URLCONF"] == "config.urls"
     assert conf["WSGI_APPLICATION"] == "config.wsgi.application"
-    assert conf["MIDDLEWARE"][0] == "chassis.health.HealthCheckMiddleware"
+    assert conf["MIDDLEWARE"][:2] == [
+        "chassis.metrics.MetricsMiddleware",
+        "chassis.health.HealthCheckMiddleware",
+    ]
     assert conf["AUTHENTICATION_BACKENDS"] == [
         "chassis.sso.UsersServiceBackend",
         "django.contrib.auth.backends.ModelBackend",
@@ -161,6 +164,7 @@ def test_events_consumed_bind_the_events_queue_and_the_beat_runs_the_sweep(envir
     assert conf["CELERY_BEAT_SCHEDULE"] == {
         "events-outbox-sweep": {"task": "chassis.events.outbox_sweep", "schedule": 5.0},
         "events-purge": {"task": "chassis.events.purge", "schedule": 3600.0},
+        "events-gauges": {"task": "chassis.events.gauges_refresh", "schedule": 15.0},
     }
 
 

@@ -212,4 +212,5 @@ def test_beat_purges_hourly_beside_the_outbox_sweep():
     assert django_settings.CELERY_BEAT_SCHEDULE == {
         "events-outbox-sweep": {"task": "chassis.events.outbox_sweep", "schedule": 5.0},
         "events-purge": {"task": "chassis.events.purge", "schedule": 3600.0},
+        "events-gauges": {"task": "chassis.events.gauges_refresh", "schedule": 15.0},
     }

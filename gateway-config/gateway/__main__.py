@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway import haproxy, kong
+from gateway import haproxy, haproxy_metrics, kong
 
 
 def render(args: argparse.Namespace) -> None:
@@ -35,6 +35,9 @@ def render(args: argparse.Namespace) -> None:
     for credential in gateway.credentials:
         (keys_dir / f"{credential.key}.pem").write_text(credential.public_key_pem)
     shutil.copyfile(haproxy.LUA_ERRORS, lua_file)
+    shutil.copyfile(
+        haproxy_metrics.LUA_METRICS, lua_file.with_name(haproxy_metrics.LUA_METRICS.name)
+    )
     rendered = kong.with_credentials(document, gateway.credentials)
     (out / "kong.yml").write_text(
         "# Rendered from gateway-config/kong.yml with the current public keys: do not edit.\n"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gateway import haproxy_metrics
 from gateway.haproxy_jwt import jwt, jwt_tables
 from gateway.haproxy_plugins import (
     RATE_LIMIT_TABLE,
@@ -80,8 +81,10 @@ def render(
     lines += _correlation(gateway)
     lines += cors_origin(gateway)
     lines += _routing(gateway)
+    lines += haproxy_metrics.request_capture(gateway)
     lines += cors(gateway)
     lines += jwt(gateway, keys_dir)
+    lines += haproxy_metrics.consumer_capture(gateway)
     lines += size_limit(gateway)
     lines += rate_limits(gateway)
     for service in gateway.services:
@@ -91,18 +94,14 @@ def render(
                 f"    use_backend svc_{service} if "
                 f"{{ var(txn.route) -m str {' '.join(r.name for r in names)} }}"
             )
-    lines += _kong_headers()
+    lines += _kong_headers(gateway)
     lines += _backends(gateway, upstreams, port)
     lines += _tables(gateway)
     lines += jwt_tables(gateway)
     if status_listen and gateway.prometheus:
-        lines += [
-            "",
-            "frontend kong_status",
-            f"    bind {status_listen}",
-            "    http-request use-service prometheus-exporter if { path /metrics }",
-            deny(404, kong_message("Not found"), "TRUE"),
-        ]
+        lines += haproxy_metrics.status_frontend(
+            gateway, status_listen, deny(404, kong_message("Not found"), "TRUE")
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -126,7 +125,7 @@ def _head(gateway: Gateway, lua_file: Path) -> list[str]:
         "    hard-stop-after 15s",
         "    # normalize-uri (below) is still flagged experimental in HAProxy 2.6",
         "    expose-experimental-directives",
-        f"    lua-load-per-thread {lua_file}",
+        *haproxy_metrics.lua_load(gateway, lua_file),
     ]
     if gateway.size_limit_bytes is not None:
         # A body without Content-Length (chunked) is measured in the request buffer, as Kong
@@ -232,7 +231,7 @@ def _routing(gateway: Gateway) -> list[str]:
     return lines
 
 
-def _kong_headers() -> list[str]:
+def _kong_headers(gateway: Gateway) -> list[str]:
     """Kong's default ``headers`` (server_tokens, latency_tokens, X-Kong-Request-Id). Once a
     request went to the upstream (txn.proxied, set in the backend; its 502/504 included):
     Via appended, the upstream and proxy latencies, Server when the upstream sent none. On an
@@ -244,6 +243,7 @@ def _kong_headers() -> list[str]:
         # Kong answers 502 when no upstream connection could be made (HAProxy's own 503).
         "    http-after-response set-status 502 if { status 503 } "
         "{ res.fhdr(x-gateway-error) -m found }",
+        *haproxy_metrics.response_count(gateway),
         "    http-after-response del-header X-Gateway-Error",
         f"    http-after-response add-header Via '1.1 {SERVER_TOKENS}' if {proxied}",
         f"    http-after-response set-header X-Kong-Upstream-Latency %Tr if {proxied}",

@@ -102,6 +102,7 @@ class Gateway:
     size_limit_bytes: int | None = None
     cors: dict[str, Any] | None = None
     prometheus: bool = False
+    prometheus_config: dict[str, Any] = field(default_factory=dict)
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -217,6 +218,7 @@ def parse(document: dict[str, Any]) -> Gateway:
             )
     gateway.cors = global_plugins.get("cors")
     gateway.prometheus = "prometheus" in global_plugins
+    gateway.prometheus_config = dict(global_plugins.get("prometheus") or {})
     return gateway
 
 

@@ -8,7 +8,7 @@
 --   Kong's error_default_type (text/plain).
 -- Bodies are Kong's templates (kong/tools/http.lua) filled with the message and Kong's
 -- request id (txn.kong_rid, also sent as X-Kong-Request-Id). Only refused requests run this:
--- the accepted path never enters Lua.
+-- the accepted path never enters Lua (but for gateway/kong_metrics.lua's one converter call).
 
 local JSON = "application/json; charset=utf-8"
 local MIME_TYPES = {
@@ -98,12 +98,19 @@ core.register_action("kong_error", { "http-req" }, function(txn, status, message
   else
     content_type = accept and response_type(accept) or JSON
   end
+  local body = body_of(content_type, message, txn)
   local reply = txn:reply({
     status = code,
     reason = REASONS[code],
     headers = { ["content-type"] = { content_type } },
-    body = body_of(content_type, message, txn),
+    body = body,
   })
+  -- Kong's prometheus plugin counts this answer (gateway/kong_metrics.lua, same Lua state):
+  -- here, as the after-response rules that count the others cannot run Lua inside done().
+  if kong_metrics_answered ~= nil then
+    kong_metrics_answered(txn, code, #body)
+    txn:set_var("txn.kong_lua_counted", true)
+  end
   txn:done(reply)
 end, 3)
 

@@ -483,9 +483,11 @@ def test_another_origin_gets_no_allow_origin_even_from_the_upstream(
 # --- prometheus ---------------------------------------------------------------------------
 
 
-def test_metrics_are_served_on_the_status_listener(gateway: Gateway) -> None:
+@haproxy_only
+def test_haproxy_metrics_are_served_on_the_status_listener(gateway: Gateway) -> None:
+    """HAProxy's own exporter, beside Kong's names (tests/test_kong_metrics.py)."""
     gateway.get(PUBLIC)
-    response = send(gateway.status_port, "GET", "/metrics")
+    response = send(gateway.status_port, "GET", "/haproxy/metrics")
     assert response.status == 200
     assert (response.header("Content-Type") or "").startswith("text/plain")
     text = response.body.decode()

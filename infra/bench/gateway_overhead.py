@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from charts import series_chart
 
 import _harness
 from _harness import (
@@ -517,7 +518,18 @@ def main() -> int:
     if failed:
         return 1
     print("\n" + report_text(report, markdown=False))
-    _harness.write_reports("gateway_overhead", report, report_text(report, markdown=True))
+    _harness.RESULTS.mkdir(parents=True, exist_ok=True)
+    chart = series_chart(
+        [
+            (f"{target} ({'c=1' if name == 'single' else 'loaded'})", s["rps"], s["p99_ms"])
+            for name, targets in report["summary"].items()
+            for target, s in targets.items()
+        ],
+        _harness.RESULTS / "gateway_overhead-latest.png",
+        title=f"GET {ENDPOINT}: direct vs through the gateway (medians over rounds)",
+    )
+    markdown = report_text(report, markdown=True) + f"\n![throughput and p99]({chart.name})\n"
+    _harness.write_reports("gateway_overhead", report, markdown)
     return 0
 
 

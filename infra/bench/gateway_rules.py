@@ -5,7 +5,7 @@ What it measures: ``GET /api/v1/users/me`` with a valid token, sent by ``wrk`` (
 gateway_overhead.py) in front of a static upstream (a second HAProxy answering 200 itself, so
 no service's CPU is in the figure), in variants: the full configuration, the configuration
 without one plugin or part (jwt, rate-limiting, correlation-id, cors, request-size-limiting
-with its large buffers, Kong's response headers, the access log), and the gateway's own
+with its large buffers, Kong's response headers, prometheus, the access log), and the gateway's own
 ``global``/``defaults`` with no rules at all (bare). The cost of a part is full minus
 full-without-it; "rules" is full minus bare. Each variant runs ``--rounds`` times
 (interleaved); the minimum per variant is kept (the machine is shared: noise only adds).
@@ -64,6 +64,10 @@ def _no_size_limit(g: kong.Gateway) -> None:
     g.size_limit_bytes = None
 
 
+def _no_prometheus(g: kong.Gateway) -> None:
+    g.prometheus = False
+
+
 def _no_log(text: str) -> str:
     return text.replace("    log global\n", "    no log\n")
 
@@ -91,6 +95,7 @@ VARIANTS: dict[str, tuple[Edit | None, Callable[[str], str] | None]] = {
     "without cors": (_no_cors, None),
     "without request-size-limiting (and its buffers)": (_no_size_limit, None),
     "without Kong's response headers": (None, _no_kong_headers),
+    "without prometheus (Kong's metrics)": (_no_prometheus, None),
     "without the access log": (None, _no_log),
     "bare (no rules)": (None, None),  # text built from full's head
 }

@@ -56,8 +56,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from charts import saga_chart
 
 from _harness import (
+    RESULTS,
     BenchError,
     Platform,
     loadavg,
@@ -420,7 +422,13 @@ def main() -> None:
         "the services' own throttles and orders' per-account limits raised (one client "
         "address, few buyers); counting still runs",
     }
-    text = report(figures, meta)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    chart = saga_chart(
+        orders,
+        RESULTS / "order_saga-latest.png",
+        title=f"Order saga: {args.rate}/s for {args.duration:g} s through the gateway",
+    )
+    text = report(figures, meta) + f"\n![latency, throughput, saga time]({chart.name})\n"
     print("\n" + text)
     write_reports("order_saga", {"meta": meta, "args": vars(args), "figures": figures}, text)
 

@@ -80,9 +80,15 @@ PLATFORM_ID = hashlib.sha256(str(VAR).encode()).hexdigest()[:8]
 HOST = "127.0.0.1"
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
-SYSTEM_PACKAGES = {"haproxy": "haproxy", "deck": "deck"}  # command -> Debian package
-# The image tests (infra/containers): the engine, and the builder of the base image.
-SYSTEM_PACKAGES |= {"dockerd": "docker.io", "debootstrap": "debootstrap"}
+# command -> Debian package; promtool checks the alert rules and the scrape configuration, the
+# image tests (infra/containers) need the engine and the builder of the base image.
+SYSTEM_PACKAGES = {
+    "haproxy": "haproxy",
+    "deck": "deck",
+    "promtool": "prometheus",
+    "dockerd": "docker.io",
+    "debootstrap": "debootstrap",
+}
 # Packages are installed with their bytecode compiled: where PYTHONDONTWRITEBYTECODE is set (as
 # on CI machines) nothing else writes it, and every process start (manage.py, gunicorn, each
 # worker) compiled ~1100 modules again: about 2 s of CPU each. Changing this reinstalls.
@@ -298,6 +304,8 @@ def platform_env() -> dict[str, str]:
             else f"sqlite:///{VAR / f'{name}.sqlite3'}"
         )
         env[key + "JWT_KEYS_DIR"] = str(VAR / "keys" / name)
+        # prometheus_client's multiprocess files of the service's web, worker and beat.
+        env[key + "METRICS_DIR"] = str(VAR / "metrics" / name)
         env[key + "BROKER_URL"] = (
             f"amqp://{broker_user(name)}:{secret(f'broker-{name}')}@{HOST}:5672/{vhost}"
             if accounts
@@ -534,7 +542,8 @@ def summary(env: dict[str, str]) -> None:
             f"  {name:<9} API {gateway}{spec.api}   admin {gateway}/admin/{name}/   "
             f"docs {gateway}/docs/{name}/"
         )
-    print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Prometheus)")
+    print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Kong's names)")
+    print(f"            http://{HOST}:<service port>/metrics (each service, not via the gateway)")
     print(f"  gateway access log: {VAR / 'log' / 'gateway-access.log'}")
     direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
@@ -557,6 +566,7 @@ def up() -> None:
     busy = [str(port) for port in ports if answers(port)]
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
+    metrics_dirs_reset(env)
     summary(env)
     pidfile = VAR / "run" / "platform.pid"
     pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -572,6 +582,15 @@ def up() -> None:
     finally:
         pidfile.unlink(missing_ok=True)
     sys.exit(code)
+
+
+def metrics_dirs_reset(env: dict[str, str]) -> None:
+    """Empty each service's metrics directory before its processes start: files left by a
+    previous run's processes would be summed into this run's counters."""
+    for name in SERVICES:
+        directory = Path(env[f"{name.upper()}_METRICS_DIR"])
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
 
 
 def down() -> None:

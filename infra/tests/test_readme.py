@@ -8,7 +8,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, Platform
+import httpx
+
+from conftest import ROOT, Platform, eventually
 
 
 def readme_walk() -> str:
@@ -89,3 +91,36 @@ def test_readme_forged_token_example_prints_what_it_says(platform: Platform) -> 
         ["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False
     )
     assert run.stdout == expected.removeprefix("# ")
+
+
+def test_after_the_walk_every_observed_metric_exists(platform: Platform) -> None:
+    """After the walk above: each service's /metrics (its own port; the gateway does not route
+    it) and the gateway's status /metrics hold every metric the alert rules and dashboards
+    name (infra/observability/). Embedded mode has no Redis and no broker queues to measure:
+    the cache and queue-depth series are only asked of the local-services platform."""
+    from test_observability import expected_names, scrape
+
+    status = f"http://127.0.0.1:{platform.env['GATEWAY_STATUS_PORT']}/metrics"
+    urls = [f"{url}/metrics" for url in platform.urls.values()] + [status]
+    absent_here = (
+        {"cache_requests_total", "events_queue_messages"} if platform.mode == "embedded" else set()
+    )
+    wanted = {name for names in expected_names().values() for name in names} - absent_here
+    missing: set[str] = set()
+
+    def all_present() -> bool:  # the gauges come from a task every 15 s
+        nonlocal missing
+        names = scrape(urls)
+        missing = {w for w in wanted if w not in names and f"{w}_bucket" not in names}
+        return not missing
+
+    eventually(all_present, "metrics never all present", timeout=90)
+    assert missing == set()
+    assert httpx.get(f"{platform.gateway}/metrics", timeout=30).status_code == 404
+    orders = httpx.get(f"{platform.urls['orders']}/metrics", timeout=30).text
+    assert re.search(r'^orders_saga_outcomes_total\{status="CONFIRMED"\} [1-9]', orders, re.M)
+    assert re.search(
+        r'^http_requests_total\{method="POST",route="api/v1/orders/",status="201"\} [1-9]',
+        orders,
+        re.M,
+    )

@@ -202,7 +202,8 @@ def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
     own = (
         'cd payments-service && exec env SECRET_KEY="$PAYMENTS_SECRET_KEY" '
         'DATABASE_URL="$PAYMENTS_DATABASE_URL" CELERY_BROKER_URL="$PAYMENTS_BROKER_URL" '
-        'JWT_KEYS_DIR="$PAYMENTS_JWT_KEYS_DIR" .venv/bin/'
+        'JWT_KEYS_DIR="$PAYMENTS_JWT_KEYS_DIR" PROMETHEUS_MULTIPROC_DIR="$PAYMENTS_METRICS_DIR" '
+        ".venv/bin/"
     )
     assert processes == {
         "payments-web": own + 'gunicorn -c gunicorn.conf.py --bind "127.0.0.1:$PAYMENTS_PORT" '

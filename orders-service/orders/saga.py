@@ -29,6 +29,7 @@ from typing import Any
 
 from django.db import transaction
 
+from orders.metrics import saga_finished
 from orders.models import Status
 from orders.services import order_lock, order_transition
 
@@ -49,6 +50,7 @@ def order_confirm(*, order_id: Any, lines: list[dict[str, Any]]) -> bool:
         row.save(update_fields=["unit_price", "line_total"])
         total += row.line_total
     order_transition(order=order, to=Status.CONFIRMED, total=total)
+    saga_finished(status=Status.CONFIRMED, placed_at=order.created_at)
     return True
 
 
@@ -60,4 +62,5 @@ def order_reject(*, order_id: Any, reasons: list[dict[str, Any]]) -> bool:
     if order is None or order.status != Status.PENDING:
         return False
     order_transition(order=order, to=Status.REJECTED, rejection_reasons=reasons)
+    saga_finished(status=Status.REJECTED, placed_at=order.created_at)
     return True

@@ -24,3 +24,6 @@ class ChassisConfig(AppConfig):
 
         # A CHASSIS key the chassis does not know stops the start (ImproperlyConfigured).
         chassis_settings.validate()
+        from chassis import metrics
+
+        metrics.instrument_database()

@@ -29,6 +29,8 @@ from typing import Any
 
 from django.core.cache.backends import redis
 
+from chassis import metrics
+
 __all__ = ["JSONSerializer", "RedisCache", "UndecodableValue"]
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class RedisCacheClient(redis.RedisCacheClient):
 
     def get(self, key: Key, default: Any) -> Any:
         value = self.get_client(key).get(key)
+        metrics.cache_read(hits=int(value is not None), misses=int(value is None))
         if value is None:
             return default
         try:
@@ -87,6 +90,7 @@ class RedisCacheClient(redis.RedisCacheClient):
                 found[key] = self._serializer.loads(value)
             except UndecodableValue as exc:
                 _log_refused(key, exc)
+        metrics.cache_read(hits=len(found), misses=len(names) - len(found))
         return found
 
 

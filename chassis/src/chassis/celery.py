@@ -9,6 +9,8 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 
+from chassis import metrics
+
 __all__ = ["PromptEventLoop", "make_celery"]
 
 
@@ -37,6 +39,7 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
         worker_redirect_stdouts=False,
     )
     app.steps["consumer"].add(PromptEventLoop)
+    metrics.instrument_celery()
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.autodiscover_tasks()
     return app

@@ -37,6 +37,7 @@ DJANGO_APPS = [
 ]
 
 MIDDLEWARE = [
+    "chassis.metrics.MetricsMiddleware",  # first: /metrics, and it times all the rest
     "chassis.health.HealthCheckMiddleware",  # first: probes skip host checks and redirects
     "chassis.correlation.correlation_id_middleware",  # an X-Request-ID that is not an id: dropped
     "django_guid.middleware.guid_middleware",

@@ -37,6 +37,7 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
         "accesslog": "-",
         "errorlog": "-",
         "logconfig_dict": _logging(service),
+        "child_exit": _child_exit,
         "access_log_format": (
             '{"time":"%(t)s","level":"INFO","logger":"gunicorn.access","service":"'
             + service
@@ -44,6 +45,13 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
             '"duration_us":%(D)s,"remote":"%(h)s","correlation_id":"%({x-request-id}o)s"}'
         ),
     }
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    # prometheus_client's multiprocess mode: the worker's live gauges go with it.
+    from chassis.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
 
 
 def _logging(service: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from kombu import Queue, binding
 
-from chassis.events.conf import PURGE_TASK, SWEEP_TASK, events_exchange, queue_name
+from chassis.events.conf import GAUGES_TASK, PURGE_TASK, SWEEP_TASK, events_exchange, queue_name
 
 __all__ = ["beat_schedule", "declare", "event_queues"]
 
@@ -34,6 +34,8 @@ def beat_schedule(*, sweep_seconds: float = 5.0, purge_seconds: float = 3600.0) 
     return {
         "events-outbox-sweep": {"task": SWEEP_TASK, "schedule": sweep_seconds},
         "events-purge": {"task": PURGE_TASK, "schedule": purge_seconds},
+        # The events' gauges (chassis.events.gauges): one process computes them, not scrapes.
+        "events-gauges": {"task": GAUGES_TASK, "schedule": 15.0},
     }
 
 

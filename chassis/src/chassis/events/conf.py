@@ -47,6 +47,7 @@ from chassis.settings import chassis_settings
 __all__ = [
     "CONSUME_TASK",
     "EXCHANGE",
+    "GAUGES_TASK",
     "PURGE_TASK",
     "SWEEP_TASK",
     "events_exchange",
@@ -58,6 +59,7 @@ EXCHANGE = "platform.events"
 CONSUME_TASK = "chassis.events.consume"
 SWEEP_TASK = "chassis.events.outbox_sweep"
 PURGE_TASK = "chassis.events.purge"
+GAUGES_TASK = "chassis.events.gauges_refresh"
 events_exchange = Exchange(EXCHANGE, type="topic", durable=True)
 
 

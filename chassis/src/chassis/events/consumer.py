@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_guid import get_guid, set_guid
 
-from chassis import correlation
+from chassis import correlation, metrics
 from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, service_name
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
@@ -72,6 +72,7 @@ def handle(envelope: Envelope) -> bool:
     handler = _handlers.get(envelope.type)
     if handler is None:
         logger.warning("events.no_handler", extra={"event_type": envelope.type})
+        metrics.event_outcome(envelope.type, "unhandled")
         return False
     previous = get_guid()
     # The producer's id when it is one (chassis.correlation), so events it publishes store it.
@@ -85,8 +86,10 @@ def handle(envelope: Envelope) -> bool:
                     )
             except IntegrityError:
                 logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
+                metrics.event_outcome(envelope.type, "duplicate")
                 return False
             handler(envelope)
+        metrics.event_outcome(envelope.type, "handled")
         logger.info(
             "events.handled", extra={"event_id": str(envelope.id), "event_type": envelope.type}
         )

@@ -9,8 +9,10 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from chassis import metrics
 from chassis.events.conf import (
     CONSUME_TASK,
+    GAUGES_TASK,
     PURGE_TASK,
     SWEEP_TASK,
     queue_name,
@@ -18,12 +20,13 @@ from chassis.events.conf import (
 )
 from chassis.events.consumer import handle, park
 from chassis.events.envelope import Envelope, InvalidEvent
+from chassis.events.gauges import events_gauges_refresh
 from chassis.events.outbox import relay_pending
 from chassis.events.producers import UNVERIFIED_PRODUCER, producer_problem, publish_properties
 from chassis.events.retention import events_purge
 from chassis.settings import chassis_settings
 
-__all__ = ["consume", "outbox_sweep", "purge", "retry_delay"]
+__all__ = ["consume", "gauges_refresh", "outbox_sweep", "purge", "retry_delay"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +52,15 @@ def consume(self: Task, envelope: Any) -> str:
         event = Envelope.from_dict(envelope)
     except InvalidEvent as exc:
         park(envelope, error=f"InvalidEvent: {exc}", attempts=1)
+        metrics.event_outcome(
+            str(envelope.get("type")) if isinstance(envelope, dict) else "", "parked"
+        )
         return "parked"
     # Before the inbox: a forged event must not take the id of the real one.
     problem = producer_problem(event, (self.request.properties or {}).get("user_id"))
     if problem is not None:
         park(envelope, error=f"{UNVERIFIED_PRODUCER}: {problem}", attempts=1)
+        metrics.event_outcome(event.type, "parked")
         return "parked"
     try:
         return "handled" if handle(event) else "skipped"
@@ -61,7 +68,9 @@ def consume(self: Task, envelope: Any) -> str:
         retries = self.request.retries
         if retries >= conf["MAX_RETRIES"]:
             park(envelope, error=f"{type(exc).__name__}: {exc}", attempts=retries + 1)
+            metrics.event_outcome(event.type, "parked")
             return "parked"
+        metrics.event_outcome(event.type, "retried")
         logger.warning(
             "events.retry",
             extra={"event_id": str(event.id), "retry": retries + 1, "error": str(exc)[:500]},
@@ -96,3 +105,10 @@ def purge() -> dict[str, int]:
     deleted = events_purge()
     logger.info("events.purged", extra={f"{table}_deleted": n for table, n in deleted.items()})
     return deleted
+
+
+@shared_task(name=GAUGES_TASK, ignore_result=True)
+def gauges_refresh() -> dict[str, Any]:
+    """Compute the events' gauges (outbox backlog and oldest age, parked events, queue
+    depths: chassis.events.gauges) for /metrics; every 15 s from beat. Safe to run twice."""
+    return events_gauges_refresh()
