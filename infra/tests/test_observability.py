@@ -97,20 +97,23 @@ def test_expressions_name_metrics() -> None:
     )
 
 
-def test_compose_targets_name_every_service() -> None:
+def test_compose_targets_are_the_compose_services_metrics_ports() -> None:
+    """Every web, every worker and the gateway is scraped, each on the port it serves its
+    metrics on in infra/compose.yaml (web: gunicorn's 8000; worker: its CELERY_METRICS_PORT;
+    Kong: its status listener)."""
+    compose = yaml.safe_load((ROOT / "infra" / "compose.yaml").read_text())["services"]
     config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
     targets = {
         t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
     }
-    assert targets == {
-        "users-web:8101",
-        "catalog-web:8102",
-        "orders-web:8103",
-        "users-worker:9100",
-        "catalog-worker:9100",
-        "orders-worker:9100",
-        "gateway:8100",
-    }
+    webs = {name for name in compose if name.endswith("-web")}
+    workers = {name for name in compose if name.endswith("-worker")}
+    assert len(webs) == len(workers) == 3
+    expected = {f"{web}:8000" for web in webs}
+    expected |= {f"{w}:{compose[w]['environment']['CELERY_METRICS_PORT']}" for w in workers}
+    expected.add("kong:" + compose["kong"]["environment"]["KONG_STATUS_LISTEN"].rsplit(":", 1)[1])
+    assert targets == expected
+    assert all("127.0.0.1:8000/readyz" in str(compose[web]["healthcheck"]["test"]) for web in webs)
 
 
 def expected_names(path: Path | None = None) -> dict[str, set[str]]:
