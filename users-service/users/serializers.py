@@ -41,6 +41,32 @@ class PasswordChangeInputSerializer(InputSerializer):
     new_password = _password()
 
 
+class PasswordResetInputSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class LinkTokenField(serializers.CharField):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=200, help_text="The token of the mailed link.", **kwargs)
+
+
+class PasswordResetConfirmInputSerializer(InputSerializer):
+    token = LinkTokenField()
+    new_password = _password()
+
+
+class VerifyEmailInputSerializer(InputSerializer):
+    token = LinkTokenField()
+
+
+class EraseInputSerializer(InputSerializer):
+    password = _password()
+
+
+class AcceptedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 # --- output --------------------------------------------------------------------------------
 
 
@@ -55,6 +81,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "id",
             "email",
             "full_name",
+            "email_verified",
             "is_active",
             "is_staff",
             "groups",
