@@ -17,8 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Events: users publishes user.registered, user.deactivated, user.reactivated and
-# user.erased (schemas in users/event_schemas) and consumes nothing yet. infra/services.toml lists the same types;
-# the chassis's system check holds them equal to the handlers (an app's handlers.py).
+# user.erased (schemas in users/event_schemas) and consumes nothing yet. infra/services.toml
+# lists the same types; the chassis's system check holds them equal to the handlers (an app's
+# handlers.py).
 EVENTS_CONSUMED: dict[str, str] = {}
 _common = common_settings(
     env, service="users", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED, verifies_tokens=False

@@ -11,7 +11,6 @@ from rest_framework.test import APIClient
 
 from tests.conftest import HTTPS, issue_tokens
 from tests.factories import UserFactory
-from tests.test_throttling import rates  # noqa: F401 - a fixture
 from tests.utils import assert_problem, claims_of
 from users import emails, links, verification
 from users.models import User
@@ -88,7 +87,9 @@ def test_a_token_for_a_former_address_does_not_verify_the_new_one(user: User):
     assert (user.email, user.email_verified) == ("alice.new@example.com", False)
 
 
-def test_changing_the_address_needs_verification_again(user: User, django_capture_on_commit_callbacks):
+def test_changing_the_address_needs_verification_again(
+    user: User, django_capture_on_commit_callbacks
+):
     verification.email_verify(token=mailed_token(user.email))
     with django_capture_on_commit_callbacks() as callbacks:
         verification.user_email_change(user=user, email="Alice.New@example.com")
@@ -115,12 +116,15 @@ def test_resend_answers_the_same_and_mails_only_the_unverified(user: User):
     answers = [client().post(RESEND, {"email": e}) for e in (user.email, verified.email, "no@x.io")]
 
     assert [(r.status_code, r.json()) for r in answers] == [(202, ACCEPTED)] * 3
-    sent = [emails.verification_email_send(email=e) for e in (user.email, verified.email, "no@x.io")]
+    addresses = (user.email, verified.email, "no@x.io")
+    sent = [emails.verification_email_send(email=e) for e in addresses]
     assert sent == [True, False, False]
 
 
-def test_resend_is_throttled_per_address_asked(rates, user: User):
-    rates(**{"verify-email-account": "1/hour"})
+def test_resend_is_throttled_per_address_asked(settings, user: User):
+    from tests.test_apis_password_reset import lower_rates
+
+    lower_rates(settings, **{"verify-email-account": "1/hour"})
     first = APIClient(REMOTE_ADDR="192.0.2.1", **HTTPS).post(RESEND, {"email": user.email})
     second = APIClient(REMOTE_ADDR="192.0.2.2", **HTTPS).post(RESEND, {"email": user.email})
 

@@ -25,7 +25,9 @@ from users.serializers import (
     VerifyEmailInputSerializer,
 )
 
-PASSWORD_RESET_ACCEPTED = "If an account uses this address, a password-reset link is on its way."
+PASSWORD_RESET_ACCEPTED = (
+    "If an account uses this address, a password-reset link is on its way."
+)
 VERIFICATION_ACCEPTED = "If an unverified account uses this address, a link is on its way."
 BAD_TOKEN_RESPONSE = problem_response(
     400, "Invalid input: a link token that is invalid, expired or used (`invalid-token`)."

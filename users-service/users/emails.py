@@ -52,7 +52,7 @@ def welcome_email_send(*, user_id: UUID | str) -> bool:
     return True
 
 
-PASSWORD_RESET_SUBJECT = "Reset your password"
+PASSWORD_RESET_SUBJECT = "Reset your password"  # noqa: S105 - a subject line
 VERIFY_EMAIL_SUBJECT = "Confirm your email address"
 
 
@@ -62,7 +62,8 @@ def _send(*, user: User, subject: str, template: str, context: dict[str, object]
     message = EmailMultiAlternatives(
         subject, render_to_string(f"users/emails/{template}.txt", context), to=[user.email]
     )
-    message.attach_alternative(render_to_string(f"users/emails/{template}.html", context), "text/html")
+    html = render_to_string(f"users/emails/{template}.html", context)
+    message.attach_alternative(html, "text/html")
     message.send()
 
 

@@ -83,7 +83,9 @@ def token_user(*, generator: _Generator, token: str) -> User | None:
     user_hex, _, rest = token.partition(".")
     if not re.fullmatch(r"[0-9a-f]{32}", user_hex):  # the one spelling token_make writes
         return None
-    user = User.objects.filter(pk=uuid.UUID(hex=user_hex), is_active=True, erased_at__isnull=True).first()
+    user = User.objects.filter(
+        pk=uuid.UUID(hex=user_hex), is_active=True, erased_at__isnull=True
+    ).first()
     if user is None or not generator.check_token(user, rest):
         return None
     return user

@@ -18,7 +18,7 @@ from users.models import User
 from users.services import InvalidInput, _field_error, _validate_password, user_password_set
 from users.tasks import account_email_enqueue
 
-INVALID_TOKEN_MESSAGE = "The link is invalid, expired or already used."
+INVALID_TOKEN_MESSAGE = "The link is invalid, expired or already used."  # noqa: S105
 
 
 def _invalid_token() -> InvalidInput:
