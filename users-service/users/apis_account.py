@@ -25,9 +25,7 @@ from users.serializers import (
     VerifyEmailInputSerializer,
 )
 
-PASSWORD_RESET_ACCEPTED = (
-    "If an account uses this address, a password-reset link is on its way."
-)
+RESET_ACCEPTED = "If an account uses this address, a password-reset link is on its way."
 VERIFICATION_ACCEPTED = "If an unverified account uses this address, a link is on its way."
 BAD_TOKEN_RESPONSE = problem_response(
     400, "Invalid input: a link token that is invalid, expired or used (`invalid-token`)."
@@ -56,7 +54,7 @@ class MailRequestApi(PublicAuthApi):
 class PasswordResetApi(MailRequestApi):
     throttle_scope = "password-reset"
     throttle_account_scope = "password-reset-account"
-    accepted = PASSWORD_RESET_ACCEPTED
+    accepted = RESET_ACCEPTED
 
     @extend_schema(
         request=PasswordResetInputSerializer,

@@ -62,8 +62,8 @@ def _validate_password(password: str, user: User, field: str) -> None:
 def user_register(*, email: str, password: str, full_name: str = "") -> User:
     """Create an active, non-staff account; publishes ``user.registered`` in the same
     transaction and queues the welcome and verification emails after commit. Raises
-    InvalidInput (taken email, weak password). The address is stored in its normal form; one whose normal form is
-    another account's is taken (see users.models)."""
+    InvalidInput (taken email, weak password). The address is stored in its normal form; one
+    whose normal form is another account's is taken (see users.models)."""
     email = User.objects.normalize_email(email)
     user = User(email=email, full_name=full_name)
     _validate_password(password, user, "password")
