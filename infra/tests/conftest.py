@@ -155,13 +155,14 @@ def platform(
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
     ports = {name: free_port() for name in REGISTRY}
-    gateway_port, status_port = free_port(), free_port()
+    gateway_port, status_port, smtp_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         **{f"{REGISTRY[name].env_prefix}PORT": str(port) for name, port in ports.items()},
         "PLATFORM_VAR": str(var),
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_STATUS_PORT": str(status_port),
+        "SMTP_PORT": str(smtp_port),
         "PLATFORM_DB_PREFIX": prefix,
         "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
         "GUNICORN_WORKERS": "2",
@@ -175,6 +176,8 @@ def platform(
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
         "THROTTLE_PASSWORD": "1000/min",
+        "THROTTLE_PASSWORD_RESET": "1000/min",
+        "THROTTLE_VERIFY_EMAIL": "1000/min",
         "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
         "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
     }
