@@ -29,7 +29,7 @@ class MailDirectory:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content: Any = envelope.original_content or envelope.content or b""
         data = content if isinstance(content, bytes) else str(content).encode()
         name = f"{time.time_ns()}-{os.urandom(4).hex()}.eml"
