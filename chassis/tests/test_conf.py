@@ -6,6 +6,7 @@ from chassis.conf import (
     broker_transport,
     broker_transport_options,
     common_settings,
+    email_settings,
     rest_framework,
     spectacular,
 )
@@ -39,6 +40,14 @@ ENVIRONMENT_VARIABLES = [
     "HEALTH_BROKER_TIMEOUT_SECONDS",
     "CELERY_TASK_SOFT_TIME_LIMIT",
     "CELERY_TASK_TIME_LIMIT",
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_TIMEOUT",
+    "DEFAULT_FROM_EMAIL",
 ]
 # What production cannot do without (a resource service: it verifies tokens).
 REQUIRED = {
@@ -359,3 +368,28 @@ def test_the_embedded_broker_runs_on_the_chassis_transport():
     assert broker_transport("filesystem://") == "chassis.transport.filesystem:FilesystemTransport"
     assert broker_transport("amqp://localhost//") is None
     assert broker_transport("redis://localhost/0") is None
+
+
+def test_email_settings_default_to_smtp_over_tls(environment):
+    assert email_settings(environ.Env()) == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "localhost",
+        "EMAIL_PORT": 587,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": True,
+        "EMAIL_TIMEOUT": 10,
+        "DEFAULT_FROM_EMAIL": "Shop <no-reply@shop.example.com>",
+    }
+
+
+def test_email_settings_from_the_environment(environment):
+    environment(EMAIL_HOST="127.0.0.1", EMAIL_PORT="1025", EMAIL_USE_TLS="false")
+
+    conf = email_settings(environ.Env())
+
+    assert (conf["EMAIL_HOST"], conf["EMAIL_PORT"], conf["EMAIL_USE_TLS"]) == (
+        "127.0.0.1",
+        1025,
+        False,
+    )
