@@ -60,11 +60,12 @@ def order_email_record(*, order: Order) -> OrderEmail | None:
 
 
 def _context(order: Order) -> dict[str, Any]:
-    names = {line.product_id: line.name for line in order.lines.all()}
+    names: dict[Any, str] = {line.product_id: line.name for line in order.lines.all()}
+    texts: dict[Any, str] = REASONS
     reasons = [
         {
             "name": names.get(r.get("product_id"), f"product {r.get('product_id')}"),
-            "text": REASONS.get(r.get("code"), r.get("code")),
+            "text": texts.get(r.get("code"), r.get("code")),
             "requested": r.get("requested"),
             "available": r.get("available"),
         }

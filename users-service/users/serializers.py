@@ -45,18 +45,17 @@ class PasswordResetInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
 
 
-class LinkTokenField(serializers.CharField):
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_length=200, help_text="The token of the mailed link.", **kwargs)
+def _link_token() -> serializers.CharField:
+    return serializers.CharField(max_length=200, help_text="The token of the mailed link.")
 
 
 class PasswordResetConfirmInputSerializer(InputSerializer):
-    token = LinkTokenField()
+    token = _link_token()
     new_password = _password()
 
 
 class VerifyEmailInputSerializer(InputSerializer):
-    token = LinkTokenField()
+    token = _link_token()
 
 
 class EraseInputSerializer(InputSerializer):
