@@ -6,10 +6,10 @@ from chassis.conf import (
     broker_transport,
     broker_transport_options,
     common_settings,
-    email_settings,
     rest_framework,
     spectacular,
 )
+from chassis.mail import email_settings
 
 # Every variable chassis.conf reads (its docstring lists them).
 ENVIRONMENT_VARIABLES = [
@@ -40,14 +40,6 @@ ENVIRONMENT_VARIABLES = [
     "HEALTH_BROKER_TIMEOUT_SECONDS",
     "CELERY_TASK_SOFT_TIME_LIMIT",
     "CELERY_TASK_TIME_LIMIT",
-    "EMAIL_BACKEND",
-    "EMAIL_HOST",
-    "EMAIL_PORT",
-    "EMAIL_HOST_USER",
-    "EMAIL_HOST_PASSWORD",
-    "EMAIL_USE_TLS",
-    "EMAIL_TIMEOUT",
-    "DEFAULT_FROM_EMAIL",
 ]
 # What production cannot do without (a resource service: it verifies tokens).
 REQUIRED = {

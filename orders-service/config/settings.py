@@ -8,10 +8,10 @@ import environ
 from chassis.conf import (
     DJANGO_APPS,
     common_settings,
-    email_settings,
     rest_framework,
     spectacular,
 )
+from chassis.mail import email_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -8,10 +8,10 @@ from celery.schedules import crontab
 from chassis.conf import (
     DJANGO_APPS,
     common_settings,
-    email_settings,
     rest_framework,
     spectacular,
 )
+from chassis.mail import email_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()

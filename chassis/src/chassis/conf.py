@@ -23,10 +23,8 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
 ``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
-``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``; and by
-:func:`email_settings` (services that send mail) ``EMAIL_BACKEND``, ``EMAIL_HOST``,
-``EMAIL_PORT``, ``EMAIL_HOST_USER``, ``EMAIL_HOST_PASSWORD``, ``EMAIL_USE_TLS``,
-``EMAIL_TIMEOUT``, ``DEFAULT_FROM_EMAIL``.
+``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``. A service
+that sends mail adds chassis.mail's ``email_settings``.
 """
 
 from __future__ import annotations
@@ -52,7 +50,6 @@ __all__ = [
     "broker_transport",
     "broker_transport_options",
     "common_settings",
-    "email_settings",
     "logging_config",
     "rest_framework",
 ]
@@ -334,28 +331,3 @@ def _cache(redis_url: str, prefix: str) -> dict[str, Any]:
             "TIMEOUT": 300,
         }
     return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": prefix}
-
-
-def email_settings(env: environ.Env) -> dict[str, Any]:
-    """Django's email settings, for a service that sends mail (``globals().update(...)``).
-
-    Django's SMTP backend to ``EMAIL_HOST``:``EMAIL_PORT`` by default (STARTTLS on: a real
-    relay); ``make up`` points every service at its local SMTP sink (no TLS), and unit tests
-    use Django's locmem backend (pytest-django sets it). Reads ``EMAIL_BACKEND``,
-    ``EMAIL_HOST``, ``EMAIL_PORT``, ``EMAIL_HOST_USER``, ``EMAIL_HOST_PASSWORD``,
-    ``EMAIL_USE_TLS``, ``EMAIL_TIMEOUT``, ``DEFAULT_FROM_EMAIL``.
-    """
-    return {
-        "EMAIL_BACKEND": env.str(
-            "EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
-        ),
-        "EMAIL_HOST": env.str("EMAIL_HOST", default="localhost"),
-        "EMAIL_PORT": env.int("EMAIL_PORT", default=587),
-        "EMAIL_HOST_USER": env.str("EMAIL_HOST_USER", default=""),
-        "EMAIL_HOST_PASSWORD": env.str("EMAIL_HOST_PASSWORD", default=""),
-        "EMAIL_USE_TLS": env.bool("EMAIL_USE_TLS", default=True),
-        "EMAIL_TIMEOUT": env.int("EMAIL_TIMEOUT", default=10),
-        "DEFAULT_FROM_EMAIL": env.str(
-            "DEFAULT_FROM_EMAIL", default="Shop <no-reply@shop.example.com>"
-        ),
-    }
