@@ -20,8 +20,8 @@ from users import verification
 from users.apis import PublicAuthApi
 from users.serializers import (
     AcceptedOutputSerializer,
+    AddressInputSerializer,
     PasswordResetConfirmInputSerializer,
-    PasswordResetInputSerializer,
     VerifyEmailInputSerializer,
 )
 
@@ -44,7 +44,7 @@ class MailRequestApi(PublicAuthApi):
         return email if isinstance(email, str) else None
 
     def accept(self, request: Request, action: Callable[..., None]) -> Response:
-        data = PasswordResetInputSerializer(data=request.data)
+        data = AddressInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action(email=data.validated_data["email"])
         body = AcceptedOutputSerializer({"detail": self.accepted}).data
@@ -57,7 +57,7 @@ class PasswordResetApi(MailRequestApi):
     accepted = RESET_ACCEPTED
 
     @extend_schema(
-        request=PasswordResetInputSerializer,
+        request=AddressInputSerializer,
         responses={202: AcceptedOutputSerializer},
         summary="Ask for a password-reset link by email (the same answer for any address)",
         tags=["auth"],
@@ -88,7 +88,7 @@ class VerificationResendApi(MailRequestApi):
     accepted = VERIFICATION_ACCEPTED
 
     @extend_schema(
-        request=PasswordResetInputSerializer,
+        request=AddressInputSerializer,
         responses={202: AcceptedOutputSerializer},
         summary="Mail the email-verification link again (the same answer for any address)",
         tags=["auth"],

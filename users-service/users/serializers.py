@@ -41,7 +41,7 @@ class PasswordChangeInputSerializer(InputSerializer):
     new_password = _password()
 
 
-class PasswordResetInputSerializer(InputSerializer):
+class AddressInputSerializer(InputSerializer):
     email = serializers.EmailField(max_length=254)
 
 
