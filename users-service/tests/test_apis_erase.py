@@ -4,6 +4,7 @@ admin's action; anonymised, no login, tokens revoked, ``user.erased`` published 
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
@@ -12,7 +13,7 @@ from tests.conftest import HTTPS, bearer, issue_tokens
 from tests.factories import PASSWORD
 from tests.test_events import outbox
 from tests.utils import assert_problem
-from users import emails, erasure
+from users import emails, erasure, services
 from users.models import User
 
 ME = "/api/v1/users/me"
@@ -60,6 +61,21 @@ def test_erasing_anonymises_revokes_and_publishes(user: User):
     assert login.status_code == 401
     assert BlacklistedToken.objects.filter(token__user=user).count() == 1
     assert emails.password_reset_email_send(email=user.email) is False
+
+
+def test_erasing_scrubs_the_copies_of_the_address(db: None):
+    user = services.user_register(email="bea@example.com", password=PASSWORD, full_name="Bea")
+    LogEntry.objects.log_actions(
+        user_id=user.pk, queryset=[user], action_flag=CHANGE, change_message="renamed"
+    )
+
+    erasure.user_erasure_apply(user=user)
+
+    erased = f"erased-{user.pk.hex}@erased.invalid"
+    assert outbox("user.registered") == [
+        {"user_id": str(user.pk), "email": erased, "full_name": ""}
+    ]
+    assert list(LogEntry.objects.values_list("object_repr", flat=True)) == [erased]
 
 
 def test_erasing_twice_publishes_once(user: User):

@@ -5,6 +5,8 @@ mailable: ``.invalid`` is reserved), the name, last login and groups go, the pas
 unusable (no login, no reset mail) and the account inactive (no refresh); every refresh token
 is revoked, and the password stamp moves so access tokens end at once here (and within their
 lifetime elsewhere). The row itself stays: its id is what orders and the books refer to.
+Copies of the address kept beside it go too: the ``user.registered`` event in the outbox
+(kept a while after it was sent) and the admin's history of changes to the account.
 
 ``user.erased`` is published in the same transaction (the outbox), so every service that
 keeps data of the account learns it exactly once: orders replaces the buyer's address on its
@@ -14,7 +16,10 @@ orders. Erasing is idempotent: an erased account changes nothing and publishes n
 
 from __future__ import annotations
 
+from chassis.events.models import OutboxEvent
 from chassis.events.outbox import publish
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
@@ -65,5 +70,17 @@ def user_erasure_apply(*, user: User) -> bool:
     locked.groups.clear()
     locked.user_permissions.clear()
     user_password_set(user=locked, password=None)  # revokes every refresh token too
+    _copies_scrub(user=locked)
     publish("user.erased", {"user_id": str(locked.pk)})
     return True
+
+
+def _copies_scrub(*, user: User) -> None:
+    """Replace the address and name where users-service kept copies of them."""
+    user_id = str(user.pk)
+    OutboxEvent.objects.filter(type="user.registered", payload__user_id=user_id).update(
+        payload={"user_id": user_id, "email": user.email, "full_name": ""}
+    )
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=user_id
+    ).update(object_repr=user.email)
