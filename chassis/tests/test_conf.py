@@ -9,6 +9,7 @@ from chassis.conf import (
     rest_framework,
     spectacular,
 )
+from chassis.mail import email_settings
 
 # Every variable chassis.conf reads (its docstring lists them).
 ENVIRONMENT_VARIABLES = [
@@ -363,3 +364,28 @@ def test_the_embedded_broker_runs_on_the_chassis_transport():
     assert broker_transport("filesystem://") == "chassis.transport.filesystem:FilesystemTransport"
     assert broker_transport("amqp://localhost//") is None
     assert broker_transport("redis://localhost/0") is None
+
+
+def test_email_settings_default_to_smtp_over_tls(environment):
+    assert email_settings(environ.Env()) == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "localhost",
+        "EMAIL_PORT": 587,
+        "EMAIL_HOST_USER": "",
+        "EMAIL_HOST_PASSWORD": "",
+        "EMAIL_USE_TLS": True,
+        "EMAIL_TIMEOUT": 10,
+        "DEFAULT_FROM_EMAIL": "Shop <no-reply@shop.example.com>",
+    }
+
+
+def test_email_settings_from_the_environment(environment):
+    environment(EMAIL_HOST="127.0.0.1", EMAIL_PORT="1025", EMAIL_USE_TLS="false")
+
+    conf = email_settings(environ.Env())
+
+    assert (conf["EMAIL_HOST"], conf["EMAIL_PORT"], conf["EMAIL_USE_TLS"]) == (
+        "127.0.0.1",
+        1025,
+        False,
+    )

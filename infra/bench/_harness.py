@@ -104,7 +104,11 @@ def start_platform(var: Path, settings: dict[str, str], kind: Callable[..., P] =
     )
     prefix = f"bench_{secrets.token_hex(3)}_"
     ports = {service.env_prefix + "PORT": free_port() for service in SERVICES.values()}
-    ports |= {"GATEWAY_PORT": free_port(), "GATEWAY_STATUS_PORT": free_port()}
+    ports |= {
+        "GATEWAY_PORT": free_port(),
+        "GATEWAY_STATUS_PORT": free_port(),
+        "SMTP_PORT": free_port(),
+    }
     env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},

@@ -7,9 +7,10 @@ What ``make up`` runs as processes, run as containers of the service images
 (``images.py``): per service a one-shot migrate container (``manage.py prepare_service``:
 database, migrations, event queues, the registry's prepare steps), then web (gunicorn),
 worker and beat containers; the gateway is HAProxy rendered from ``kong.yml`` on the host, as
-with ``make up``. Every container uses the host's network (all traffic on 127.0.0.1: the
-engine is set up with no bridge, ``engine.py``), runs as uid 10001 with a read-only root
-filesystem (a tmpfs on ``/tmp``), no capability and no privilege escalation.
+with ``make up``, and so is the SMTP sink the services mail through (``<var>/mail/*.eml``).
+Every container uses the host's network (all traffic on 127.0.0.1: the engine is set up with
+no bridge, ``engine.py``), runs as uid 10001 with a read-only root filesystem (a tmpfs on
+``/tmp``), no capability and no privilege escalation.
 
 The environment is the runner's (``infra/local/runner.py``, same overrides: ``PLATFORM_VAR``,
 ``PLATFORM_DB_PREFIX``, ``PLATFORM_BROKER_VHOST``, ``<SERVICE>_PORT``, ``GATEWAY_PORT``, ...):
@@ -221,6 +222,16 @@ def up() -> None:
     runner.render_gateway(env)
     containers = [container_name(name, role) for name in images for role in ROLES]
     remove(containers)
+    mail = subprocess.Popen(  # the services' mail (runner.platform_env points them at it)
+        [
+            sys.executable,
+            str(runner.ROOT / "infra/local/mailsink.py"),
+            "--port",
+            str(runner.SMTP_PORT),
+            "--dir",
+            str(runner.VAR / "mail"),
+        ]
+    )
     for name, image in images.items():
         for role in ROLES:
             run = docker_run(name, role, image, env_files[name], commands(name)[role])
@@ -241,7 +252,10 @@ def up() -> None:
         if gateway.poll() is not None:
             say(f"the gateway exited with {gateway.returncode}")
             break
-    sys.exit(stop(gateway, containers, logs))
+    code = stop(gateway, containers, logs)
+    mail.terminate()
+    mail.wait(timeout=30)
+    sys.exit(code)
 
 
 def stop(gateway: subprocess.Popen, containers: list[str], logs: list[subprocess.Popen]) -> int:

@@ -17,7 +17,8 @@ answer, else SQLite files and the chassis's filesystem transport under ``var/``
 (``PLATFORM_EMBEDDED=1`` forces that). Overrides: ``<SERVICE>_DATABASE_URL`` and
 ``<SERVICE>_PORT`` (USERS, CATALOG, ...: the registry's names), ``CELERY_BROKER_URL``,
 ``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names), ``PLATFORM_BROKER_VHOST``,
-``GUNICORN_WORKERS``, ``PLATFORM_STOP_GRACE_SECONDS``.
+``GUNICORN_WORKERS``, ``PLATFORM_STOP_GRACE_SECONDS``, ``SMTP_PORT`` (the local SMTP sink,
+1025: ``<var>/mail/*.eml``), ``ORDERS_REQUIRE_VERIFIED_EMAIL`` (false here: a local demo).
 
 The services, their ports, prepare steps and event types are those of the service registry,
 ``infra/services.toml`` (read by ``registry.py``). Processes (``<var>/Procfile``, rendered at
@@ -80,6 +81,7 @@ PLATFORM_ID = hashlib.sha256(str(VAR).encode()).hexdigest()[:8]
 HOST = "127.0.0.1"
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
+SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))  # the local SMTP sink (mailsink.py)
 # command -> Debian package; promtool checks the alert rules and the scrape configuration, the
 # image tests (infra/containers) need the engine and the builder of the base image.
 SYSTEM_PACKAGES = {
@@ -293,6 +295,16 @@ def platform_env() -> dict[str, str]:
         "TRUSTED_PROXIES": f"{HOST}/32",
         "GATEWAY_PORT": str(GATEWAY_PORT),
         "GATEWAY_STATUS_PORT": str(GATEWAY_STATUS_PORT),
+        # Every service mails through the local SMTP sink (plain SMTP on 127.0.0.1); the links
+        # in account mails point at the gateway, and orders takes orders from unverified
+        # addresses in this local demo unless ORDERS_REQUIRE_VERIFIED_EMAIL=true is set.
+        "SMTP_PORT": str(SMTP_PORT),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": HOST,
+        "EMAIL_PORT": str(SMTP_PORT),
+        "EMAIL_USE_TLS": "false",
+        "ACCOUNT_LINKS_BASE_URL": f"http://{HOST}:{GATEWAY_PORT}",
+        "ORDERS_REQUIRE_VERIFIED_EMAIL": os.environ.get("ORDERS_REQUIRE_VERIFIED_EMAIL", "false"),
     }
     for name, spec in SERVICES.items():
         key = f"{name.upper()}_"
@@ -545,6 +557,7 @@ def summary(env: dict[str, str]) -> None:
     print(f"  metrics   http://{HOST}:{GATEWAY_STATUS_PORT}/metrics (gateway, Kong's names)")
     print(f"            http://{HOST}:<service port>/metrics (each service, not via the gateway)")
     print(f"  gateway access log: {VAR / 'log' / 'gateway-access.log'}")
+    print(f"Mail (SMTP sink {HOST}:{SMTP_PORT}): every message is a file in {VAR / 'mail'}/*.eml")
     direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
     print(f"Demo staff account: admin@example.com / {password}")
@@ -562,7 +575,7 @@ def up() -> None:
     ensure_broker(env)
     prepare(env)
     render_gateway(env)
-    ports = [s.port for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT]
+    ports = [s.port for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT, SMTP_PORT]
     busy = [str(port) for port in ports if answers(port)]
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")

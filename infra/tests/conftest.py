@@ -148,16 +148,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def system_test_env(
-    var: Path, prefix: str, ports: dict[str, int], gateway_port: int, status_port: int
+    var: Path,
+    prefix: str,
+    ports: dict[str, int],
+    gateway_port: int,
+    status_port: int,
+    smtp_port: int,
 ) -> dict[str, str]:
     """The environment of a system-test platform: its own var/, database prefix, vhost and
-    ports, and throttles raised for test clients (the runner's and the containers' alike)."""
+    ports (the SMTP sink's too), and throttles raised for test clients (the runner's and the
+    containers' alike)."""
     return {
         **os.environ,
         **{f"{REGISTRY[name].env_prefix}PORT": str(port) for name, port in ports.items()},
         "PLATFORM_VAR": str(var),
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_STATUS_PORT": str(status_port),
+        "SMTP_PORT": str(smtp_port),
         "PLATFORM_DB_PREFIX": prefix,
         "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
         "GUNICORN_WORKERS": "2",
@@ -171,6 +178,8 @@ def system_test_env(
         "THROTTLE_REGISTER": "1000/min",
         "THROTTLE_REFRESH": "1000/min",
         "THROTTLE_PASSWORD": "1000/min",
+        "THROTTLE_PASSWORD_RESET": "1000/min",
+        "THROTTLE_VERIFY_EMAIL": "1000/min",
         "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
         "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
     }
@@ -184,8 +193,8 @@ def platform(
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
     ports = {name: free_port() for name in REGISTRY}
-    gateway_port, status_port = free_port(), free_port()
-    env = system_test_env(var, prefix, ports, gateway_port, status_port)
+    gateway_port, status_port, smtp_port = free_port(), free_port(), free_port()
+    env = system_test_env(var, prefix, ports, gateway_port, status_port, smtp_port)
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
     log = var / "platform.log"

@@ -165,7 +165,9 @@ def shop(containers: Platform) -> Iterator[Shop]:
 def test_the_readme_walk_passes_through_the_gateway_against_the_containers(
     containers: Platform,
 ) -> None:
-    assert_readme_walk(containers.gateway, containers.var / "demo-staff-password")
+    assert_readme_walk(
+        containers.gateway, containers.var / "demo-staff-password", containers.var / "mail"
+    )
 
 
 @pytest.mark.parametrize("service", list(REGISTRY))

@@ -437,3 +437,5 @@ def test_up_says_what_it_chose_and_where_to_reach_it(platform: Platform) -> None
     assert f"admin {platform.gateway}/admin/catalog/" in log
     assert f"admin {platform.gateway}/admin/orders/" in log
     assert f"Demo staff account: admin@example.com / {platform.demo_password()}\n" in log
+    smtp, mail = platform.env["SMTP_PORT"], platform.var / "mail"
+    assert f"Mail (SMTP sink 127.0.0.1:{smtp}): every message is a file in {mail}/*.eml\n" in log

@@ -20,17 +20,22 @@ def readme_walk() -> str:
 
 
 def test_readme_walk_runs_as_documented(platform: Platform) -> None:
-    assert_readme_walk(platform.gateway, platform.var / "demo-staff-password")
+    assert_readme_walk(
+        platform.gateway, platform.var / "demo-staff-password", platform.var / "mail"
+    )
 
 
-def assert_readme_walk(gateway: str, password_file: Path) -> None:
-    """Run the walk against the gateway at ``gateway`` and check every step's output (also
-    run against the platform in containers: test_containers.py)."""
+def assert_readme_walk(gateway: str, password_file: Path, mail_dir: Path) -> None:
+    """Run the walk against the gateway at ``gateway`` and check every step's output, its
+    mails read from ``mail_dir`` (the SMTP sink's folder); also run against the platform in
+    containers (test_containers.py)."""
     script = readme_walk()
     assert "API=http://127.0.0.1:8000\n" in script
     assert "$(cat var/demo-staff-password)" in script
     script = script.replace("API=http://127.0.0.1:8000", f"API={gateway}")
     script = script.replace("var/demo-staff-password", str(password_file))
+    assert " var/mail <<" in script  # the walk reads the platform's SMTP sink
+    script = script.replace(" var/mail <<", f" {mail_dir} <<")
     # Each response body on its own line, so the outputs can be told apart.
     prelude = 'set -euo pipefail\ncurl() { command curl "$@"; echo; }\n'
     run = subprocess.run(
@@ -38,10 +43,13 @@ def assert_readme_walk(gateway: str, password_file: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     lines = [line for line in run.stdout.splitlines() if line.strip()]
-    assert len(lines) == 16, run.stdout
-    registered, me, logout, refused, jwks, *catalog = lines[:10]
-    placed, confirmed, lamp_stock, other_stock, cancelled, lamp_restored = lines[10:]
+    assert len(lines) == 21, run.stdout
+    registered, verified, me, logout, refused, jwks, *catalog = lines[:11]
+    placed, confirmed, confirmation_mail, lamp_stock, other_stock = lines[11:16]
+    cancelled, lamp_restored, reset_asked, reset, logged_in = lines[16:]
     assert json.loads(registered)["email"] == "ann@example.com"
+    assert verified == "204"  # with the token of the link mailed through the SMTP sink
+    assert json.loads(me)["email_verified"] is True
     assert json.loads(me)["email"] == "ann@example.com"
     assert logout == "204"
     problem = json.loads(refused)
@@ -79,6 +87,14 @@ def assert_readme_walk(gateway: str, password_file: Path) -> None:
     assert int(after) == int(before) - 1
     assert cancelled == "CANCELLED"
     assert lamp_restored == "15"
+    assert (
+        confirmation_mail
+        == f"Your order {order['id']} is confirmed: the goods are reserved for you."
+    )
+    assert json.loads(reset_asked) == {
+        "detail": "If an account uses this address, a password-reset link is on its way."
+    }
+    assert (reset, logged_in) == ("204", "200")  # the reset link's token, from the mail
 
 
 def test_readme_forged_token_example_prints_what_it_says(platform: Platform) -> None:

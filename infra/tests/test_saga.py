@@ -501,7 +501,13 @@ def test_a_service_publishes_only_its_own_event_types(shop: Shop) -> None:
     user.deactivated. The probes' routing keys reach no queue (nothing consumes them)."""
     if not shop.vhost:
         pytest.skip("needs rabbitmqctl: the platform runs as guest in the default vhost")
-    keys = ["product.systest-probe", "stock.systest-probe", "order.placed", "user.deactivated"]
+    keys = [
+        "product.systest-probe",
+        "stock.systest-probe",
+        "order.placed",
+        "user.deactivated",
+        "user.erased",
+    ]
     run = subprocess.run(  # catalog's manage.py with the environment the runner gives it
         [
             sys.executable,
@@ -526,6 +532,7 @@ def test_a_service_publishes_only_its_own_event_types(shop: Shop) -> None:
         "stock.systest-probe published",
         "order.placed refused AccessRefused",
         "user.deactivated refused AccessRefused",
+        "user.erased refused AccessRefused",
     ]
 
 
@@ -832,3 +839,37 @@ def staff_admin_session(shop: Shop) -> httpx.Client:
     )
     assert signed_in.status_code == 302, signed_in.text[-2000:]
     return admin
+
+
+@pytest.mark.usefixtures("needs_servers")
+def test_an_erased_buyer_keeps_the_orders_but_no_personal_data(shop: Shop) -> None:
+    """A buyer erases their account (DELETE /api/v1/users/me with the password, through the
+    gateway): users anonymises it and publishes user.erased; orders keeps the order but
+    replaces the buyer's address with a placeholder, and the account can no longer log in."""
+    product = shop.product(stock=5)
+    email = f"leaving-{secrets.token_hex(4)}@example.com"
+    created = shop.client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    buyer = {"Authorization": f"Bearer {login(shop.platform.gateway, email, PASSWORD)}"}
+    order = shop.final(buyer, shop.place(buyer, [(product, 1)]).json()["id"])
+    assert order["status"] == "CONFIRMED", order
+
+    wrong = shop.client.request(
+        "DELETE", "/api/v1/users/me", headers=buyer, json={"password": "not the password"}
+    )
+    erased = shop.client.request(
+        "DELETE", "/api/v1/users/me", headers=buyer, json={"password": PASSWORD}
+    )
+
+    assert (wrong.status_code, wrong.json()["errors"][0]["field"]) == (400, "password")
+    assert erased.status_code == 204, erased.text
+    address = f"SELECT user_email FROM orders_order WHERE id = '{order['id']}'"
+    wait_for(
+        lambda: shop.orders_sql(address) == "erased@erased.invalid",
+        EVENTUALLY,
+        "orders kept the erased buyer's address",
+    )
+    status = f"SELECT status FROM orders_order WHERE id = '{order['id']}'"
+    assert shop.orders_sql(status) == "CANCELLED"  # open orders of an erased account end
+    again = shop.client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    assert again.status_code == 401

@@ -187,7 +187,10 @@ def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period_and_nam
 def test_the_procfile_names_one_beat_per_service_and_no_worker_runs_beat(tmp_path: Path) -> None:
     processes = dict(read_procfile(write_procfile(tmp_path, REGISTRY.values())))
     kinds = ("web", "worker", "beat")
-    assert list(processes) == [f"{s}-{kind}" for s in REGISTRY for kind in kinds] + ["gateway"]
+    assert list(processes) == [f"{s}-{kind}" for s in REGISTRY for kind in kinds] + [
+        "mail",
+        "gateway",
+    ]
     for service in REGISTRY:
         assert " beat " in processes[f"{service}-beat"]
         assert "--beat" not in processes[f"{service}-worker"]
@@ -212,6 +215,7 @@ def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
         "--concurrency 1 --loglevel INFO",
         "payments-beat": own + 'celery -A config beat --schedule "$VAR_DIR/celerybeat-payments" '
         "--loglevel INFO",
+        "mail": 'exec python infra/local/mailsink.py --port "$SMTP_PORT" --dir "$VAR_DIR/mail"',
         "gateway": 'mkdir -p "$VAR_DIR/log" && exec haproxy -dMglobal -db '
         '-f "$VAR_DIR/gateway/haproxy.cfg" >> "$VAR_DIR/log/gateway-access.log"',
     }

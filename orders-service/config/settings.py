@@ -11,14 +11,15 @@ from chassis.conf import (
     rest_framework,
     spectacular,
 )
+from chassis.mail import email_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # Events: orders publishes order.placed and order.cancelled (schemas in orders/event_schemas)
-# and consumes the saga's answers, the product read model's changes and accounts deactivated
-# or reactivated.
+# and consumes the saga's answers, the product read model's changes and accounts deactivated,
+# reactivated or erased.
 # Each type maps to the service that produces it: an event from anyone else (as the broker
 # verified its publisher) is parked, never applied (chassis.events.producers).
 # infra/services.toml lists the same types; the chassis's system check holds them equal to
@@ -29,6 +30,7 @@ EVENTS_CONSUMED = {
     "stock.rejected": "catalog",
     "user.deactivated": "users",
     "user.reactivated": "users",
+    "user.erased": "users",
 }
 _common = common_settings(env, service="orders", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED)
 globals().update(_common)
@@ -53,11 +55,21 @@ SPECTACULAR_SETTINGS = spectacular(
 CELERY_BEAT_SCHEDULE = {
     **_common["CELERY_BEAT_SCHEDULE"],  # the outbox sweep, the purge of old event rows
     "idempotency-keys-purge": {"task": "orders.tasks.idempotency_keys_purge", "schedule": 3600},
+    # order emails the broker lost on their way to the worker (orders/emails.py)
+    "order-emails-sweep": {"task": "orders.tasks.order_emails_sweep", "schedule": 60},
 }
+
+# --- Email ----------------------------------------------------------------------------------
+# The buyer's emails about their orders (orders/emails.py), sent by the worker through
+# Django's SMTP backend: EMAIL_HOST/EMAIL_PORT (`make up`: its local SMTP sink).
+globals().update(email_settings(env))
 
 # --- Orders ---------------------------------------------------------------------------------
 # How long a stored Idempotency-Key answer is replayed (then the key may be reused).
 ORDERS_IDEMPOTENCY_TTL_SECONDS = env.int("ORDERS_IDEMPOTENCY_TTL_SECONDS", default=86_400)
+# Orders are taken from verified addresses only (the token's email_verified claim; 403
+# email-not-verified otherwise). Off only for local demos (`make up` turns it off).
+ORDERS_REQUIRE_VERIFIED_EMAIL = env.bool("ORDERS_REQUIRE_VERIFIED_EMAIL", default=True)
 
 
 def _amounts_by_currency(name: str, value: str) -> dict[str, Decimal]:

@@ -21,22 +21,49 @@ orders placed between it and the newer reactivation (by orders' clock: ``created
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from chassis.errors import DomainError
+from django.conf import settings
 from django.db import transaction
 from rest_framework import status as http
 
 from orders.models import OPEN_STATUSES, Account, Order
 
-__all__ = ["AccountDeactivated", "account_check_active", "account_lock", "account_status_apply"]
+__all__ = [
+    "AccountDeactivated",
+    "EmailNotVerified",
+    "account_check_active",
+    "account_check_verified",
+    "account_erasure_apply",
+    "account_lock",
+    "account_status_apply",
+]
 
 DEACTIVATED_REASON = "The account was deactivated."
+ERASED_REASON = "The account was erased."
+ERASED_EMAIL = "erased@erased.invalid"  # what an erased buyer's orders say (never mailed)
 
 
 class AccountDeactivated(DomainError):
     status = http.HTTP_403_FORBIDDEN
     code = "account-deactivated"
     title = "The account is deactivated."
+
+
+class EmailNotVerified(DomainError):
+    status = http.HTTP_403_FORBIDDEN
+    code = "email-not-verified"
+    title = "The account's email address is not verified."
+
+
+def account_check_verified(*, claims: dict[str, Any]) -> None:
+    """Raise EmailNotVerified unless the access token says the address is verified (its
+    ``email_verified`` claim, set by users-service) or ORDERS_REQUIRE_VERIFIED_EMAIL is off."""
+    if settings.ORDERS_REQUIRE_VERIFIED_EMAIL and claims.get("email_verified") is not True:
+        raise EmailNotVerified(
+            "Verify your email address (the link users-service mailed you) to place orders."
+        )
 
 
 def account_lock(*, user_id: str) -> Account:
@@ -76,3 +103,21 @@ def account_status_apply(*, user_id: str, active: bool, at: datetime) -> int:
     for order_id in ids:
         order_cancel(order_id=order_id, reason=DEACTIVATED_REASON)
     return len(ids)
+
+
+@transaction.atomic
+def account_erasure_apply(*, user_id: str, at: datetime) -> int:
+    """user.erased: the account is gone for good. Its open orders are cancelled (as for a
+    deactivation, each emits ``order.cancelled``) and every order of it keeps its lines and
+    amounts (the books) but no personal data: the buyer's address becomes
+    :data:`ERASED_EMAIL`. Idempotent (a second run finds nothing to change); returns how many
+    orders were anonymised."""
+    from orders.services import order_cancel  # services imports this module
+
+    account = account_lock(user_id=user_id)
+    account.is_active, account.changed_at = False, max(at, account.changed_at or at)
+    account.save(update_fields=["is_active", "changed_at"])
+    orders = Order.objects.filter(user_id=user_id)
+    for order_id in orders.filter(status__in=OPEN_STATUSES).values_list("id", flat=True):
+        order_cancel(order_id=order_id, reason=ERASED_REASON)
+    return orders.exclude(user_email=ERASED_EMAIL).update(user_email=ERASED_EMAIL)

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import selectors, services
+from orders.accounts import account_check_verified
 from orders.models import Order
 from orders.serializers import (
     OrderCancelInputSerializer,
@@ -112,7 +113,8 @@ class OrderCollectionApi(KnownQueryParameters, ListAPIView):
             **problem_response(
                 403,
                 "The account was deactivated (account-deactivated): its access token may "
-                "still be valid, but it places no more orders.",
+                "still be valid, but it places no more orders; or its email address is not "
+                "verified (email-not-verified: the token's email_verified claim).",
             ),
             **problem_response(
                 422,
@@ -138,6 +140,7 @@ class OrderCollectionApi(KnownQueryParameters, ListAPIView):
         data.is_valid(raise_exception=True)
         lines = [services.LineRequest(**line) for line in data.validated_data["lines"]]
         user = request.user
+        account_check_verified(claims=getattr(user, "claims", {}))
         result = services.order_place_idempotent(
             user_id=str(user.pk),
             key=key,

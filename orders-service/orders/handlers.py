@@ -38,6 +38,13 @@ def user_deactivated_cancel_orders(event: Envelope) -> None:
     )
 
 
+@event_handler("user.erased")
+def user_erased_anonymise_orders(event: Envelope) -> None:
+    """users-service erased an account: its open orders are cancelled and its orders keep no
+    personal data (the buyer's address becomes a placeholder; orders/accounts.py)."""
+    accounts.account_erasure_apply(user_id=event.payload["user_id"], at=event.occurred_at)
+
+
 @event_handler("user.reactivated")
 def user_reactivated_allow_orders(event: Envelope) -> None:
     """users-service reactivated an account: it may order again (unless a newer

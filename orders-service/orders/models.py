@@ -137,3 +137,29 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class OrderEmail(models.Model):
+    """The buyer's email about one status change of an order (orders/emails.py): written in
+    the transaction that changes the status, sent by the worker after commit, ``sent_at`` set
+    once the mail server took it. One per order and status, so a change that is replayed (a
+    redelivered event) never mails twice."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("created_at", "id")
+        constraints = (
+            models.UniqueConstraint(fields=["order", "status"], name="orders_email_once"),
+        )
+        indexes = (
+            models.Index(
+                fields=["created_at"], condition=Q(sent_at__isnull=True), name="email_unsent_key"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.status} email of order {self.order_id}"

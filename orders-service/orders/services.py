@@ -24,6 +24,7 @@ from rest_framework import status as http
 
 from orders import limits
 from orders.accounts import account_check_active
+from orders.emails import order_email_record
 from orders.models import IdempotencyKey, Order, OrderLine, Product, Status
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -55,6 +56,7 @@ class IdempotencyKeyReused(DomainError):
 def order_transition(*, order: Order, to: str, **changes: Any) -> None:
     """Move ``order`` (locked by the caller) to status ``to``, saving ``changes`` with it.
 
+    Records the buyer's email about the change (orders.emails), in the same transaction.
     Raises InvalidTransition when the status machine does not allow it:
     PENDING -> CONFIRMED | REJECTED | CANCELLED, CONFIRMED -> CANCELLED | SHIPPED.
     """
@@ -64,6 +66,7 @@ def order_transition(*, order: Order, to: str, **changes: Any) -> None:
     for name, value in changes.items():
         setattr(order, name, value)
     order.save(update_fields=["status", "updated_at", *changes])
+    order_email_record(order=order)  # the buyer hears of it, after commit (orders/emails.py)
 
 
 def order_lock(*, order_id: Any) -> Order | None:

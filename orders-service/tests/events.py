@@ -28,6 +28,7 @@ PRODUCERS = {
     "stock.rejected": "catalog",
     "user.deactivated": "users",
     "user.reactivated": "users",
+    "user.erased": "users",
 }
 
 

@@ -32,6 +32,7 @@ def test_the_contract_copies_are_the_producers_schemas_orders_consumes():
         "catalog/stock.rejected.v1.json",
         "catalog/stock.reserved.v1.json",
         "users/user.deactivated.v1.json",
+        "users/user.erased.v1.json",
         "users/user.reactivated.v1.json",
     ]
 

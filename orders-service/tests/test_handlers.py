@@ -56,6 +56,7 @@ def test_orders_handles_exactly_the_events_it_consumes():
             "stock.rejected",
             "user.deactivated",
             "user.reactivated",
+            "user.erased",
         }
     )
 

@@ -11,13 +11,15 @@ from chassis.conf import (
     rest_framework,
     spectacular,
 )
+from chassis.mail import email_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
-# Events: users publishes user.registered, user.deactivated and user.reactivated (schemas in
-# users/event_schemas) and consumes nothing yet. infra/services.toml lists the same types;
-# the chassis's system check holds them equal to the handlers (an app's handlers.py).
+# Events: users publishes user.registered, user.deactivated, user.reactivated and
+# user.erased (schemas in users/event_schemas) and consumes nothing yet. infra/services.toml
+# lists the same types; the chassis's system check holds them equal to the handlers (an app's
+# handlers.py).
 EVENTS_CONSUMED: dict[str, str] = {}
 _common = common_settings(
     env, service="users", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED, verifies_tokens=False
@@ -54,6 +56,11 @@ REST_FRAMEWORK = rest_framework(
         "register": env.str("THROTTLE_REGISTER", default="5/min"),
         "refresh": env.str("THROTTLE_REFRESH", default="30/min"),
         "password": env.str("THROTTLE_PASSWORD", default="5/min"),
+        # password reset and verification resend: per client address, and per address asked
+        "password-reset": env.str("THROTTLE_PASSWORD_RESET", default="5/min"),
+        "password-reset-account": env.str("THROTTLE_PASSWORD_RESET_ACCOUNT", default="3/hour"),
+        "verify-email": env.str("THROTTLE_VERIFY_EMAIL", default="10/min"),
+        "verify-email-account": env.str("THROTTLE_VERIFY_EMAIL_ACCOUNT", default="3/hour"),
     },
 )
 
@@ -96,13 +103,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Email ---------------------------------------------------------------------------------
-# The welcome email (users.tasks.user_welcome_email_send). The console backend writes mails
-# to the worker's output (local runs); deployments set the SMTP backend and its server.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=587)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Shop <no-reply@shop.example.com>")
+# The welcome, verification and password-reset emails (users/emails.py, sent by the worker)
+# through Django's SMTP backend: EMAIL_HOST/EMAIL_PORT (`make up`: its local SMTP sink).
+globals().update(email_settings(env))
+# The links in those emails: ACCOUNT_LINKS_BASE_URL + /reset-password?token=... and
+# /verify-email?token=... (the shop's pages, which post the token to the API).
+ACCOUNT_LINKS_BASE_URL = env.str("ACCOUNT_LINKS_BASE_URL", default="https://shop.example.com")
+# How long a password-reset link is valid (Django's PasswordResetTokenGenerator reads it), and
+# an email-verification link.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT_SECONDS", default=3 * 86_400)

@@ -41,6 +41,7 @@ def test_register_creates_an_active_account_with_a_lower_cased_email(api_client:
         "id": str(user.id),
         "email": "alice.liddell@example.com",
         "full_name": "Alice Liddell",
+        "email_verified": False,
         "is_active": True,
         "is_staff": False,
         "groups": [],

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from tests.conftest import HTTPS, bearer, issue_tokens
 from tests.factories import PASSWORD, UserFactory
 from tests.utils import assert_problem, row_counts
+from users import links
 from users.models import User
 
 JSON = "application/json"
@@ -82,6 +83,47 @@ ENDPOINTS = [
         authenticated=True,
         valid=lambda user: {"current_password": PASSWORD, "new_password": "a-New-secret-99"},
     ),
+    Endpoint(
+        "password-reset",
+        "post",
+        "/api/v1/auth/password-reset",
+        required=("email",),
+        valid=lambda user: {"email": user.email},
+    ),
+    Endpoint(
+        "password-reset-confirm",
+        "post",
+        "/api/v1/auth/password-reset/confirm",
+        required=("token", "new_password"),
+        valid=lambda user: {
+            "token": links.token_make(generator=links.PasswordResetTokens(), user=user),
+            "new_password": "a-New-secret-99",
+        },
+    ),
+    Endpoint(
+        "verify-email",
+        "post",
+        "/api/v1/auth/verify-email",
+        required=("token",),
+        valid=lambda user: {
+            "token": links.token_make(generator=links.VerificationTokens(), user=user)
+        },
+    ),
+    Endpoint(
+        "verify-email-resend",
+        "post",
+        "/api/v1/auth/verify-email/resend",
+        required=("email",),
+        valid=lambda user: {"email": user.email},
+    ),
+    Endpoint(
+        "erase",
+        "delete",
+        "/api/v1/users/me",
+        required=("password",),
+        authenticated=True,
+        valid=lambda user: {"password": PASSWORD},
+    ),
 ]
 MAX_LENGTHS = {
     "email": 254,
@@ -90,6 +132,7 @@ MAX_LENGTHS = {
     "new_password": 128,
     "full_name": 150,
     "refresh": 4096,
+    "token": 200,
 }
 
 

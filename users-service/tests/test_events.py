@@ -72,8 +72,9 @@ def test_registering_queues_the_welcome_email_after_commit(django_capture_on_com
     with django_capture_on_commit_callbacks() as callbacks:
         user = services.user_register(email="carol@example.com", password=PASSWORD)
 
-    # The outbox relay and the welcome email, both after commit (neither executed here).
-    assert len(callbacks) == 2
+    # The outbox relay, the welcome and the verification emails, all after commit (none
+    # executed here).
+    assert len(callbacks) == 3
     assert user.welcome_email_sent_at is None
 
 

@@ -1,5 +1,6 @@
-"""Hostile input on the account list, registration and the admin changelist: below 500, in
-the error shape (the chassis's suite: chassis.hostile); its endpoints are declared here."""
+"""Hostile input on the account list, registration, the mailed links, erasure and the admin
+changelist: below 500, in the error shape (the chassis's suite: chassis.hostile); its
+endpoints are declared here."""
 
 from __future__ import annotations
 
@@ -35,6 +36,26 @@ class TestHostileInput(HostileInputSuite):
             client="api_client",
             method="POST",
             body={"email": "new@example.com", "password": PASSWORD},
+        ),
+        *(
+            Endpoint(name, path, client="api_client", method="POST", body=body)
+            for name, path, body in (
+                ("password-reset", "/api/v1/auth/password-reset", {"email": "a@example.com"}),
+                (
+                    "password-reset-confirm",
+                    "/api/v1/auth/password-reset/confirm",
+                    {"token": "0" * 32 + ".x-y", "new_password": PASSWORD},
+                ),
+                ("verify-email", "/api/v1/auth/verify-email", {"token": "0" * 32 + ".x-y"}),
+                ("verify-resend", "/api/v1/auth/verify-email/resend", {"email": "a@example.com"}),
+            )
+        ),
+        Endpoint(
+            "erase",
+            "/api/v1/users/me",
+            client="staff_api",
+            method="DELETE",
+            body={"password": "not-the-password"},
         ),
         Endpoint(
             "user-admin",

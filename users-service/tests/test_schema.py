@@ -25,8 +25,12 @@ API_PATHS = {
     "/api/v1/auth/token": {"post"},
     "/api/v1/auth/token/refresh": {"post"},
     "/api/v1/auth/logout": {"post"},
+    "/api/v1/auth/password-reset": {"post"},
+    "/api/v1/auth/password-reset/confirm": {"post"},
+    "/api/v1/auth/verify-email": {"post"},
+    "/api/v1/auth/verify-email/resend": {"post"},
     "/api/v1/users/": {"get"},
-    "/api/v1/users/me": {"get", "patch"},
+    "/api/v1/users/me": {"get", "patch", "delete"},
     "/api/v1/users/me/password": {"post"},
     "/api/v1/users/{user_id}": {"get"},
     "/api/v1/users/{user_id}/deactivate": {"post"},
@@ -37,6 +41,10 @@ PUBLIC = {
     "/api/v1/auth/token",
     "/api/v1/auth/token/refresh",
     "/api/v1/auth/logout",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/verify-email/resend",
 }
 
 
@@ -80,7 +88,7 @@ def test_every_api_route_of_the_urlconf_is_in_the_schema(schema: dict[str, Any])
 
 def test_protected_operations_document_401_with_the_problem_schema(schema: dict[str, Any]):
     protected = [(p, m, op) for p, m, op in operations(schema) if p not in PUBLIC]
-    assert len(protected) == 6
+    assert len(protected) == 7
     for path, method, operation in protected:
         assert operation["security"] == [{"jwtAuth": []}], (path, method)
         response = operation["responses"]["401"]
@@ -101,7 +109,7 @@ def test_public_operations_need_no_credentials(schema: dict[str, Any]):
 
 def test_write_operations_document_400_and_413(schema: dict[str, Any]):
     writes = [(p, m, op) for p, m, op in operations(schema) if m in ("post", "patch", "put")]
-    assert len(writes) == 7
+    assert len(writes) == 11
     for _path, _method, operation in writes:
         for code in ("400", "413"):
             content = operation["responses"][code]["content"]
@@ -124,6 +132,11 @@ def test_throttled_operations_document_429(schema: dict[str, Any]):
         "/api/v1/auth/token",
         "/api/v1/auth/token/refresh",
         "/api/v1/auth/logout",
+        "/api/v1/auth/password-reset",
+        "/api/v1/auth/password-reset/confirm",
+        "/api/v1/auth/verify-email",
+        "/api/v1/auth/verify-email/resend",
+        "/api/v1/users/me",  # its DELETE takes the password
         "/api/v1/users/me/password",
     }
 
@@ -191,3 +204,18 @@ def test_swagger_ui_is_served_with_self_hosted_assets(collected_static: Path):
         served = client.get(asset)
         assert served.status_code == 200, asset
         b"".join(served.streaming_content)
+
+
+def test_link_endpoints_document_their_bad_token_400(schema: dict[str, Any]):
+    for path in ("/api/v1/auth/password-reset/confirm", "/api/v1/auth/verify-email"):
+        response = schema["paths"][path]["post"]["responses"]["400"]
+        assert response["content"] == {"application/problem+json": {"schema": PROBLEM_REF}}
+        assert "invalid-token" in response["description"]
+
+
+def test_erasing_documents_its_body_and_204(schema: dict[str, Any]):
+    operation = schema["paths"]["/api/v1/users/me"]["delete"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert (body["required"], body["additionalProperties"]) == (["password"], False)
+    assert "204" in operation["responses"]

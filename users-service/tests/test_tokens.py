@@ -74,6 +74,7 @@ def test_access_token_verifies_against_the_published_jwks(api_client: APIClient)
         "sub",
         "iss",
         "email",
+        "email_verified",
         "name",
         "is_staff",
         "is_superuser",

@@ -41,6 +41,7 @@ def user_json(user: User) -> dict[str, Any]:
         "id": str(user.id),
         "email": user.email,
         "full_name": user.full_name,
+        "email_verified": user.email_verified,
         "is_active": user.is_active,
         "is_staff": user.is_staff,
         "groups": sorted(user.groups.values_list("name", flat=True)),

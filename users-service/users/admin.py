@@ -8,7 +8,7 @@ from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, U
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from users import services
+from users import erasure, services, verification
 from users.models import User
 
 
@@ -50,12 +50,14 @@ class UserAdmin(DjangoUserAdmin):
         "last_login",
         "password_changed_at",
         "welcome_email_sent_at",
+        "email_verified",
+        "erased_at",
     )
     filter_horizontal = ("groups", "user_permissions")
     date_hierarchy = "date_joined"
-    actions = ("deactivate_users",)
+    actions = ("deactivate_users", "erase_users")
     fieldsets = (
-        (None, {"fields": ("id", "email", "password")}),
+        (None, {"fields": ("id", "email", "email_verified", "password")}),
         ("Profile", {"fields": ("full_name",)}),
         (
             "Permissions",
@@ -69,6 +71,7 @@ class UserAdmin(DjangoUserAdmin):
                     "last_login",
                     "password_changed_at",
                     "welcome_email_sent_at",
+                    "erased_at",
                 )
             },
         ),
@@ -85,9 +88,18 @@ class UserAdmin(DjangoUserAdmin):
             done += 1
         self.message_user(request, f"{done} account(s) deactivated.")
 
+    @admin.action(description="Erase selected accounts (anonymised, as the owner's request)")
+    def erase_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = 0
+        for user in queryset.filter(erased_at__isnull=True).exclude(pk=request.user.pk):  # type: ignore[misc]
+            done += erasure.user_erasure_apply(user=user)
+        self.message_user(request, f"{done} account(s) erased.")
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         was_active = User.objects.filter(pk=obj.pk, is_active=True).exists() if change else None
         super().save_model(request, obj, form, change)
+        if change and "email" in form.changed_data:  # a new address is unverified
+            verification.email_change_apply(user=obj)
         if was_active and not obj.is_active:  # unchecked "active": as user_deactivate does
             services.user_deactivation_apply(user=obj)
         elif was_active is False and obj.is_active:  # ticked again: the account is back

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from chassis.openapi import problem_response
+from chassis.openapi import AutoSchema, problem_response
 from chassis.pagination import CursorPagination
 from chassis.query import KnownQueryParameters
 from chassis.throttling import AccountRateThrottle, AddressRateThrottle, ScopedRateThrottle
@@ -18,10 +18,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from users import selectors, services
+from users import erasure, selectors, services
 from users.keys import keyring
 from users.models import User
 from users.serializers import (
+    EraseInputSerializer,
     JwksSerializer,
     MeInputSerializer,
     PasswordChangeInputSerializer,
@@ -155,7 +156,27 @@ class SigningKeyCollectionApi(PublicAuthApi):
         return Response(keyring().jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
+class BodyDeleteSchema(AutoSchema):
+    """Documents the request body of a DELETE (drf-spectacular documents those of POST, PUT
+    and PATCH only): erasing my account takes my password."""
+
+    def _get_request_body(self, direction: Any = "request") -> Any:
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
 class MeDetailApi(KnownQueryParameters, APIView):
+    schema = BodyDeleteSchema()
+    throttle_scope = "password"  # DELETE only: it takes the password (get_throttles)
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [ScopedRateThrottle()] if self.request.method == "DELETE" else []
+
     @extend_schema(responses={200: UserOutputSerializer}, summary="My account", tags=["users"])
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
@@ -171,6 +192,18 @@ class MeDetailApi(KnownQueryParameters, APIView):
         data.is_valid(raise_exception=True)
         user = services.user_update(user=_account(request), data=data.validated_data)
         return Response(UserOutputSerializer(user).data)
+
+    @extend_schema(
+        request=EraseInputSerializer,
+        responses={204: None, **problem_response(400, "Invalid input (a wrong password).")},
+        summary="Erase my account: anonymised, no login; orders keep no personal data of it",
+        tags=["users"],
+    )
+    def delete(self, request: Request) -> Response:
+        data = EraseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        erasure.user_erase(user=_account(request), password=data.validated_data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PasswordChangeApi(KnownQueryParameters, APIView):

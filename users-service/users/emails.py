@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.core.mail import send_mail
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from users import links
 from users.models import User
 
 WELCOME_SUBJECT = "Welcome to the shop"
@@ -46,4 +49,61 @@ def welcome_email_send(*, user_id: UUID | str) -> bool:
     )
     user.welcome_email_sent_at = timezone.now()
     user.save(update_fields=["welcome_email_sent_at"])
+    return True
+
+
+PASSWORD_RESET_SUBJECT = "Reset your password"  # noqa: S105 - a subject line
+VERIFY_EMAIL_SUBJECT = "Confirm your email address"
+
+
+def _send(*, user: User, subject: str, template: str, context: dict[str, object]) -> None:
+    """Send ``users/emails/<template>.txt`` with its ``.html`` alternative to ``user``."""
+    context = {"name": user.get_short_name(), "email": user.email, **context}
+    message = EmailMultiAlternatives(
+        subject, render_to_string(f"users/emails/{template}.txt", context), to=[user.email]
+    )
+    html = render_to_string(f"users/emails/{template}.html", context)
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def _mailable(email: str) -> User | None:
+    """The active, not erased account at ``email`` (its normal form), if any."""
+    key = User.objects.normalize_email(email)
+    return User.objects.filter(email=key, is_active=True, erased_at__isnull=True).first()
+
+
+def password_reset_email_send(*, email: str) -> bool:
+    """Mail a password-reset link to the account at ``email``; True when sent. Nothing is sent
+    for an unknown, inactive or erased account, or one whose password login staff disabled
+    (an unusable password): the API answered the same either way (no enumeration)."""
+    user = _mailable(email)
+    if user is None or not user.has_usable_password():
+        return False
+    token = links.token_make(generator=links.PasswordResetTokens(), user=user)
+    _send(
+        user=user,
+        subject=PASSWORD_RESET_SUBJECT,
+        template="password_reset",
+        context={
+            "link": links.link(page="reset-password", token=token),
+            "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+        },
+    )
+    return True
+
+
+def verification_email_send(*, email: str) -> bool:
+    """Mail an email-verification link to the account at ``email``; True when sent. Nothing is
+    sent when there is no such active account or its address is already verified."""
+    user = _mailable(email)
+    if user is None or user.email_verified:
+        return False
+    token = links.token_make(generator=links.VerificationTokens(), user=user)
+    _send(
+        user=user,
+        subject=VERIFY_EMAIL_SUBJECT,
+        template="verify_email",
+        context={"link": links.link(page="verify-email", token=token)},
+    )
     return True

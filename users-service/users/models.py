@@ -64,6 +64,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     welcome_email_sent_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Set once the welcome email was sent."
     )
+    email_verified = models.BooleanField(
+        default=False,
+        help_text="The owner proved the address (a verification or password-reset link).",
+    )
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the account was erased: anonymised, no login (users.erasure).",
+    )
 
     objects = UserManager()
 

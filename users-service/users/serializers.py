@@ -41,6 +41,31 @@ class PasswordChangeInputSerializer(InputSerializer):
     new_password = _password()
 
 
+class AddressInputSerializer(InputSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+def _link_token() -> serializers.CharField:
+    return serializers.CharField(max_length=200, help_text="The token of the mailed link.")
+
+
+class PasswordResetConfirmInputSerializer(InputSerializer):
+    token = _link_token()
+    new_password = _password()
+
+
+class VerifyEmailInputSerializer(InputSerializer):
+    token = _link_token()
+
+
+class EraseInputSerializer(InputSerializer):
+    password = _password()
+
+
+class AcceptedOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 # --- output --------------------------------------------------------------------------------
 
 
@@ -55,6 +80,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "id",
             "email",
             "full_name",
+            "email_verified",
             "is_active",
             "is_staff",
             "groups",

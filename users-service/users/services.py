@@ -18,7 +18,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from users.models import User
-from users.tasks import user_welcome_email_enqueue
+from users.tasks import account_email_enqueue, user_welcome_email_enqueue
 from users.tokens import RefreshToken, access_claims, password_stamp
 
 
@@ -61,9 +61,9 @@ def _validate_password(password: str, user: User, field: str) -> None:
 @transaction.atomic
 def user_register(*, email: str, password: str, full_name: str = "") -> User:
     """Create an active, non-staff account; publishes ``user.registered`` in the same
-    transaction and queues the welcome email after commit. Raises InvalidInput (taken email,
-    weak password). The address is stored in its normal form; one whose normal form is
-    another account's is taken (see users.models)."""
+    transaction and queues the welcome and verification emails after commit. Raises
+    InvalidInput (taken email, weak password). The address is stored in its normal form; one
+    whose normal form is another account's is taken (see users.models)."""
     email = User.objects.normalize_email(email)
     user = User(email=email, full_name=full_name)
     _validate_password(password, user, "password")
@@ -83,6 +83,7 @@ def user_register(*, email: str, password: str, full_name: str = "") -> User:
     )
     user_id = str(user.pk)
     transaction.on_commit(lambda: user_welcome_email_enqueue(user_id))
+    transaction.on_commit(lambda: account_email_enqueue("verification", email))
     return user
 
 

@@ -1,7 +1,8 @@
 """Access and refresh tokens: simplejwt's token classes, signed by the key ring with a ``kid``.
 
 Claims of an access token: ``token_type``, ``exp``, ``iat``, ``jti``, ``iss``, ``sub`` (user
-id), ``email``, ``name``, ``is_staff``, ``groups``, ``pwd_at`` (see :func:`password_stamp`).
+id), ``email``, ``email_verified`` (orders takes orders from verified addresses only),
+``name``, ``is_staff``, ``groups``, ``pwd_at`` (see :func:`password_stamp`).
 Refresh tokens carry only ``sub``: every refresh mints the access claims again from the
 database, so a user who lost staff rights or was deactivated does not keep them through
 refreshes.
@@ -80,6 +81,7 @@ def access_claims(user: Any) -> dict[str, Any]:
     """The identity claims resource services read (see chassis.auth.TokenUser)."""
     return {
         "email": user.email,
+        "email_verified": user.email_verified,
         "name": user.full_name,
         "is_staff": user.is_staff,
         "is_superuser": user.is_superuser,

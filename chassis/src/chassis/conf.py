@@ -23,7 +23,8 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
 ``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
-``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``.
+``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``. A service
+that sends mail adds chassis.mail's ``email_settings``.
 """
 
 from __future__ import annotations

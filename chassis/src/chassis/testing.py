@@ -98,6 +98,7 @@ def access_claims(**overrides: Any) -> dict[str, Any]:
         "iss": "users",
         "sub": "42",
         "email": "ada@example.com",
+        "email_verified": True,
         "name": "Ada Lovelace",
         "is_staff": False,
         "groups": ["buyers"],
