@@ -106,8 +106,8 @@ def containers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     var = tmp_path_factory.mktemp("var-containers")
     prefix = f"systest_{secrets.token_hex(3)}_"
     ports = {name: free_port() for name in REGISTRY}
-    gateway_port, status_port = free_port(), free_port()
-    env = system_test_env(var, prefix, ports, gateway_port, status_port)
+    gateway_port, status_port, smtp_port = free_port(), free_port(), free_port()
+    env = system_test_env(var, prefix, ports, gateway_port, status_port, smtp_port)
     log = var / "platform.log"
     names = Containers(var)
     with log.open("w") as out:
