@@ -22,6 +22,8 @@ EVENTS_CONSUMED = {"order.placed": "orders", "order.cancelled": "orders"}
 _common = common_settings(
     env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
 )
+# What each users-service group may do here: catalog/roles.py (chassis.roles).
+_common["CHASSIS"]["ROLES"] = {"GROUP_PERMISSIONS": "catalog.roles.GROUP_PERMISSIONS"}
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "django.contrib.postgres", "chassis.events", "catalog"]

@@ -22,6 +22,8 @@ EVENTS_CONSUMED: dict[str, str] = {}
 _common = common_settings(
     env, service="users", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED, verifies_tokens=False
 )
+# What each users-service group may do here: users/roles.py (chassis.roles).
+_common["CHASSIS"]["ROLES"] = {"GROUP_PERMISSIONS": "users.roles.GROUP_PERMISSIONS"}
 globals().update(_common)
 
 INSTALLED_APPS = [

@@ -77,7 +77,10 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
     )
 
-    @admin.action(description="Deactivate selected accounts (revokes their refresh tokens)")
+    @admin.action(
+        description="Deactivate selected accounts (revokes their refresh tokens)",
+        permissions=["change"],
+    )
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         done = 0
         for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):  # type: ignore[misc]

@@ -23,7 +23,8 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
 ``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
-``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``.
+``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``,
+``SSO_RECHECK_SECONDS``, ``SSO_HARD_LIMIT_SECONDS`` (resource services: chassis.sso).
 """
 
 from __future__ import annotations
@@ -227,6 +228,8 @@ def _chassis(
                 env.str("USERS_TOKEN_URL", default=""),
                 local=f"{_LOCAL_USERS}{_TOKEN_PATH}",
             ),
+            "RECHECK_SECONDS": env.int("SSO_RECHECK_SECONDS", default=60),
+            "HARD_LIMIT_SECONDS": env.int("SSO_HARD_LIMIT_SECONDS", default=900),
         }
     return chassis
 
