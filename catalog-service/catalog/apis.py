@@ -16,9 +16,9 @@ from chassis.keyset import KeysetPaginator, Page
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
 from chassis.permissions import is_staff
-from chassis.roles import HasRole, HasRoleOrReadOnly
 from chassis.query import PAGE_PARAMETERS, KnownQueryParameters
 from chassis.responses import json_response
+from chassis.roles import HasRole, HasRoleOrReadOnly
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer

@@ -25,7 +25,7 @@ ERRORS = {
     ("/api/v1/orders/", "get"): {"400", "401"},
     ("/api/v1/orders/", "post"): {"400", "401", "403", "413", "422", "429"},
     ("/api/v1/orders/{order_id}", "get"): {"400", "401", "404"},
-    ("/api/v1/orders/{order_id}/cancel", "post"): {"400", "401", "404", "409", "413"},
+    ("/api/v1/orders/{order_id}/cancel", "post"): {"400", "401", "403", "404", "409", "413"},
     ("/api/v1/orders/{order_id}/ship", "post"): {"400", "401", "403", "404", "409", "413"},
 }
 

@@ -1,8 +1,8 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 from django.contrib.admin import apps as admin_apps
+from django.db.models.signals import post_migrate
 
 __all__ = ["AdminConfig", "ChassisConfig"]
 

@@ -3,8 +3,9 @@
 :class:`AutoSchema` adds the problem-document responses derived from the view itself:
 400 and 413 where there is a request body, 400 where the query string is checked
 (:mod:`chassis.query`) or paginated, 401 where authentication is possible, 403 where a
-permission beyond "authenticated" applies (naming the roles it needs, chassis.roles), 404 where the path has parameters, 429 where the
-view is throttled. An ``@extend_schema(responses=...)`` entry for a code wins.
+permission beyond "authenticated" applies (naming the roles it needs, chassis.roles),
+404 where the path has parameters, 429 where the view is throttled.
+An ``@extend_schema(responses=...)`` entry for a code wins.
 """
 
 from __future__ import annotations

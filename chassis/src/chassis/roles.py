@@ -6,14 +6,16 @@ says in code what each group may do in it, in one place, its ``<app>/roles.py``:
 
 * ``GROUP_PERMISSIONS``: the Django model permissions of each group in its admin
   (``{"catalog-editors": ["catalog.change_product", ...]}``), named in the service's settings
-  by its dotted path: ``CHASSIS["ROLES"]["GROUP_PERMISSIONS"] = "catalog.roles.GROUP_PERMISSIONS"``. :func:`group_permissions_sync` makes the local
+  by its dotted path (``CHASSIS["ROLES"]["GROUP_PERMISSIONS"]``).
+  :func:`group_permissions_sync` makes the local
   groups hold exactly those, after every ``migrate`` (so ``prepare`` and the test databases
   get them) and on demand (``manage.py roles_sync``). The admin's shadow users are put in the
   local groups named like their users-service groups (chassis.sso).
 * the roles its staff endpoints need: ``permission_classes = (HasRole.of(EDITORS),)``. A
   superuser has every role; any other account needs ``is_staff`` *and* one of the groups:
-  ``is_staff`` alone grants nothing. A refusal is the one 403 problem document, and the
-  endpoint's OpenAPI 403 names the roles (chassis.openapi).
+  ``is_staff`` alone grants nothing (nor does ``is_superuser`` without ``is_staff``). A
+  refusal is the one 403 problem document, and the endpoint's OpenAPI 403 names the roles
+  (chassis.openapi).
 """
 
 from __future__ import annotations
@@ -61,12 +63,12 @@ def user_groups(user: Any) -> frozenset[str]:
 
 
 def has_role(user: Any, roles: Iterable[str]) -> bool:
-    """Signed in, active, and superuser, or staff in one of ``roles``."""
+    """Signed in, active, staff, and superuser or in one of ``roles``."""
     if not (user and user.is_authenticated and getattr(user, "is_active", False)):
         return False
-    if getattr(user, "is_superuser", False):
-        return True
-    return bool(getattr(user, "is_staff", False) and user_groups(user) & set(roles))
+    if not getattr(user, "is_staff", False):
+        return False
+    return bool(getattr(user, "is_superuser", False) or user_groups(user) & set(roles))
 
 
 class HasRole(BasePermission):
@@ -76,7 +78,7 @@ class HasRole(BasePermission):
 
     @classmethod
     def of(cls, *roles: str) -> type[HasRole]:
-        """This permission for ``roles`` (``HasRole.of(CATALOG_EDITORS)``)."""
+        """The permission for ``roles`` (``HasRole.of(CATALOG_EDITORS)``)."""
         return type(f"{cls.__name__}Of", (cls,), {"roles": roles})
 
     def describe(self) -> str:

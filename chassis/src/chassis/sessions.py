@@ -1,8 +1,9 @@
 """Admin sessions that follow users-service (single sign-on, chassis.sso).
 
 A staff member signed in to catalog's (or orders') admin through users-service keeps, in the
-server-side session, the refresh token users-service gave at login. :class:`SessionRecheckMiddleware`
-uses it at most every ``CHASSIS["SSO"]["RECHECK_SECONDS"]`` per session: users-service
+server-side session, the refresh token users-service gave at login.
+:class:`SessionRecheckMiddleware` uses it at most every ``CHASSIS["SSO"]["RECHECK_SECONDS"]``
+per session: users-service
 refreshes it only for an active account whose password did not change, and the new access
 token carries the account's current staff flags and groups, copied onto the shadow user. So
 within that interval an account deactivated, demoted or removed from a group in users-service
