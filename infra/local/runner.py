@@ -535,6 +535,9 @@ def summary(env: dict[str, str]) -> None:
     direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
     print(f"Demo staff account: admin@example.com / {password}")
+    roles = sorted((VAR / "demo-accounts").glob("*@*"))  # users-service's ensure_demo_roles
+    for path in roles:
+        print(f"  role account: {path.name} / {path.read_text().strip()}")
     print("Ctrl-C stops everything.")
     print("=" * 72 + "\n", flush=True)
 

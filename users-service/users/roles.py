@@ -18,3 +18,11 @@ GROUP_PERMISSIONS: dict[str, list[str]] = {
 # The API: roles of the staff endpoints (chassis.roles.HasRole; superusers always).
 READERS = (SUPPORT,)  # the accounts list and detail
 MANAGERS: tuple[str, ...] = ()  # deactivating an account: superusers only
+
+# `make up`'s demo staff, one per role (users/management/commands/ensure_demo_roles.py):
+# email -> (group, name).
+DEMO_ACCOUNTS = {
+    "catalog-editor@example.com": (CATALOG_EDITORS, "Demo Catalog Editor"),
+    "order-manager@example.com": (ORDER_MANAGERS, "Demo Order Manager"),
+    "support@example.com": (SUPPORT, "Demo Support"),
+}
