@@ -80,7 +80,8 @@ PLATFORM_ID = hashlib.sha256(str(VAR).encode()).hexdigest()[:8]
 HOST = "127.0.0.1"
 GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
-SYSTEM_PACKAGES = {"haproxy": "haproxy", "deck": "deck"}  # command -> Debian package
+# command -> Debian package (chromium: the browser tests drive it through Playwright)
+SYSTEM_PACKAGES = {"haproxy": "haproxy", "deck": "deck", "chromium": "chromium"}
 # Packages are installed with their bytecode compiled: where PYTHONDONTWRITEBYTECODE is set (as
 # on CI machines) nothing else writes it, and every process start (manage.py, gunicorn, each
 # worker) compiled ~1100 modules again: about 2 s of CPU each. Changing this reinstalls.
