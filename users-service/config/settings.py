@@ -24,6 +24,7 @@ _common = common_settings(
 )
 # What each users-service group may do here: users/roles.py (chassis.roles).
 _common["CHASSIS"]["ROLES"] = {"GROUP_PERMISSIONS": "users.roles.GROUP_PERMISSIONS"}
+_common["CHASSIS"]["BACKOFFICE"]["ATTENTION"] = "users.admin.attention"
 globals().update(_common)
 
 INSTALLED_APPS = [

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.test import APIClient
@@ -206,13 +207,19 @@ def test_deactivate_action_deactivates_and_revokes_refresh_tokens(admin: Client,
         {
             "action": "deactivate_users",
             "_selected_action": [str(u.pk) for u in (*targets, superuser)],
+            "confirm": "yes",  # on the action's confirmation page (chassis.backoffice)
         },
         follow=True,
     )
 
     assert response.status_code == 200
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["2 account(s) deactivated."]
+    assert messages == [
+        "2 account(s) deactivated.",
+        f"{superuser}: Staff cannot deactivate their own account.",
+    ]
+    logged = LogEntry.objects.order_by("object_id").values_list("object_id", "action_flag")
+    assert list(logged) == sorted((str(u.pk), CHANGE) for u in targets)
     for target in targets:
         target.refresh_from_db()
         assert target.is_active is False

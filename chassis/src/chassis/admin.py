@@ -152,6 +152,19 @@ class AdminSite(admin.AdminSite):
 
     login_form = LoginForm
 
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        """Every page's context, with the back office's header links (chassis.backoffice)."""
+        from chassis.backoffice import backoffice_links
+
+        return {**super().each_context(request), "backoffice_links": backoffice_links(request)}
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The index, with what needs attention here (chassis.backoffice)."""
+        from chassis.backoffice import attention_panels
+
+        extra = {"attention": attention_panels(request), **(extra_context or {})}
+        return super().index(request, extra_context=extra)
+
     def has_permission(self, request: HttpRequest) -> bool:
         """Active staff with at least one permission in this service, or a superuser
         (chassis.roles): a staff member whose roles give nothing here is refused at the door

@@ -24,7 +24,8 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
 ``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``,
-``SSO_RECHECK_SECONDS``, ``SSO_HARD_LIMIT_SECONDS`` (resource services: chassis.sso).
+``SSO_RECHECK_SECONDS``, ``SSO_HARD_LIMIT_SECONDS`` (resource services: chassis.sso),
+``BACKOFFICE_ADMINS`` (chassis.backoffice).
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ def _chassis(
     chassis: dict[str, Any] = {
         "SERVICE_NAME": service,
         "TRUSTED_PROXIES": proxies,
+        "BACKOFFICE": {
+            "ADMINS": env.list("BACKOFFICE_ADMINS", default=["users", "catalog", "orders"])
+        },
         "EVENTS": {
             "SCHEMAS_DIR": base_dir / service / "event_schemas",
             "CONSUMES": _consumed(events_consumed),

@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     },
     # chassis.roles: {group: ["app_label.codename", ...]}, synced after every migrate.
     "ROLES": {"GROUP_PERMISSIONS": {}},
+    # chassis.backoffice: the admins linked in every admin's header (``/admin/<name>/``), and
+    # the dotted path of the function listing this admin's "needs attention" panels.
+    "BACKOFFICE": {"ADMINS": [], "ATTENTION": None},
     # chassis.health: /readyz's background broker check (0: never).
     "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
 }
