@@ -25,15 +25,15 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import EVENTUALLY, HTTP_TIMEOUT, ROOT, RUNNER, Platform, wait_products_known
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's (bootstrap installs it); Playwright's download is not used
+from conftest import EVENTUALLY, HTTP_TIMEOUT, ROOT, RUNNER, Platform, wait_products_known
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (bootstrap installs it), not a Playwright download
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

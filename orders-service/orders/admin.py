@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from chassis.admin import ReadOnlyAdminMixin
 from chassis.backoffice import Panel, confirmed_action, short_uuid
@@ -16,7 +15,6 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Account, Order, OrderLine, Product
-
 
 STUCK_AFTER = timedelta(minutes=1)  # a saga answers within seconds: PENDING longer is stuck
 

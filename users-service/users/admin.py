@@ -14,7 +14,6 @@ from django.utils import timezone
 from users import services
 from users.models import User
 
-
 RECENT = timedelta(days=7)
 
 
