@@ -33,7 +33,7 @@ from playwright.sync_api import sync_playwright
 
 from conftest import EVENTUALLY, HTTP_TIMEOUT, ROOT, RUNNER, Platform, wait_products_known
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's (bootstrap installs it), not a Playwright download
+CHROMIUM = "/usr/bin/chromium"  # Debian's (bootstrap installs it), never a Playwright download
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
