@@ -84,7 +84,7 @@ def test_the_sync_makes_each_group_hold_exactly_its_permissions():
 
 @pytest.mark.django_db
 def test_an_unknown_permission_is_refused_and_grants_nothing():
-    with pytest.raises(LookupError, match="Unknown permission 'chassis_events.fly'"):
+    with pytest.raises(LookupError, match=r"Unknown permission 'chassis_events\.fly'"):
         group_permissions_sync(
             group_permissions={"support": ["chassis_events.view_parkedevent", "chassis_events.fly"]}
         )
