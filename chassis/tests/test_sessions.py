@@ -93,6 +93,22 @@ def test_a_removed_group_is_lost_at_the_next_check(identity):
     }
 
 
+def test_a_concurrent_request_of_the_session_does_not_check_again(identity):
+    """It loaded the session before the first check saved the rotated token: presenting the
+    old one would be refused (401) and end a session that is fine."""
+    request = again(signed_in(identity))
+    request.session.save()  # a session key: what the lock is per
+    start = request.session[SESSION_KEY]["checked_at"]
+    stale = dict(request.session[SESSION_KEY])
+
+    assert session_recheck(request, now=start + RECHECK) is True
+    request.session[SESSION_KEY] = stale  # the concurrent request's copy of the session
+    assert session_recheck(request, now=start + RECHECK) is True
+
+    assert identity.refreshes == 1
+    assert again(request).user.is_authenticated is True
+
+
 def test_a_deactivated_account_is_signed_out(identity):
     request = again(signed_in(identity))
     start = request.session[SESSION_KEY]["checked_at"]

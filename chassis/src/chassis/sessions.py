@@ -22,6 +22,7 @@ refresh token) are left alone.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import urllib.error
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import logout
+from django.core.cache import cache
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.http import HttpRequest, HttpResponse
 
@@ -72,6 +74,11 @@ def session_recheck(request: HttpRequest, *, now: float) -> bool:
     conf = chassis_settings.SSO
     if not state or now - state["checked_at"] < conf["RECHECK_SECONDS"]:
         return True
+    # One re-check per session at a time: a refresh rotates the token, so a concurrent request
+    # of the same session (loaded before this one saves the new token) would present the old
+    # one, be refused, and end a session that is fine. It skips, keeping the rights it has.
+    if _checking_elsewhere(request, now=now, hold=max(1, min(conf["RECHECK_SECONDS"], 30))):
+        return True
     try:
         pair = _post(
             auth_url("refresh"), {"refresh": state["refresh"]}, client_ip=client_address(request)
@@ -90,6 +97,22 @@ def session_recheck(request: HttpRequest, *, now: float) -> bool:
     shadow_user_sync(claims)
     request.session[SESSION_KEY] = {"refresh": pair.get("refresh"), "checked_at": now, "ok_at": now}
     return True
+
+
+def _checking_elsewhere(request: HttpRequest, *, now: float, hold: float) -> bool:
+    """True when another request of this session started a re-check less than ``hold``
+    seconds ago; else this one takes the turn."""
+    session_key = request.session.session_key
+    if not session_key:
+        return False
+    key = f"chassis:sso-recheck:{hashlib.sha256(session_key.encode()).hexdigest()}"
+    if cache.add(key, now, timeout=int(hold)):
+        return False
+    started = cache.get(key)
+    if isinstance(started, (int, float)) and now - started < hold:
+        return True
+    cache.set(key, now, timeout=int(hold))
+    return False
 
 
 def _unreachable(request: HttpRequest, state: dict[str, Any], *, now: float, error: str) -> bool:
