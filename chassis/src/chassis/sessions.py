@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import logout
-from django.core.cache import cache
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
 from chassis.addresses import client_address
