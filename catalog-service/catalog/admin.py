@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from chassis.admin import ReadOnlyAdminMixin
+from chassis.backoffice import Panel, confirmed_action, short_uuid
 from chassis.errors import DomainError
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -60,6 +62,36 @@ class ProductForm(forms.ModelForm):
         return data
 
 
+def attention(request: HttpRequest) -> list[Panel]:
+    """The catalog admin's "needs attention": active products at or below the low-stock
+    threshold (CATALOG_LOW_STOCK)."""
+    low = Product.objects.filter(is_active=True, stock__lte=settings.CATALOG_LOW_STOCK).count()
+    title = f"Products at or below {settings.CATALOG_LOW_STOCK} in stock"
+    return [Panel(title, low, "catalog/product/?low_stock=yes&is_active__exact=1")]
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "low_stock"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", f"At or below {settings.CATALOG_LOW_STOCK}")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        if self.value() == "yes":
+            return queryset.filter(stock__lte=settings.CATALOG_LOW_STOCK)
+        return queryset
+
+
+class StockAdjustForm(forms.Form):
+    """The "adjust stock" action's confirmation: units for each selected product."""
+
+    stock_change = forms.IntegerField(
+        min_value=-MAX_STOCK, max_value=MAX_STOCK, help_text="Units to add (negative: remove)."
+    )
+    stock_reason = forms.ChoiceField(choices=[(r.value, r.label) for r in STAFF_REASONS])
+
+
 class StockMovementInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = StockMovement
     fields = ("created_at", "delta", "stock_after", "reason", "reference", "actor")
@@ -75,7 +107,7 @@ class ProductAdmin(admin.ModelAdmin):
     form = ProductForm
     list_display = ("sku", "name", "category", "price", "currency", "stock", "is_active")
     list_editable = ("price", "is_active")
-    list_filter = ("is_active", "currency", "category")
+    list_filter = (LowStockFilter, "is_active", "currency", "category")
     list_select_related = ("category",)
     search_fields = ("=sku", "name")
     autocomplete_fields = ("category",)
@@ -91,21 +123,37 @@ class ProductAdmin(admin.ModelAdmin):
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
-    actions = ("deactivate_products",)
+    actions = ("deactivate_products", "adjust_stock")
 
     def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
         """Products are deactivated, never deleted: a deletion would emit no event, and orders'
         read model would keep accepting the product (deactivation emits ``product.changed``)."""
         return False
 
-    @admin.action(
-        description="Deactivate selected products (hidden, refused by new orders)",
+    @confirmed_action(
+        "Deactivate selected products (hidden, refused by new orders)",
+        done="Deactivated {count} product(s).",
         permissions=["change"],
     )
-    def deactivate_products(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
-        for product in queryset.order_by("pk"):
-            services.product_deactivate(product=product)
-        self.message_user(request, f"Deactivated {queryset.count()} product(s).", messages.SUCCESS)
+    def deactivate_products(self, request: HttpRequest, product: Product) -> None:
+        services.product_deactivate(product=product)
+
+    @confirmed_action(
+        "Adjust the stock of selected products (through the ledger)",
+        done="Stock adjusted for {count} product(s).",
+        permissions=["change"],
+        form=StockAdjustForm,
+    )
+    def adjust_stock(
+        self, request: HttpRequest, product: Product, *, stock_change: int, stock_reason: str
+    ) -> None:
+        services.stock_adjust(
+            product_id=product.pk,
+            mode="increment",
+            quantity=stock_change,
+            reason=stock_reason,
+            actor=_actor(request),
+        )
 
     def save_model(self, request: HttpRequest, obj: Product, form: Any, change: bool) -> None:
         fields = {name: getattr(obj, name) for name in services.PRODUCT_EDITABLE}
@@ -183,7 +231,7 @@ class StockMovementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Stock held by orders, read-only: written by the order saga's event handlers."""
 
-    list_display = ("created_at", "order_id", "status", "currency", "updated_at")
+    list_display = ("created_at", short_uuid("order_id", "order"), "status", "currency")
     list_filter = ("status",)
     search_fields = ("=order_id",)
     readonly_fields = ("order_id", "status", "currency", "lines", "created_at", "updated_at")

@@ -15,9 +15,10 @@ from typing import Any
 from chassis.keyset import KeysetPaginator, Page
 from chassis.openapi import problem_response
 from chassis.pagination import CursorPagination
-from chassis.permissions import IsStaffOrReadOnly, is_staff
+from chassis.permissions import is_staff
 from chassis.query import PAGE_PARAMETERS, KnownQueryParameters
 from chassis.responses import json_response
+from chassis.roles import HasRole, HasRoleOrReadOnly
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -26,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog import selectors, services
+from catalog import roles, selectors, services
 from catalog.models import Category, Product
 from catalog.serializers import (
     CategoryInputSerializer,
@@ -92,7 +93,9 @@ def page_of(item: serializers.Serializer, name: str) -> Any:
 
 
 class CatalogApi(KnownQueryParameters, APIView):
-    permission_classes: tuple[type[permissions.BasePermission], ...] = (IsStaffOrReadOnly,)
+    permission_classes: tuple[type[permissions.BasePermission], ...] = (
+        HasRoleOrReadOnly.of(*roles.WRITERS),
+    )
 
     def perform_authentication(self, request: Request) -> None:
         """Lazy: a token is verified when a permission or a view reads ``request.user``."""
@@ -229,7 +232,7 @@ class MovementPagination(CursorPagination):
 
 
 class StockMovementCollectionApi(CatalogApi):
-    permission_classes = (permissions.IsAdminUser,)
+    permission_classes = (HasRole.of(*roles.LEDGER_READERS),)
     query_parameters = PAGE_PARAMETERS
 
     @extend_schema(

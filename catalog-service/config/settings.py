@@ -22,6 +22,9 @@ EVENTS_CONSUMED = {"order.placed": "orders", "order.cancelled": "orders"}
 _common = common_settings(
     env, service="catalog", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED
 )
+# What each users-service group may do here: catalog/roles.py (chassis.roles).
+_common["CHASSIS"]["ROLES"] = {"GROUP_PERMISSIONS": "catalog.roles.GROUP_PERMISSIONS"}
+_common["CHASSIS"]["BACKOFFICE"]["ATTENTION"] = "catalog.admin.attention"
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "django.contrib.postgres", "chassis.events", "catalog"]
@@ -41,3 +44,5 @@ SPECTACULAR_SETTINGS = spectacular(
 # --- Catalog --------------------------------------------------------------------------------
 # Currency of products created without one (ISO 4217).
 CATALOG_DEFAULT_CURRENCY = env.str("CATALOG_DEFAULT_CURRENCY", default="EUR")
+# The admin's "needs attention": active products with this many units or fewer.
+CATALOG_LOW_STOCK = env.int("CATALOG_LOW_STOCK", default=5)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from chassis.pytest_plugin import HTTPS
 from chassis.testing import IdentityServer, TokenSigner, chassis_with
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -266,7 +267,7 @@ def test_products_cannot_be_deleted_only_deactivated(admin: Client):
     assert delete_view.status_code == 403
     assert bulk_delete.status_code == 302  # back to the list: no such action, nothing done
     actions = admin.get(PRODUCTS).context["action_form"].fields["action"].choices
-    assert [name for name, _label in actions] == ["", "deactivate_products"]
+    assert [name for name, _label in actions] == ["", "deactivate_products", "adjust_stock"]
     assert admin.get(f"{PRODUCTS}{product.pk}/change/").context["has_delete_permission"] is False
     assert Product.objects.filter(pk=product.pk).exists()
     assert outbox("product.changed") == []
@@ -282,7 +283,7 @@ def test_deactivating_selected_products_announces_each_to_orders(admin: Client):
         {
             "action": "deactivate_products",
             "_selected_action": [str(first.pk), str(second.pk)],
-            "index": "0",
+            "confirm": "yes",  # on the action's confirmation page
         },
     )
 
@@ -384,3 +385,66 @@ def test_moving_a_category_under_its_child_is_a_form_error(admin: Client):
     }
     root.refresh_from_db()
     assert root.parent is None
+
+
+def test_an_action_asks_for_confirmation_first_and_changes_nothing(admin: Client):
+    product = ProductFactory(name="Lamp", stock=2)
+
+    page = admin.post(
+        PRODUCTS, {"action": "deactivate_products", "_selected_action": [str(product.pk)]}
+    )
+
+    assert page.status_code == 200
+    assert page.templates[0].name == "admin/chassis/confirm_action.html"
+    assert [str(o) for o in page.context["objects"]] == [str(product)]
+    assert 'name="confirm"' in page.content.decode()
+    assert Product.objects.get(pk=product.pk).is_active is True
+    assert outbox("product.changed") == []
+
+
+def test_adjusting_stock_of_selected_products_goes_through_the_ledger_and_the_log(admin: Client):
+    lamp = services.product_create(sku="LAMP-1", name="Lamp", price=Decimal("1"), stock=3)
+    desk = services.product_create(sku="DESK-1", name="Desk", price=Decimal("1"), stock=1)
+    chosen = {"action": "adjust_stock", "_selected_action": [str(lamp.pk), str(desk.pk)]}
+
+    invalid = admin.post(PRODUCTS, {**chosen, "confirm": "yes", "stock_change": "x"})
+    response = admin.post(
+        PRODUCTS,
+        {**chosen, "confirm": "yes", "stock_change": "-2", "stock_reason": "damage"},
+        follow=True,
+    )
+
+    assert invalid.context["form"].errors == {
+        "stock_change": ["Enter a whole number."],
+        "stock_reason": ["This field is required."],
+    }
+    messages = [str(m) for m in response.context["messages"]]
+    assert messages[0] == "Stock adjusted for 1 product(s)."
+    assert messages[1].startswith("Desk")  # 1 in stock: cannot remove 2
+    assert dict(Product.objects.values_list("sku", "stock")) == {"LAMP-1": 1, "DESK-1": 1}
+    assert list(lamp.movements.order_by("id").values_list("delta", "reason", "actor")) == [
+        (3, "initial", ""),
+        (-2, "damage", "admin:root"),
+    ]
+    logged = LogEntry.objects.get()
+    assert (logged.object_id, logged.action_flag) == (str(lamp.pk), CHANGE)
+    assert "stock_change=-2" in logged.get_change_message()
+    assert_ledger_consistent()
+
+
+def test_the_index_shows_low_stock_products_and_links_every_admin(admin: Client, settings):
+    settings.CATALOG_LOW_STOCK = 2
+    ProductFactory(stock=2)
+    ProductFactory(stock=3)
+    ProductFactory(stock=0, is_active=False)
+
+    page = admin.get(ADMIN)
+    listed = admin.get(f"{PRODUCTS}?low_stock=yes&is_active__exact=1")
+
+    panel = page.context["attention"][0]
+    assert (panel.title, panel.count) == ("Products at or below 2 in stock", 1)
+    html = page.content.decode()
+    assert f'href="{panel.url.replace("&", "&amp;")}"' in html
+    for name in ("users", "catalog", "orders"):
+        assert f'href="/admin/{name}/"' in html
+    assert listed.context["cl"].result_count == 1

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from chassis.pytest_plugin import HTTPS, STAFF_ID
+from chassis.roles import CATALOG_EDITORS
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
@@ -245,7 +246,7 @@ def admin_form(product: Product) -> dict[str, str]:
 @pytest.mark.django_db(transaction=True)
 def test_two_staff_requests_racing_for_the_last_unit(token):
     product = services.product_create(sku="LAST-1", name="Last", price=Decimal("1"), stock=1)
-    access = token(sub=STAFF_ID, is_staff=True)
+    access = token(sub=STAFF_ID, is_staff=True, groups=[CATALOG_EDITORS])
     body = {"mode": "increment", "quantity": -1, "reason": "damage"}
 
     def take_one():

@@ -89,10 +89,15 @@ def test_production_safe_defaults(environment, tmp_path):
     assert conf["CHASSIS"] == {
         "SERVICE_NAME": "orders",
         "TRUSTED_PROXIES": [],
+        "BACKOFFICE": {"ADMINS": ["users", "catalog", "orders"]},
         "EVENTS": {"SCHEMAS_DIR": tmp_path / "orders" / "event_schemas", "CONSUMES": {}},
         "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
         "JWT": {"JWKS_URL": REQUIRED["JWKS_URL"], "ISSUER": "users"},
-        "SSO": {"TOKEN_URL": REQUIRED["USERS_TOKEN_URL"]},
+        "SSO": {
+            "TOKEN_URL": REQUIRED["USERS_TOKEN_URL"],
+            "RECHECK_SECONDS": 60,
+            "HARD_LIMIT_SECONDS": 900,
+        },
     }
     assert (conf["CELERY_TASK_SOFT_TIME_LIMIT"], conf["CELERY_TASK_TIME_LIMIT"]) == (300, 360)
     assert conf["LOGGING"]["handlers"]["stdout"]["formatter"] == "json"
@@ -112,7 +117,13 @@ def test_a_service_that_verifies_no_token_needs_no_token_urls(environment, tmp_p
 
     conf = settings_for(tmp_path, verifies_tokens=False)
 
-    assert sorted(conf["CHASSIS"]) == ["EVENTS", "HEALTH", "SERVICE_NAME", "TRUSTED_PROXIES"]
+    assert sorted(conf["CHASSIS"]) == [
+        "BACKOFFICE",
+        "EVENTS",
+        "HEALTH",
+        "SERVICE_NAME",
+        "TRUSTED_PROXIES",
+    ]
     assert "AUTHENTICATION_BACKENDS" not in conf  # it holds the accounts: Django's default
 
 

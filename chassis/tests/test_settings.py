@@ -45,7 +45,10 @@ def test_a_misspelt_name_in_code_raises_naming_it():
 @pytest.mark.parametrize(
     ("user", "message"),
     [
-        ({"EVENT": {}}, r"^Unknown chassis setting CHASSIS\['EVENT'\] \(known: EVENTS, HEALTH, "),
+        (
+            {"EVENT": {}},
+            r"^Unknown chassis setting CHASSIS\['EVENT'\] \(known: BACKOFFICE, EVENTS, HEALTH, ",
+        ),
         (
             {"EVENTS": {"MAX_RETRY": 3}},
             r"^Unknown chassis setting CHASSIS\['EVENTS'\]\['MAX_RETRY'\] \(known: "

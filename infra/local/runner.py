@@ -83,13 +83,15 @@ GATEWAY_PORT = int(os.environ.get("GATEWAY_PORT", "8000"))
 GATEWAY_STATUS_PORT = int(os.environ.get("GATEWAY_STATUS_PORT", "8100"))
 SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))  # the local SMTP sink (mailsink.py)
 # command -> Debian package; promtool checks the alert rules and the scrape configuration, the
-# image tests (infra/containers) need the engine and the builder of the base image.
+# image tests (infra/containers) need the engine and the builder of the base image, the browser
+# tests drive chromium through Playwright.
 SYSTEM_PACKAGES = {
     "haproxy": "haproxy",
     "deck": "deck",
     "promtool": "prometheus",
     "dockerd": "docker.io",
     "debootstrap": "debootstrap",
+    "chromium": "chromium",
 }
 # Packages are installed with their bytecode compiled: where PYTHONDONTWRITEBYTECODE is set (as
 # on CI machines) nothing else writes it, and every process start (manage.py, gunicorn, each
@@ -561,6 +563,9 @@ def summary(env: dict[str, str]) -> None:
     direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
     print(f"Services directly (health probes, debugging): {direct}")
     print(f"Demo staff account: admin@example.com / {password}")
+    roles = sorted((VAR / "demo-accounts").glob("*@*"))  # users-service's ensure_demo_roles
+    for path in roles:
+        print(f"  role account: {path.name} / {path.read_text().strip()}")
     print("Ctrl-C stops everything.")
     print("=" * 72 + "\n", flush=True)
 

@@ -182,6 +182,9 @@ def system_test_env(
         "THROTTLE_VERIFY_EMAIL": "1000/min",
         "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
         "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
+        # Admin sessions re-checked against users-service every 3 s, not 60: the browser
+        # tests wait for a deactivated staff member to be signed out.
+        "SSO_RECHECK_SECONDS": "3",
     }
 
 

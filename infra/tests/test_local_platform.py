@@ -439,3 +439,6 @@ def test_up_says_what_it_chose_and_where_to_reach_it(platform: Platform) -> None
     assert f"Demo staff account: admin@example.com / {platform.demo_password()}\n" in log
     smtp, mail = platform.env["SMTP_PORT"], platform.var / "mail"
     assert f"Mail (SMTP sink 127.0.0.1:{smtp}): every message is a file in {mail}/*.eml\n" in log
+    for email in ("catalog-editor", "order-manager", "support"):  # one per role
+        password = (platform.var / "demo-accounts" / f"{email}@example.com").read_text()
+        assert f"  role account: {email}@example.com / {password}\n" in log

@@ -644,7 +644,7 @@ def test_a_product_deactivated_in_the_catalog_admin_is_refused_by_orders(shop: S
             "csrfmiddlewaretoken": csrf,
             "action": "deactivate_products",
             "_selected_action": str(product),
-            "index": "0",
+            "confirm": "yes",  # on the action's confirmation page (chassis.backoffice)
         },
     )
     assert done.status_code == 302, done.text[-2000:]

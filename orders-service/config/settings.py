@@ -33,6 +33,9 @@ EVENTS_CONSUMED = {
     "user.erased": "users",
 }
 _common = common_settings(env, service="orders", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED)
+# What each users-service group may do here: orders/roles.py (chassis.roles).
+_common["CHASSIS"]["ROLES"] = {"GROUP_PERMISSIONS": "orders.roles.GROUP_PERMISSIONS"}
+_common["CHASSIS"]["BACKOFFICE"]["ATTENTION"] = "orders.admin.attention"
 globals().update(_common)
 
 INSTALLED_APPS = [*DJANGO_APPS, "chassis.events", "orders"]

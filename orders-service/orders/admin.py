@@ -4,16 +4,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
 
 from chassis.admin import ReadOnlyAdminMixin
-from chassis.errors import DomainError
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from chassis.backoffice import Panel, confirmed_action, short_uuid
+from chassis.events.models import ParkedEvent
+from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from orders import services
 from orders.models import Account, Order, OrderLine, Product
+
+STUCK_AFTER = timedelta(minutes=1)  # a saga answers within seconds: PENDING longer is stuck
+
+
+def attention(request: HttpRequest) -> list[Panel]:
+    """The orders admin's "needs attention": orders PENDING for more than a minute (the saga
+    did not answer: catalog or the broker down?) and events parked, not yet redriven."""
+    before = (timezone.now() - STUCK_AFTER).replace(microsecond=0)
+    stuck = Order.objects.filter(status="PENDING", created_at__lt=before).count()
+    parked = ParkedEvent.objects.filter(redriven_at__isnull=True).count()
+    since = before.strftime("%Y-%m-%d %H:%M:%S")
+    return [
+        Panel(
+            "Orders PENDING for more than a minute",
+            stuck,
+            f"orders/order/?status__exact=PENDING&created_at__lt={since}",
+        ),
+        Panel("Parked events", parked, "chassis_events/parkedevent/?redriven_at__isempty=1"),
+    ]
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -27,7 +47,14 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Orders change only through their status machine: the actions below."""
 
-    list_display = ("id", "created_at", "user_email", "status", "total", "currency")
+    list_display = (
+        short_uuid("id"),
+        "created_at",
+        "user_email",
+        "status",
+        "total",
+        "currency",
+    )
     list_filter = ("status", "currency", "created_at")
     search_fields = ("=id", "=user_id", "user_email")
     date_hierarchy = "created_at"
@@ -47,35 +74,28 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "updated_at",
     )
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if not request.user.has_perm("orders.change_order"):
-            actions.pop("cancel_orders", None)
-            actions.pop("ship_orders", None)
-        return actions
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """The actions' permission (orders.roles: ``change_order`` is cancel and ship; the
+        fields themselves are never edited)."""
+        return request.user.has_perm("orders.change_order")
 
-    def _each(self, request: HttpRequest, queryset: QuerySet[Order], apply: Any) -> None:
-        done, refused = 0, []
-        for order_id in queryset.values_list("id", flat=True):
-            try:
-                apply(order_id)
-                done += 1
-            except DomainError as exc:
-                refused.append(f"{order_id}: {exc.detail}")
-        messages.info(request, f"{done} order(s) changed.")
-        for line in refused:
-            messages.warning(request, line)
-
-    @admin.action(description="Cancel the selected orders (releases their stock)")
-    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    @confirmed_action(
+        "Cancel the selected orders (releases their stock)",
+        done="{count} order(s) changed.",
+        permissions=["manage"],
+    )
+    def cancel_orders(self, request: HttpRequest, order: Order) -> None:
+        """Through the saga: order_cancel emits order.cancelled, catalog releases the stock."""
         reason = f"Cancelled by staff ({request.user.get_username()})."
-        self._each(
-            request, queryset, lambda oid: services.order_cancel(order_id=oid, reason=reason)
-        )
+        services.order_cancel(order_id=order.pk, reason=reason)
 
-    @admin.action(description="Mark the selected orders shipped")
-    def ship_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._each(request, queryset, lambda oid: services.order_ship(order_id=oid))
+    @confirmed_action(
+        "Mark the selected orders shipped",
+        done="{count} order(s) changed.",
+        permissions=["manage"],
+    )
+    def ship_orders(self, request: HttpRequest, order: Order) -> None:
+        services.order_ship(order_id=order.pk)
 
 
 @admin.register(Product)
@@ -93,7 +113,7 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The read model: users-service owns accounts; this is what orders last heard of their
     status (a deactivated one cannot order)."""
 
-    list_display = ("user_id", "is_active", "changed_at")
+    list_display = (short_uuid("user_id", "user"), "is_active", "changed_at")
     list_filter = ("is_active",)
     search_fields = ("=user_id",)
     show_full_result_count = False

@@ -1,4 +1,4 @@
-"""Reads: orders for the API (own orders; all for staff) and the admin."""
+"""Reads: orders for the API (own orders; all for support and order managers) and the admin."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from typing import Any
 
 import django_filters
 from chassis.filters import StrictFilterSet, UtcDateTimeFilter
+from chassis.roles import has_role
 from django.db.models import QuerySet
 
+from orders import roles
 from orders.models import Order, Status
 
 
@@ -25,9 +27,12 @@ class OrderFilter(StrictFilterSet):
 
 
 def order_list(*, user: Any) -> QuerySet[Order]:
-    """Orders visible to ``user``: their own, or every order for staff; lines prefetched."""
+    """Orders visible to ``user``: their own, or every order for support and order managers
+    (orders.roles); lines prefetched."""
     orders = Order.objects.prefetch_related("lines")
-    return orders if user.is_staff else orders.filter(user_id=str(user.pk))
+    if has_role(user, (*roles.READERS, *roles.MANAGERS)):
+        return orders
+    return orders.filter(user_id=str(user.pk))
 
 
 def order_get(*, user: Any, order_id: Any) -> Order | None:

@@ -6,6 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from chassis.roles import ORDER_MANAGERS
+from rest_framework.test import APIClient
 
 from orders.models import Product
 
@@ -13,6 +15,12 @@ pytest_plugins = ["chassis.pytest_plugin"]
 
 # tests.factories is imported inside the fixtures: it imports chassis.pytest_plugin (the
 # test users' ids), which pytest must import first, as a plugin, to rewrite its asserts.
+
+
+@pytest.fixture
+def staff_client(role_client: Any) -> APIClient:
+    """The staff who manage orders: an order manager (orders.roles)."""
+    return role_client(ORDER_MANAGERS)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from chassis.events.models import InboxEvent, OutboxEvent, ParkedEvent
 from chassis.pytest_plugin import HTTPS, STAFF_ID
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 
@@ -44,7 +45,8 @@ def messages(response: Any) -> list[tuple[str, str]]:
 def act(client: Client, action: str, *orders: Order) -> Any:
     return client.post(
         ORDERS,
-        {"action": action, ACTION_CHECKBOX_NAME: [str(o.pk) for o in orders]},
+        # "confirm": on the action's confirmation page (chassis.backoffice)
+        {"action": action, ACTION_CHECKBOX_NAME: [str(o.pk) for o in orders], "confirm": "yes"},
         follow=True,
     )
 
@@ -145,8 +147,14 @@ def test_the_cancel_action_cancels_open_orders_and_warns_for_closed_ones(
     assert response.status_code == 200
     assert messages(response) == [
         ("info", "1 order(s) changed."),
-        ("warning", f"{shipped.pk}: An order that is SHIPPED cannot become CANCELLED."),
+        (
+            "warning",
+            f"order {shipped.pk} (SHIPPED): An order that is SHIPPED cannot become CANCELLED.",
+        ),
     ]
+    logged = LogEntry.objects.get()  # the admin log: the change made, not the one refused
+    assert (logged.object_id, logged.action_flag) == (str(pending.pk), CHANGE)
+    assert logged.get_change_message() == "Cancel the selected orders (releases their stock)"
     pending.refresh_from_db()
     assert (pending.status, pending.cancel_reason) == (
         Status.CANCELLED,
@@ -170,7 +178,10 @@ def test_the_ship_action_ships_confirmed_orders(admin: Client, lamp: Product):
 
     assert messages(response) == [
         ("info", "1 order(s) changed."),
-        ("warning", f"{pending.pk}: An order that is PENDING cannot become SHIPPED."),
+        (
+            "warning",
+            f"order {pending.pk} (PENDING): An order that is PENDING cannot become SHIPPED.",
+        ),
     ]
     assert dict(Order.objects.values_list("pk", "status")) == {
         confirmed.pk: Status.SHIPPED,

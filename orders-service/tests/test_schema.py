@@ -25,7 +25,7 @@ ERRORS = {
     ("/api/v1/orders/", "get"): {"400", "401"},
     ("/api/v1/orders/", "post"): {"400", "401", "403", "413", "422", "429"},
     ("/api/v1/orders/{order_id}", "get"): {"400", "401", "404"},
-    ("/api/v1/orders/{order_id}/cancel", "post"): {"400", "401", "404", "409", "413"},
+    ("/api/v1/orders/{order_id}/cancel", "post"): {"400", "401", "403", "404", "409", "413"},
     ("/api/v1/orders/{order_id}/ship", "post"): {"400", "401", "403", "404", "409", "413"},
 }
 
@@ -184,3 +184,13 @@ def test_healthz_answers_plain_http_and_any_host():
     response = Client().get("/healthz", HTTP_HOST="10.1.2.3:8000")
 
     assert response.status_code == 200
+
+
+def test_the_403s_name_the_roles_needed(schema: dict[str, Any]):
+    ship = schema["paths"]["/api/v1/orders/{order_id}/ship"]["post"]["responses"]["403"]
+    cancel = schema["paths"]["/api/v1/orders/{order_id}/cancel"]["post"]["responses"]["403"]
+
+    assert ship["description"] == (
+        "Authenticated but not allowed. Needs the role order-managers or superuser."
+    )
+    assert cancel["description"] == "Another buyer's order: needs the role order-managers."

@@ -255,8 +255,8 @@ def test_a_buyer_cannot_ship(user_client: APIClient, lamp: Product):
     assert_problem(
         response,
         403,
-        "permission_denied".replace("_", "-"),
-        detail="You do not have permission to perform this action.",
+        "permission-denied",
+        detail="Needs the role order-managers or superuser.",
     )
     assert Order.objects.get(pk=order.pk).status == Status.CONFIRMED
 

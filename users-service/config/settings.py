@@ -24,6 +24,9 @@ EVENTS_CONSUMED: dict[str, str] = {}
 _common = common_settings(
     env, service="users", base_dir=BASE_DIR, events_consumed=EVENTS_CONSUMED, verifies_tokens=False
 )
+# What each users-service group may do here: users/roles.py (chassis.roles).
+_common["CHASSIS"]["ROLES"] = {"GROUP_PERMISSIONS": "users.roles.GROUP_PERMISSIONS"}
+_common["CHASSIS"]["BACKOFFICE"]["ATTENTION"] = "users.admin.attention"
 globals().update(_common)
 
 INSTALLED_APPS = [

@@ -53,7 +53,8 @@ def user(db: None) -> User:
 
 @pytest.fixture
 def staff(db: None) -> User:
-    return StaffFactory(email="root@example.com", full_name="Root Staff")
+    """A superuser: every staff endpoint (users.roles)."""
+    return StaffFactory(email="root@example.com", full_name="Root Staff", is_superuser=True)
 
 
 def issue_tokens(user: User, password: str = PASSWORD) -> services.TokenPair:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.test import APIClient
@@ -84,11 +85,12 @@ def test_non_staff_cannot_log_in(client: Client, user: User):
     assert "_auth_user_id" not in client.session
 
 
-def test_staff_without_permissions_cannot_see_accounts(client: Client):
+def test_staff_without_permissions_are_refused_at_the_door(client: Client):
     client.force_login(StaffFactory())
 
-    assert client.get(ADMIN).status_code == 200
-    assert client.get(USERS).status_code == 403
+    # chassis.admin.AdminSite: no permission here, no admin (the login page, not an empty index)
+    assert client.get(ADMIN)["Location"] == f"{ADMIN}login/?next={ADMIN}"
+    assert client.get(USERS)["Location"] == f"{ADMIN}login/?next={USERS}"
 
 
 def test_staff_with_the_view_permission_sees_accounts(client: Client):
@@ -205,13 +207,19 @@ def test_deactivate_action_deactivates_and_revokes_refresh_tokens(admin: Client,
         {
             "action": "deactivate_users",
             "_selected_action": [str(u.pk) for u in (*targets, superuser)],
+            "confirm": "yes",  # on the action's confirmation page (chassis.backoffice)
         },
         follow=True,
     )
 
     assert response.status_code == 200
     messages = [str(m) for m in response.context["messages"]]
-    assert messages == ["2 account(s) deactivated."]
+    assert messages == [
+        "2 account(s) deactivated.",
+        f"{superuser}: Staff cannot deactivate their own account.",
+    ]
+    logged = LogEntry.objects.order_by("object_id").values_list("object_id", "action_flag")
+    assert list(logged) == sorted((str(u.pk), CHANGE) for u in targets)
     for target in targets:
         target.refresh_from_db()
         assert target.is_active is False

@@ -54,11 +54,15 @@ def test_anonymous_requests_are_401(api_client: APIClient, method: str, path: st
 
 
 @pytest.mark.parametrize(
-    ("method", "path"),
-    [("get", USERS), ("get", "{id}"), ("post", "{id}/deactivate")],
+    ("method", "path", "roles"),
+    [
+        ("get", USERS, "support or superuser"),
+        ("get", "{id}", "support or superuser"),
+        ("post", "{id}/deactivate", "superuser"),
+    ],
 )
 def test_staff_apis_refuse_non_staff_with_403(
-    auth_client: AuthClient, user: User, method: str, path: str
+    auth_client: AuthClient, user: User, method: str, path: str, roles: str
 ):
     other = UserFactory()
     url = USERS + path.format(id=other.id) if "{id}" in path else path
@@ -69,7 +73,7 @@ def test_staff_apis_refuse_non_staff_with_403(
         response,
         403,
         "permission-denied",
-        detail="You do not have permission to perform this action.",
+        detail=f"Needs the role {roles}.",
         errors=[],
     )
     other.refresh_from_db()

@@ -1,4 +1,4 @@
-"""Management commands: jwt_keys and ensure_demo_staff."""
+"""Management commands: jwt_keys, ensure_demo_staff and ensure_demo_roles."""
 
 from __future__ import annotations
 
@@ -136,3 +136,43 @@ def test_ensure_demo_staff_resets_the_password_to_the_one_on_file(tmp_path: Path
     user = User.objects.get()
     assert user.email == "ops@example.com"
     assert user.check_password("a-replaced-password-1")
+
+
+# --- ensure_demo_roles ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_ensure_demo_roles_creates_one_staff_account_per_role(tmp_path: Path):
+    out = run("ensure_demo_roles", "--password-dir", str(tmp_path / "demo-accounts"))
+
+    assert out.splitlines() == [
+        "created catalog-editors account catalog-editor@example.com",
+        "created order-managers account order-manager@example.com",
+        "created support account support@example.com",
+    ]
+    accounts = {
+        u.email: (u.is_staff, u.is_superuser, [g.name for g in u.groups.all()])
+        for u in User.objects.all()
+    }
+    assert accounts == {
+        "catalog-editor@example.com": (True, False, ["catalog-editors"]),
+        "order-manager@example.com": (True, False, ["order-managers"]),
+        "support@example.com": (True, False, ["support"]),
+    }
+    for user in User.objects.all():
+        path = tmp_path / "demo-accounts" / user.email
+        assert mode(path) == 0o600
+        assert user.check_password(path.read_text())
+
+
+@pytest.mark.django_db
+def test_ensure_demo_roles_twice_puts_them_back_in_their_group(tmp_path: Path):
+    run("ensure_demo_roles", "--password-dir", str(tmp_path))
+    editor = User.objects.get(email="catalog-editor@example.com")
+    editor.groups.clear()
+    before = list(User.objects.order_by("email").values("email", "password"))
+
+    assert run("ensure_demo_roles", "--password-dir", str(tmp_path)) == ""
+
+    assert list(User.objects.order_by("email").values("email", "password")) == before
+    assert [g.name for g in editor.groups.all()] == ["catalog-editors"]

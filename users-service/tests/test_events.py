@@ -121,6 +121,7 @@ def test_the_admin_action_publishes_per_deactivated_account(admin: Client):
         {
             "action": "deactivate_users",
             "_selected_action": [str(u.pk) for u in (*targets, already)],
+            "confirm": "yes",  # on the action's confirmation page (chassis.backoffice)
         },
     )
 

@@ -1,15 +1,32 @@
 """Staff admin for accounts: email login, useful columns, filters and search."""
 
+from datetime import timedelta
 from typing import Any
 
+from chassis.backoffice import Panel, confirmed_action
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from users import erasure, services, verification
 from users.models import User
+
+RECENT = timedelta(days=7)
+
+
+def attention(request: HttpRequest) -> list[Panel]:
+    """The users admin's "needs attention": accounts registered in the last 7 days, and
+    inactive accounts."""
+    since = (timezone.now() - RECENT).date()
+    recent = User.objects.filter(date_joined__date__gte=since).count()
+    inactive = User.objects.filter(is_active=False).count()
+    return [
+        Panel("Registered in the last 7 days", recent, f"users/user/?date_joined__gte={since}"),
+        Panel("Inactive accounts", inactive, "users/user/?is_active__exact=0"),
+    ]
 
 
 class UserCreateForm(UserCreationForm):
@@ -41,7 +58,15 @@ class UserAdmin(DjangoUserAdmin):
     add_form = UserCreateForm
     change_password_form = PasswordSetForm
     ordering = ("-date_joined",)
-    list_display = ("email", "full_name", "is_active", "is_staff", "date_joined", "last_login")
+    list_display = (
+        "email",
+        "full_name",
+        "is_active",
+        "is_staff",
+        "group_names",
+        "date_joined",
+        "last_login",
+    )
     list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
     search_fields = ("email", "full_name")
     readonly_fields = (
@@ -80,13 +105,21 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
     )
 
-    @admin.action(description="Deactivate selected accounts (revokes their refresh tokens)")
-    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        done = 0
-        for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):  # type: ignore[misc]
-            services.user_deactivate(user=user, by=request.user)  # type: ignore[arg-type]
-            done += 1
-        self.message_user(request, f"{done} account(s) deactivated.")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="groups")
+    def group_names(self, user: User) -> str:
+        return ", ".join(sorted(group.name for group in user.groups.all()))
+
+    @confirmed_action(
+        "Deactivate selected accounts (revokes their refresh tokens)",
+        done="{count} account(s) deactivated.",
+        permissions=["change"],
+    )
+    def deactivate_users(self, request: HttpRequest, user: User) -> None:
+        """Their own account is refused (Conflict); an inactive one changes nothing."""
+        services.user_deactivate(user=user, by=request.user)  # type: ignore[arg-type]
 
     @admin.action(description="Erase selected accounts (anonymised, as the owner's request)")
     def erase_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

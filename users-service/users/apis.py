@@ -7,18 +7,19 @@ from typing import Any, cast
 from chassis.openapi import AutoSchema, problem_response
 from chassis.pagination import CursorPagination
 from chassis.query import KnownQueryParameters
+from chassis.roles import HasRole
 from chassis.throttling import AccountRateThrottle, AddressRateThrottle, ScopedRateThrottle
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from users import erasure, selectors, services
+from users import erasure, roles, selectors, services
 from users.keys import keyring
 from users.models import User
 from users.serializers import (
@@ -228,9 +229,9 @@ class UserCursorPagination(CursorPagination):
 
 
 class UserCollectionApi(KnownQueryParameters, ListAPIView):
-    """Staff only: every account, newest first, filterable."""
+    """Support and superusers: every account, newest first, filterable."""
 
-    permission_classes = (IsAdminUser,)
+    permission_classes = (HasRole.of(*roles.READERS),)
     pagination_class = UserCursorPagination
     serializer_class = UserOutputSerializer
     filterset_class = selectors.UserFilter
@@ -238,7 +239,7 @@ class UserCollectionApi(KnownQueryParameters, ListAPIView):
     def get_queryset(self) -> Any:
         return selectors.user_list()
 
-    @extend_schema(summary="List accounts (staff)", tags=["staff"])
+    @extend_schema(summary="List accounts (support)", tags=["staff"])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -251,17 +252,17 @@ def _get_user_or_404(user_id: Any) -> User:
 
 
 class UserDetailApi(KnownQueryParameters, APIView):
-    permission_classes = (IsAdminUser,)
+    permission_classes = (HasRole.of(*roles.READERS),)
 
     @extend_schema(
-        responses={200: UserOutputSerializer}, summary="Account detail (staff)", tags=["staff"]
+        responses={200: UserOutputSerializer}, summary="Account detail (support)", tags=["staff"]
     )
     def get(self, request: Request, user_id: Any) -> Response:
         return Response(UserOutputSerializer(_get_user_or_404(user_id)).data)
 
 
 class UserDeactivateApi(KnownQueryParameters, APIView):
-    permission_classes = (IsAdminUser,)
+    permission_classes = (HasRole.of(*roles.MANAGERS),)
 
     @extend_schema(
         request=None,
@@ -270,7 +271,7 @@ class UserDeactivateApi(KnownQueryParameters, APIView):
             **problem_response(409, "Staff cannot deactivate their own account."),
         },
         tags=["staff"],
-        summary="Deactivate an account (staff): no login, refresh tokens revoked",
+        summary="Deactivate an account (superusers): no login, refresh tokens revoked",
     )
     def post(self, request: Request, user_id: Any) -> Response:
         user = services.user_deactivate(user=_get_user_or_404(user_id), by=_account(request))

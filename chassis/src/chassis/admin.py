@@ -152,6 +152,28 @@ class AdminSite(admin.AdminSite):
 
     login_form = LoginForm
 
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        """Every page's context, with the back office's header links (chassis.backoffice)."""
+        from chassis.backoffice import backoffice_links
+
+        return {**super().each_context(request), "backoffice_links": backoffice_links(request)}
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        """The index, with what needs attention here (chassis.backoffice)."""
+        from chassis.backoffice import attention_panels
+
+        extra = {"attention": attention_panels(request), **(extra_context or {})}
+        return super().index(request, extra_context=extra)
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Active staff with at least one permission in this service, or a superuser
+        (chassis.roles): a staff member whose roles give nothing here is refused at the door
+        (Django's "not authorized" login page), not shown an empty index."""
+        user = request.user
+        if not (user.is_active and user.is_staff):
+            return False
+        return bool(user.is_superuser or user.get_all_permissions())  # type: ignore[union-attr]
+
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, StrictChangeListMixin):

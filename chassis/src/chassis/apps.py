@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.db.models.signals import post_migrate
 
 __all__ = ["AdminConfig", "ChassisConfig"]
 
@@ -19,7 +22,11 @@ class ChassisConfig(AppConfig):
     verbose_name = "Microservice chassis"
 
     def ready(self) -> None:
-        from chassis import checks, openapi  # noqa: F401 - register the checks, the auth extension
+        from chassis import (  # noqa: F401 - the checks, the auth extension, the login signals
+            checks,
+            openapi,
+            sessions,
+        )
         from chassis.settings import chassis_settings
 
         # A CHASSIS key the chassis does not know stops the start (ImproperlyConfigured).
@@ -27,3 +34,15 @@ class ChassisConfig(AppConfig):
         from chassis import metrics
 
         metrics.instrument_database()
+        post_migrate.connect(_roles_sync, dispatch_uid="chassis.roles")
+
+
+def _roles_sync(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    """After the last app's migrations (every app's permissions exist): chassis.roles."""
+    from django.apps import apps
+
+    last = [config for config in apps.get_app_configs() if config.models_module][-1]
+    if sender.label == last.label:
+        from chassis.roles import post_migrate_sync
+
+        post_migrate_sync(using=using)

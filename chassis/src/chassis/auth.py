@@ -149,6 +149,7 @@ class TokenUser:
     is_staff: bool
     groups: tuple[str, ...]
     claims: dict[str, Any]
+    is_superuser: bool = False
 
     is_active = True
     is_authenticated = True
@@ -176,6 +177,7 @@ class TokenUser:
             is_staff=claims.get("is_staff") is True,
             groups=tuple(groups),
             claims=claims,
+            is_superuser=claims.get("is_superuser") is True,
         )
 
 

@@ -23,8 +23,10 @@ Environment variables read here (each service's ``.env.example`` lists them all)
 ``CELERY_TASK_TIME_LIMIT``, ``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``,
 ``SECURE_HSTS_PRELOAD``, ``SECURE_COOKIES``, ``TRUSTED_PROXIES``, ``LOG_LEVEL``, ``LOG_FORMAT``,
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, ``JWT_ISSUER``, ``HEALTH_BROKER_CHECK_SECONDS``,
-``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``. A service
-that sends mail adds chassis.mail's ``email_settings``.
+``HEALTH_BROKER_TIMEOUT_SECONDS``, ``THROTTLE_LOGIN``, ``THROTTLE_LOGIN_ACCOUNT``,
+``SSO_RECHECK_SECONDS``, ``SSO_HARD_LIMIT_SECONDS`` (resource services: chassis.sso),
+``BACKOFFICE_ADMINS`` (chassis.backoffice). A service that sends mail adds chassis.mail's
+``email_settings``.
 """
 
 from __future__ import annotations
@@ -203,6 +205,9 @@ def _chassis(
     chassis: dict[str, Any] = {
         "SERVICE_NAME": service,
         "TRUSTED_PROXIES": proxies,
+        "BACKOFFICE": {
+            "ADMINS": env.list("BACKOFFICE_ADMINS", default=["users", "catalog", "orders"])
+        },
         "EVENTS": {
             "SCHEMAS_DIR": base_dir / service / "event_schemas",
             "CONSUMES": _consumed(events_consumed),
@@ -228,6 +233,8 @@ def _chassis(
                 env.str("USERS_TOKEN_URL", default=""),
                 local=f"{_LOCAL_USERS}{_TOKEN_PATH}",
             ),
+            "RECHECK_SECONDS": env.int("SSO_RECHECK_SECONDS", default=60),
+            "HARD_LIMIT_SECONDS": env.int("SSO_HARD_LIMIT_SECONDS", default=900),
         }
     return chassis
 

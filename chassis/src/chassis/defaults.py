@@ -5,6 +5,7 @@ and drf-spectacular's defaults, admin single sign-on. Nothing here reads the env
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -47,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "chassis.sessions.SessionRecheckMiddleware",  # SSO sessions follow users-service
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -54,7 +56,8 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Before the apps' own: the back office's admin templates (chassis.backoffice).
+        "DIRS": [str(Path(__file__).resolve().parent / "templates")],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

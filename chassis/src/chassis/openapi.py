@@ -3,8 +3,9 @@
 :class:`AutoSchema` adds the problem-document responses derived from the view itself:
 400 and 413 where there is a request body, 400 where the query string is checked
 (:mod:`chassis.query`) or paginated, 401 where authentication is possible, 403 where a
-permission beyond "authenticated" applies, 404 where the path has parameters, 429 where the
-view is throttled. An ``@extend_schema(responses=...)`` entry for a code wins.
+permission beyond "authenticated" applies (naming the roles it needs, chassis.roles),
+404 where the path has parameters, 429 where the view is throttled.
+An ``@extend_schema(responses=...)`` entry for a code wins.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class AutoSchema(SpectacularAutoSchema):
                 response = self._get_response_for_code(
                     ProblemSerializer, code, ["application/problem+json"], direction
                 )
-                response["description"] = _DESCRIPTIONS[code]
+                response["description"] = self._describe(code)
                 responses[code] = response
         return responses
 
@@ -72,6 +73,14 @@ class AutoSchema(SpectacularAutoSchema):
         if direction == "request" and isinstance(serializer, InputSerializer):
             schema["additionalProperties"] = False  # InputSerializer refuses unknown fields
         return schema
+
+    def _describe(self, code: str) -> str:
+        """The code's description; a 403 names the roles the view's permissions need
+        (chassis.roles.HasRole.describe)."""
+        roles = [p.describe() for p in self.view.get_permissions() if hasattr(p, "describe")]
+        if code == "403" and roles:
+            return f"{_DESCRIPTIONS[code]} {' '.join(roles)}"
+        return _DESCRIPTIONS[code]
 
     def _error_codes(self) -> list[str]:
         codes = []

@@ -91,7 +91,21 @@ def token(signer: TokenSigner) -> Callable[..., str]:
 
 @pytest.fixture
 def staff_client(token: Callable[..., str]) -> APIClient:
+    """Staff in no group: ``is_staff`` alone grants no staff endpoint (chassis.roles). A
+    service's conftest overrides it with the role its staff tests need (``role_client``)."""
     return bearer(token(sub=STAFF_ID, email="staff@example.com", is_staff=True))
+
+
+@pytest.fixture
+def role_client(token: Callable[..., str]) -> Callable[..., APIClient]:
+    """``role_client("catalog-editors")``: a staff member in those groups (chassis.roles);
+    ``role_client(superuser=True)``: a superuser in none."""
+
+    def make(*groups: str, superuser: bool = False) -> APIClient:
+        claims = {"is_staff": True, "is_superuser": superuser, "groups": list(groups)}
+        return bearer(token(sub=STAFF_ID, email="staff@example.com", **claims))
+
+    return make
 
 
 @pytest.fixture

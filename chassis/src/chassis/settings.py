@@ -63,7 +63,20 @@ DEFAULTS: dict[str, Any] = {
     # chassis.addresses: networks of the proxies whose X-Forwarded-For is believed (none).
     "TRUSTED_PROXIES": [],
     # chassis.sso: staff sign-in to the admin with a users-service account.
-    "SSO": {"TOKEN_URL": None, "TIMEOUT_SECONDS": 5},
+    # An admin session's rights are re-checked against users-service (its refresh token) at
+    # most every RECHECK_SECONDS; while users-service cannot be reached the session keeps its
+    # last known rights, until HARD_LIMIT_SECONDS after the last successful check.
+    "SSO": {
+        "TOKEN_URL": None,
+        "TIMEOUT_SECONDS": 5,
+        "RECHECK_SECONDS": 60,
+        "HARD_LIMIT_SECONDS": 900,
+    },
+    # chassis.roles: {group: ["app_label.codename", ...]}, synced after every migrate.
+    "ROLES": {"GROUP_PERMISSIONS": {}},
+    # chassis.backoffice: the admins linked in every admin's header (``/admin/<name>/``), and
+    # the dotted path of the function listing this admin's "needs attention" panels.
+    "BACKOFFICE": {"ADMINS": [], "ATTENTION": None},
     # chassis.health: /readyz's background broker check (0: never).
     "HEALTH": {"BROKER_CHECK_SECONDS": 30, "BROKER_TIMEOUT_SECONDS": 2},
 }

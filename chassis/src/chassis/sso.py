@@ -7,7 +7,8 @@ the JWKS exactly as API requests are verified, and signs in a local *shadow* use
 the token's ``sub``: a Django user whose email, name, staff/superuser flags and groups are
 copied from the claims at every login. Permissions of non-superuser staff come from the
 service's own groups with the same names as their users-service groups, so each service
-decides what, say, ``catalog-editors`` may do in its admin.
+decides what, say, ``catalog-editors`` may do in its admin (chassis.roles). The session then
+follows users-service: chassis.sessions re-checks the account with its refresh token.
 
 Only staff get in (``is_staff`` claim); a non-staff account or bad credentials get the
 admin's usual "enter a correct email and password" message. The staff member's real address
@@ -41,30 +42,54 @@ from chassis.auth import InvalidToken, decode_access_token
 from chassis.settings import chassis_settings
 from chassis.throttling import LoginThrottled
 
-__all__ = ["UsersServiceBackend", "obtain_access_token", "shadow_user_sync"]
+__all__ = [
+    "UsersServiceBackend",
+    "auth_url",
+    "obtain_access_token",
+    "obtain_tokens",
+    "shadow_user_sync",
+]
 
 logger = logging.getLogger(__name__)
 
 
-def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> str | None:
-    """Log in at users-service; the access token, or None for refused credentials.
-
-    The staff member's address is passed on in ``X-Forwarded-For`` so users-service's
-    per-address login throttle counts them, not this service or the gateway. Raises
-    LoginThrottled when users-service refuses for too many attempts (429).
-    """
-    conf = chassis_settings.SSO
-    url = conf["TOKEN_URL"]
+def _post(url: str, payload: dict[str, str], *, client_ip: str | None) -> dict[str, Any]:
+    """POST JSON to users-service; its JSON answer. Raises urllib's HTTPError for a 4xx/5xx,
+    OSError or ValueError when it cannot be reached or answers something else than JSON."""
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError(f"USERS_TOKEN_URL must be http(s): {url!r}")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if client_ip:
         headers["X-Forwarded-For"] = client_ip
-    body = json.dumps({"email": email, "password": password}).encode()
+    body = json.dumps(payload).encode()
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    timeout = chassis_settings.SSO["TIMEOUT_SECONDS"]
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        answer = json.load(response) if response.status != 204 else {}
+    if not isinstance(answer, dict):
+        raise ValueError("users-service answered something else than a JSON object")
+    return answer
+
+
+def auth_url(name: str) -> str:
+    """users-service's auth endpoint next to the token endpoint (``refresh``: the token's
+    refresh, ``logout``: its revocation), from ``CHASSIS["SSO"]["TOKEN_URL"]``."""
+    token_url = str(chassis_settings.SSO["TOKEN_URL"])
+    base = token_url.removesuffix("/token")
+    return f"{token_url}/refresh" if name == "refresh" else f"{base}/{name}"
+
+
+def obtain_tokens(email: str, password: str, *, client_ip: str | None) -> dict[str, Any] | None:
+    """Log in at users-service; its token pair (``access``, ``refresh``), or None for refused
+    credentials.
+
+    The staff member's address is passed on in ``X-Forwarded-For`` so users-service's
+    per-address login throttle counts them, not this service or the gateway. Raises
+    LoginThrottled when users-service refuses for too many attempts (429).
+    """
+    url = chassis_settings.SSO["TOKEN_URL"]
     try:
-        with urllib.request.urlopen(request, timeout=conf["TIMEOUT_SECONDS"]) as response:  # noqa: S310
-            access = json.load(response).get("access")
+        pair = _post(url, {"email": email, "password": password}, client_ip=client_ip)
     except urllib.error.HTTPError as exc:
         if exc.code == 429:
             raise LoginThrottled(wait=_retry_after(exc.headers.get("Retry-After"))) from None
@@ -74,7 +99,13 @@ def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> 
     except (OSError, ValueError):  # users-service down, timeout, not JSON
         logger.exception("sso.login_unavailable", extra={"url": url})
         return None
-    return access if isinstance(access, str) else None
+    return pair if isinstance(pair.get("access"), str) else None
+
+
+def obtain_access_token(email: str, password: str, *, client_ip: str | None) -> str | None:
+    """Log in at users-service; the access token, or None (see :func:`obtain_tokens`)."""
+    pair = obtain_tokens(email, password, client_ip=client_ip)
+    return None if pair is None else pair["access"]
 
 
 def _retry_after(value: str | None) -> int:
@@ -121,14 +152,17 @@ class UsersServiceBackend(ModelBackend):
         if not username or not password or "@" not in username:
             return None  # local usernames (createsuperuser) are ModelBackend's
         client_ip = client_address(request) if request is not None else None
-        access = obtain_access_token(username, password, client_ip=client_ip)
-        if access is None:
+        pair = obtain_tokens(username, password, client_ip=client_ip)
+        if pair is None:
             return None
         try:
-            claims = decode_access_token(access)
+            claims = decode_access_token(pair["access"])
         except InvalidToken:
             logger.warning("sso.token_rejected")
             return None
         if claims.get("is_staff") is not True:
             return None
-        return shadow_user_sync(claims)
+        user = shadow_user_sync(claims)
+        # Kept in the session at login (chassis.sessions): the re-checks refresh it.
+        user.sso_refresh = pair.get("refresh") if isinstance(pair.get("refresh"), str) else None
+        return user

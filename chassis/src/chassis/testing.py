@@ -201,13 +201,16 @@ TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a URL path, not a secret
 
 
 class IdentityServer(JwksServer):
-    """users-service's JWKS and token endpoint, for single sign-on tests.
+    """users-service's JWKS, token, refresh and logout endpoints, for single sign-on tests.
 
     ``accounts`` maps an email to ``(password, claims)``; a login with those credentials gets
-    an access token with those claims (``sub``, ``is_staff``, ...), signed by ``signer``.
-    ``logins`` records each login's email and ``X-Forwarded-For`` header. With
-    ``retry_after`` set, every login is refused as users-service's throttles refuse (429 with
-    that ``Retry-After``).
+    an access token with those claims (``sub``, ``is_staff``, ...), signed by ``signer``, and
+    a refresh token. A refresh mints the account's *current* claims (change them, or remove the
+    account to deactivate it: then 401) and rotates the token; ``revoked`` lists the refresh
+    tokens logged out or rotated. ``logins`` records each login's email and
+    ``X-Forwarded-For`` header, ``refreshes`` counts refreshes. With ``retry_after`` set, every
+    login is refused as users-service's throttles refuse (429 with that ``Retry-After``); with
+    ``down`` set, refresh and logout answer 503.
     """
 
     def __init__(self, signer: TokenSigner, accounts: dict[str, tuple[str, dict[str, Any]]]):
@@ -215,6 +218,11 @@ class IdentityServer(JwksServer):
         self.accounts = accounts
         self.logins: list[tuple[str, str | None]] = []
         self.retry_after: int | None = None
+        self.down = False
+        self.refreshes = 0
+        self.revoked: list[str] = []
+        self._refresh: dict[str, str] = {}  # refresh token -> email
+        self._issued = 0
         super().__init__({"keys": [signer.jwk]})
 
     @property
@@ -222,19 +230,41 @@ class IdentityServer(JwksServer):
         return self.base_url + TOKEN_PATH
 
     def post(self, path: str, body: bytes, headers: Any) -> tuple[Any, ...]:
-        if path != TOKEN_PATH:
-            return 404, {"message": "not found"}
         data = json.loads(body or b"{}")
+        if path == TOKEN_PATH:
+            return self._login(data, headers)
+        if path in (TOKEN_PATH + "/refresh", TOKEN_PATH.removesuffix("/token") + "/logout"):
+            if self.down:
+                return 503, {"type": "urn:problem-type:unavailable", "status": 503}
+            email = self._refresh.pop(str(data.get("refresh")), None)
+            if email is None:
+                return 401, {"type": "urn:problem-type:token-not-valid", "status": 401}
+            self.revoked.append(str(data.get("refresh")))
+            if path.endswith("/logout"):
+                return 204, None
+            self.refreshes += 1
+            if email not in self.accounts:
+                return 401, {"type": "urn:problem-type:token-not-valid", "status": 401}
+            return 200, self._pair(email)
+        return 404, {"message": "not found"}
+
+    def _login(self, data: dict[str, Any], headers: Any) -> tuple[Any, ...]:
         email, password = data.get("email"), data.get("password")
         self.logins.append((str(email), headers.get("X-Forwarded-For")))
         if self.retry_after is not None:
             problem = {"type": "urn:problem-type:throttled", "status": 429}
             return 429, problem, {"Retry-After": str(self.retry_after)}
-        account = self.accounts.get(email)
+        account = self.accounts.get(str(email))
         if account is None or account[0] != password:
             return 401, {"type": "urn:problem-type:authentication-failed", "status": 401}
-        access = self.signer.access_token(email=email, **account[1])
-        return 200, {"access": access, "refresh": "unused", "token_type": "Bearer"}
+        return 200, self._pair(str(email))
+
+    def _pair(self, email: str) -> dict[str, Any]:
+        self._issued += 1
+        refresh = f"refresh-{self._issued}-{email}"
+        self._refresh[refresh] = email
+        access = self.signer.access_token(email=email, **self.accounts[email][1])
+        return {"access": access, "refresh": refresh, "token_type": "Bearer"}
 
 
 class WorkerProcess:
