@@ -9,7 +9,8 @@ PARTS := gateway-config $(shell $(PYTHON) infra/local/registry.py dirs)
 .PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
 	bench-saga bench-broker bench-gateway-rules scaffold-sync new-service
 
-## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
+## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it);
+## SCALE="orders=3 catalog=2": N web and N worker processes for those services (one beat each)
 up:
 	@$(RUNNER) up
 

@@ -214,3 +214,33 @@ def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
         "gateway": 'mkdir -p "$VAR_DIR/log" && exec haproxy -dMglobal -db '
         '-f "$VAR_DIR/gateway/haproxy.cfg" >> "$VAR_DIR/log/gateway-access.log"',
     }
+
+
+def test_the_procfile_scales_web_and_worker_but_never_beat(tmp_path: Path) -> None:
+    """`make up SCALE="orders=3"`: three web processes on their own port variables, three
+    workers with their own Celery node names, one beat; other services unscaled."""
+    processes = dict(read_procfile(write_procfile(tmp_path, REGISTRY.values(), {"orders": 3})))
+    orders = [name for name in processes if name.startswith("orders-")]
+    assert orders == [
+        "orders-web",
+        "orders-web-2",
+        "orders-web-3",
+        "orders-worker",
+        "orders-worker-2",
+        "orders-worker-3",
+        "orders-beat",
+    ]
+    for suffix, port in (("", "$ORDERS_PORT"), ("-2", "$ORDERS_PORT_2"), ("-3", "$ORDERS_PORT_3")):
+        assert f'--bind "127.0.0.1:{port}" ' in processes[f"orders-web{suffix}"]
+    nodes = [
+        processes[f"orders-worker{suffix}"].split("--hostname ")[1].split()[0]
+        for suffix in ("", "-2", "-3")
+    ]
+    assert nodes == [
+        '"orders.$PLATFORM_ID@%h"',
+        '"orders.$PLATFORM_ID.2@%h"',
+        '"orders.$PLATFORM_ID.3@%h"',
+    ]
+    others = [name for name in processes if not name.startswith("orders-")]
+    kinds = ("web", "worker", "beat")
+    assert others == [f"{s}-{k}" for s in REGISTRY if s != "orders" for k in kinds] + ["gateway"]
