@@ -111,6 +111,11 @@ def test_every_service_has_its_objects(rendered, overlay):
             deployment = named(docs, "Deployment", f"{name}-{component}")
             image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
             assert image == f"platform-{spec.dir}:latest"
+        worker = named(docs, "Deployment", f"{name}-worker")["spec"]["template"]
+        (container,) = worker["spec"]["containers"]
+        # The Celery node name starts with the service's name (its broker user's queues).
+        assert container["command"][4:6] == ["--hostname", "$(SERVICE).worker@$(POD_NAME)"]
+        assert worker["metadata"]["labels"][f"{L}name"] == name
         named(docs, "Job", f"{name}-migrate")
         # The upstream name and port kong.yml's services use (http://<dir>:8000).
         service = named(docs, "Service", spec.dir)
