@@ -232,6 +232,11 @@ def peers(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return [peer for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
 
 
+def pods_of(components: list[str]) -> dict[str, Any]:
+    expression = {"key": f"{L}component", "operator": "In", "values": components}
+    return {"podSelector": {"matchExpressions": [expression]}}
+
+
 MONITORING = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
 
 
@@ -248,14 +253,18 @@ def test_network_policies_let_in_only_kong_and_the_service(rendered, overlay):
             f"{L}name": name,
             f"{L}component": "web",
         }
-        # users-service also serves the JWKS and the admin sign-in to the other services.
-        callers = ["kong", name] + (["catalog", "orders"] if name == "users" else [])
-        assert peers(web) == [{"podSelector": {"matchLabels": label(c)}} for c in callers] + [
-            MONITORING
-        ]
+        callers = [{"podSelector": {"matchLabels": label(c)}} for c in ("kong", name)]
+        if name == "users":  # it serves the JWKS and the admin sign-in to the other services
+            callers.append(pods_of(["web", "worker", "beat"]))
+        assert peers(web) == [*callers, MONITORING]
         database = named(docs, "NetworkPolicy", f"{name}-postgres")
         assert database["spec"]["podSelector"]["matchLabels"] == label(f"{name}-postgres")
         assert peers(database) == [{"podSelector": {"matchLabels": label(name)}}]
+    services = pods_of(["web", "worker", "beat", "migrate"])
+    assert peers(named(docs, "NetworkPolicy", "rabbitmq")) == [services]
+    assert peers(named(docs, "NetworkPolicy", "redis")) == [
+        pods_of(["web", "worker", "beat", "migrate", "gateway"])
+    ]
     # In dev the databases exist, and the policy selects exactly their pods.
     if overlay == "dev":
         for name in REGISTRY:
