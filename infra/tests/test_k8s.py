@@ -385,3 +385,44 @@ def test_kong_config_refuses_a_jwks_with_private_material(tmp_path):
     assert result.returncode == 2
     assert "private material" in result.stderr
     assert not list(tmp_path.rglob("kong.yml"))
+
+
+def test_a_service_added_by_the_scaffold_is_written_as_the_others(tmp_path):
+    """`make new-service` writes a service's objects with infra/k8s/add_service.py: with
+    orders-service removed from a copy and added again, the copy is the tree as it is."""
+    tree = tmp_path / "k8s"
+    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("kong.yml", "kong-checksum.yaml"))
+    for path in ("base/orders", "overlays/dev/backing/orders-postgres"):
+        shutil.rmtree(tree / path)
+    (tree / "components/network-policies/orders.yaml").unlink()
+    for path, line in (
+        ("base/kustomization.yaml", "  - orders\n"),
+        ("components/network-policies/kustomization.yaml", "  - orders.yaml\n"),
+        ("overlays/dev/backing/kustomization.yaml", "  - orders-postgres\n"),
+        (
+            "overlays/prod/kustomization.yaml",
+            "  - {name: platform-orders-service, newTag: latest}\n",
+        ),
+    ):
+        text = (tree / path).read_text()
+        assert line in text
+        (tree / path).write_text(text.replace(line, ""))
+    external = tree / "overlays/prod/external.yaml"
+    head, _ = external.read_text().split(
+        "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: orders-postgres"
+    )
+    external.write_text(head)
+    sys.path.insert(0, str(tree))
+    try:
+        import add_service
+
+        add_service.K8S = tree
+        add_service.add_service(name="orders", directory="orders-service")
+    finally:
+        sys.path.remove(str(tree))
+        sys.modules.pop("add_service", None)
+    for path in sorted(p for p in K8S.rglob("*") if p.is_file() and p.suffix in (".yaml", ".env")):
+        if path.name in ("kong-checksum.yaml",):
+            continue
+        copy = tree / path.relative_to(K8S)
+        assert copy.read_text() == path.read_text(), path.relative_to(K8S)
