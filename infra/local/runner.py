@@ -457,7 +457,11 @@ def scale_wanted() -> dict[str, int]:
 def scale_out(env: dict[str, str], scale: dict[str, int]) -> None:
     """Ports for the extra web instances in ``env``: ``<NAME>_PORT_<i>`` from the environment,
     else a free one."""
-    if any(n > 1 for n in scale.values()) and not env["CELERY_BROKER_URL"].startswith("amqp"):
+    scaled = [name for name, count in scale.items() if count > 1]
+    embedded = not env["CELERY_BROKER_URL"].startswith("amqp") or any(
+        not env[f"{name.upper()}_DATABASE_URL"].startswith("postgres") for name in scaled
+    )
+    if scaled and embedded:
         sys.exit(
             "SCALE needs PostgreSQL and RabbitMQ: several processes writing one SQLite file "
             "and the filesystem broker is not what production runs"

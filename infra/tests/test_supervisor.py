@@ -244,3 +244,45 @@ def test_the_procfile_scales_web_and_worker_but_never_beat(tmp_path: Path) -> No
     others = [name for name in processes if not name.startswith("orders-")]
     kinds = ("web", "worker", "beat")
     assert others == [f"{s}-{k}" for s in REGISTRY if s != "orders" for k in kinds] + ["gateway"]
+
+
+@pytest.mark.parametrize(
+    ("scale", "wanted"),
+    [
+        ("", {"users": 1, "catalog": 1, "orders": 1}),
+        ("orders=3 catalog=2", {"users": 1, "catalog": 2, "orders": 3}),
+        ("orders=3,users=16", {"users": 16, "catalog": 1, "orders": 3}),
+    ],
+)
+def test_scale_names_instances_per_service(
+    monkeypatch: pytest.MonkeyPatch, scale: str, wanted: dict[str, int]
+) -> None:
+    import runner
+
+    monkeypatch.setenv("SCALE", scale)
+    assert runner.scale_wanted() == wanted
+
+
+@pytest.mark.parametrize("scale", ["payments=2", "orders=0", "orders=17", "orders=two", "orders"])
+def test_scale_refuses_what_it_cannot_run(monkeypatch: pytest.MonkeyPatch, scale: str) -> None:
+    import runner
+
+    monkeypatch.setenv("SCALE", scale)
+    with pytest.raises(SystemExit, match=f"SCALE: '{scale}' is not <service>=<1-16>"):
+        runner.scale_wanted()
+
+
+def test_scale_out_refuses_the_embedded_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Several processes on one SQLite file and the filesystem broker: not what runs in
+    production, so not what a scale-out test should prove."""
+    import runner
+
+    monkeypatch.setenv("PLATFORM_EMBEDDED", "1")
+    monkeypatch.setattr(runner, "VAR", tmp_path)
+    env = runner.platform_env()
+    with pytest.raises(SystemExit, match="SCALE needs PostgreSQL and RabbitMQ"):
+        runner.scale_out(env, {"users": 1, "catalog": 1, "orders": 2})
+    runner.scale_out(env, {"users": 1, "catalog": 1, "orders": 1})  # unscaled: fine
+    assert "ORDERS_PORT_2" not in env
