@@ -139,6 +139,7 @@ def test_web_deployments_probe_and_stop_gracefully(rendered, overlay):
         assert pause[0] == "sleep"
         assert pod["terminationGracePeriodSeconds"] > graceful + int(pause[1])
         assert web["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+        assert "replicas" not in web["spec"]  # the autoscaler's to set
         assert pod["automountServiceAccountToken"] is False
 
 
@@ -333,7 +334,6 @@ def test_prod_limits_hold_across_kong_replicas_and_count_the_real_client(rendere
 def test_dev_runs_one_kong_counting_locally_and_its_own_backing_services(rendered):
     docs = rendered["dev"]
     kong = named(docs, "Deployment", "kong")
-    assert kong["spec"]["replicas"] == 1
     assert named(docs, "HorizontalPodAutoscaler", "kong")["spec"]["maxReplicas"] == 1
     config = named(
         docs, "ConfigMap", kong["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"]
