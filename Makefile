@@ -7,9 +7,10 @@ TOOLS := var/tools/bin
 PARTS := gateway-config $(shell $(PYTHON) infra/local/registry.py dirs)
 
 .PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
-	bench-saga bench-broker bench-gateway-rules scaffold-sync new-service
+	bench-saga bench-broker bench-gateway-rules scaffold-sync new-service workflows
 
-## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it)
+## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it);
+## SCALE="orders=3 catalog=2": N web and N worker processes for those services (one beat each)
 up:
 	@$(RUNNER) up
 
@@ -87,3 +88,9 @@ scaffold-sync:
 ## make new-service NAME=payments PORT=8104 (then `make bootstrap` installs its venv)
 new-service:
 	$(PYTHON) infra/scaffold/render.py new $(NAME) $(PORT)
+	$(PYTHON) infra/ci/workflows.py sync
+
+## workflows: the root pipelines (.github/workflows/<part>.yml), copied from each part's own
+## <part>/.github/workflows/ci.yml (GitHub runs only the root's; a test holds them equal)
+workflows:
+	$(PYTHON) infra/ci/workflows.py sync

@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     make.add_argument("--listen", default="127.0.0.1:8000")
     make.add_argument("--status-listen", default="127.0.0.1:8100")
     make.add_argument(
-        "--upstream", action="append", default=[], help="SERVICE=HOST:PORT, one per Kong service"
+        "--upstream",
+        action="append",
+        default=[],
+        help="SERVICE=HOST:PORT[,HOST:PORT...] per Kong service (several: balanced)",
     )
     args = parser.parse_args(argv)
     try:

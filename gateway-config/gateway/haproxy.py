@@ -61,7 +61,8 @@ def render(
     lua_file: Path,
     status_listen: str | None = None,
 ) -> str:
-    """The full haproxy.cfg text. ``upstreams`` maps a Kong service name to ``host:port``."""
+    """The full haproxy.cfg text. ``upstreams`` maps a Kong service name to ``host:port``
+    (several, comma-separated: balanced)."""
     missing = sorted(set(gateway.services) - set(upstreams))
     if missing:
         raise ValueError(f"no upstream address for service(s) {missing}")
@@ -273,7 +274,13 @@ def _backends(gateway: Gateway, upstreams: dict[str, str], port: str) -> list[st
             "    http-request set-var(txn.proxied) bool(true)",
             "    http-request set-header X-Kong-Request-Id %[var(txn.kong_rid)]",
             f"    http-request add-header Via '1.1 {SERVER_TOKENS}'",
-            f"    server {name} {upstreams[name]} maxconn 200",
+        ]
+        # Several addresses (the local runner's scaled-out web instances: `make up SCALE=...`)
+        # are balanced round-robin, as a Kong upstream with several targets would be.
+        addresses = upstreams[name].split(",")
+        lines += [
+            f"    server {name}{'' if i == 0 else f'-{i + 1}'} {address.strip()} maxconn 200"
+            for i, address in enumerate(addresses)
         ]
     return lines
 

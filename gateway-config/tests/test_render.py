@@ -345,3 +345,41 @@ def test_render_needs_an_upstream_for_every_service(tmp_path: Path, jwks_file: P
     )
     assert result.returncode == 2
     assert result.stderr == f"error: no upstream address for service(s) {SERVICES}\n"
+
+
+def test_several_upstream_addresses_are_balanced(tmp_path: Path, jwks_file: Path) -> None:
+    """The local runner's scaled-out web instances (`make up SCALE=...`): one server line per
+    address in the service's backend, round-robin (HAProxy's default), the config valid."""
+    upstreams = {name: "127.0.0.1:8101" for name in SERVICES}
+    upstreams[SERVICES[0]] = "127.0.0.1:8101,127.0.0.1:8201,127.0.0.1:8301"
+    result = run(
+        sys.executable,
+        "-m",
+        "gateway",
+        "render",
+        "--kong",
+        KONG_YML,
+        "--jwks",
+        jwks_file,
+        "--out",
+        tmp_path,
+        *(f"--upstream={name}={address}" for name, address in upstreams.items()),
+    )
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "haproxy.cfg").read_text()
+    servers: dict[str, list[tuple[str, str]]] = {}
+    for backend in re.split(r"^backend svc_", config, flags=re.MULTILINE)[1:]:
+        name = backend.split("\n", 1)[0]
+        servers[name] = re.findall(r"^    server (\S+) (\S+) maxconn 200$", backend, re.MULTILINE)
+    first = SERVICES[0]
+    assert servers == {
+        **{name: [(name, "127.0.0.1:8101")] for name in SERVICES[1:]},
+        first: [
+            (first, "127.0.0.1:8101"),
+            (f"{first}-2", "127.0.0.1:8201"),
+            (f"{first}-3", "127.0.0.1:8301"),
+        ],
+    }
+    assert "\n    balance " not in config  # round-robin, HAProxy's default
+    checked = run(HAPROXY, "-c", "-q", "-f", tmp_path / "haproxy.cfg")
+    assert checked.returncode == 0, checked.stdout + checked.stderr

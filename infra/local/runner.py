@@ -18,7 +18,13 @@ answer, else SQLite files and the chassis's filesystem transport under ``var/``
 ``<SERVICE>_PORT`` (USERS, CATALOG, ...: the registry's names), ``CELERY_BROKER_URL``,
 ``REDIS_URL``, ``PLATFORM_DB_PREFIX`` (database names), ``PLATFORM_BROKER_VHOST``,
 ``GUNICORN_WORKERS``, ``PLATFORM_STOP_GRACE_SECONDS``, ``SMTP_PORT`` (the local SMTP sink,
-1025: ``<var>/mail/*.eml``), ``ORDERS_REQUIRE_VERIFIED_EMAIL`` (false here: a local demo).
+1025: ``<var>/mail/*.eml``), ``ORDERS_REQUIRE_VERIFIED_EMAIL`` (false here: a local demo),
+``SCALE``.
+
+Scale-out (``make up SCALE="orders=3 catalog=2"``, needs PostgreSQL and RabbitMQ): a service
+scaled to N runs N web processes (gunicorn, each with ``GUNICORN_WORKERS`` workers: the first
+on its registered port, the others on free ports, all in the gateway's backend for it,
+round-robin) and N Celery workers; still one beat per service.
 
 The services, their ports, prepare steps and event types are those of the service registry,
 ``infra/services.toml`` (read by ``registry.py``). Processes (``<var>/Procfile``, rendered at
@@ -62,6 +68,7 @@ import sys
 import time
 from pathlib import Path
 
+from ports import free_port
 from procfile import write_procfile
 from registry import load_services
 from supervise import Supervisor, read_procfile
@@ -462,6 +469,45 @@ def service_env(name: str, env: dict[str, str]) -> dict[str, str]:
     }
 
 
+def scale_wanted() -> dict[str, int]:
+    """``SCALE`` ("orders=3 catalog=2", spaces or commas): instances per service, 1 unless
+    named. Exits naming what is wrong: an unknown service, a count outside 1-16."""
+    wanted = dict.fromkeys(SERVICES, 1)
+    for item in os.environ.get("SCALE", "").replace(",", " ").split():
+        name, _, count = item.partition("=")
+        if name not in SERVICES or not count.isdigit() or not 1 <= int(count) <= 16:
+            sys.exit(f"SCALE: {item!r} is not <service>=<1-16> (services: {', '.join(SERVICES)})")
+        wanted[name] = int(count)
+    return wanted
+
+
+def scale_out(env: dict[str, str], scale: dict[str, int]) -> None:
+    """Ports for the extra web instances in ``env``: ``<NAME>_PORT_<i>`` from the environment,
+    else a free one."""
+    scaled = [name for name, count in scale.items() if count > 1]
+    embedded = not env["CELERY_BROKER_URL"].startswith("amqp") or any(
+        not env[f"{name.upper()}_DATABASE_URL"].startswith("postgres") for name in scaled
+    )
+    if scaled and embedded:
+        sys.exit(
+            "SCALE needs PostgreSQL and RabbitMQ: several processes writing one SQLite file "
+            "and the filesystem broker is not what production runs"
+        )
+    for name, count in scale.items():
+        for number in range(2, count + 1):
+            key = f"{name.upper()}_PORT_{number}"
+            env[key] = os.environ.get(key) or str(free_port())
+
+
+def web_ports(name: str, env: dict[str, str]) -> list[int]:
+    """Every web instance's port of a service: its own, then the scaled-out ones."""
+    key, number, ports = f"{name.upper()}_PORT", 2, [SERVICES[name].port]
+    while f"{key}_{number}" in env:
+        ports.append(int(env[f"{key}_{number}"]))
+        number += 1
+    return ports
+
+
 # --- prepare / up / down -----------------------------------------------------------------
 
 
@@ -517,7 +563,10 @@ def render_gateway(env: dict[str, str]) -> None:
     jwks_file = VAR / "keys" / "users.jwks.json"
     jwks_file.write_text(jwks.stdout)
     gateway = ROOT / "gateway-config"
-    upstreams = [f"--upstream={spec.dir}={HOST}:{spec.port}" for spec in SERVICES.values()]
+    upstreams = [
+        f"--upstream={spec.dir}=" + ",".join(f"{HOST}:{port}" for port in web_ports(name, env))
+        for name, spec in SERVICES.items()
+    ]
     run(
         [
             gateway / ".venv" / "bin" / "python",
@@ -560,8 +609,18 @@ def summary(env: dict[str, str]) -> None:
     print(f"            http://{HOST}:<service port>/metrics (each service, not via the gateway)")
     print(f"  gateway access log: {VAR / 'log' / 'gateway-access.log'}")
     print(f"Mail (SMTP sink {HOST}:{SMTP_PORT}): every message is a file in {VAR / 'mail'}/*.eml")
-    direct = ", ".join(f"{name} http://{HOST}:{spec.port}" for name, spec in SERVICES.items())
+    direct = ", ".join(
+        f"{name} " + " ".join(f"http://{HOST}:{port}" for port in web_ports(name, env))
+        for name in SERVICES
+    )
     print(f"Services directly (health probes, debugging): {direct}")
+    scaled = {n: c for n, c in scale_wanted().items() if c > 1}
+    if scaled:
+        print(
+            "Scaled out: "
+            + ", ".join(f"{n} {c} web + {c} worker processes" for n, c in scaled.items())
+            + " (one beat per service)"
+        )
     print(f"Demo staff account: admin@example.com / {password}")
     roles = sorted((VAR / "demo-accounts").glob("*@*"))  # users-service's ensure_demo_roles
     for path in roles:
@@ -577,10 +636,13 @@ def up() -> None:
     bootstrap()
     env = platform_env()
     say("backing services: " + ", ".join(f"{k}={v}" for k, v in json.loads(env["_CHOICE"]).items()))
+    scale = scale_wanted()
+    scale_out(env, scale)
     ensure_broker(env)
     prepare(env)
     render_gateway(env)
-    ports = [s.port for s in SERVICES.values()] + [GATEWAY_PORT, GATEWAY_STATUS_PORT, SMTP_PORT]
+    ports = [p for name in SERVICES for p in web_ports(name, env)]
+    ports += [GATEWAY_PORT, GATEWAY_STATUS_PORT, SMTP_PORT]
     busy = [str(port) for port in ports if answers(port)]
     if busy:
         sys.exit(f"port(s) {', '.join(busy)} already in use: is the platform running? (make down)")
@@ -590,7 +652,7 @@ def up() -> None:
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     pidfile.write_text(str(os.getpid()))
     supervisor = Supervisor(
-        read_procfile(write_procfile(VAR, SERVICES.values())),
+        read_procfile(write_procfile(VAR, SERVICES.values(), scale)),
         env={**os.environ, **env, "PATH": f"{TOOLS / 'bin'}:{os.environ['PATH']}"},
         cwd=ROOT,
         grace=STOP_GRACE,

@@ -1,8 +1,9 @@
 """`make new-service NAME=payments PORT=8104`: an empty, tested, routed service from the scaffold.
 
 Writes <name>-service/ (the rendered templates plus the first version of the files the service
-then owns, from new/), its entry in infra/services.toml and its Kong service in
-gateway-config/kong.yml, then its requirement locks, trimmed from a sibling's (see lock()).
+then owns, from new/), its entry in infra/services.toml, its Kong service in
+gateway-config/kong.yml and its Kubernetes objects (infra/k8s/add_service.py), then its
+requirement locks, trimmed from a sibling's (see lock()).
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ def new_service(name: str, port: int) -> Service:
     write_files(service)
     add_to_registry(service)
     add_to_gateway(service)
+    add_to_kubernetes(service)
     lock(service)
-    print(f"created {service.dir}/ (registry entry, kong.yml routes, locked requirements)")
+    print(
+        f"created {service.dir}/ (registry entry, kong.yml routes, Kubernetes objects, "
+        "locked requirements)"
+    )
     print(f"next: make bootstrap, then infra/local/isolated {name} make -C {service.dir} ci")
     return service
 
@@ -92,6 +97,13 @@ def add_to_gateway(service: Service) -> None:
     text = KONG.read_text()
     head, tail = text.split("\nconsumers:\n", 1)
     KONG.write_text(head + block.substitute(service.variables()) + "\nconsumers:\n" + tail)
+
+
+def add_to_kubernetes(service: Service) -> None:
+    sys.path.insert(0, str(ROOT / "infra" / "k8s"))
+    from add_service import add_service
+
+    add_service(name=service.name, directory=service.dir)
 
 
 def lock(service: Service) -> None:

@@ -2,7 +2,9 @@
 
 Each parametrization runs `infra/local/runner.py up` as a child process group on free ports:
 once on the machine's PostgreSQL/RabbitMQ/Redis, once on the embedded default (SQLite and the
-filesystem broker). Teardown presses Ctrl-C and checks the platform stops cleanly.
+filesystem broker), and once scaled out on the machine's servers (``SCALE``: three web and
+three worker processes per service) for the tests marked ``scaled`` only. Teardown presses
+Ctrl-C and checks the platform stops cleanly.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ EVENTUALLY = 120  # for what the platform does asynchronously (events, sagas, lo
 HTTP_TIMEOUT = 60  # one request, on a busy machine
 STOP_GRACE = 30  # PLATFORM_STOP_GRACE_SECONDS: what the runner allows processes to stop
 SEEDED_PRODUCTS = 200  # what prepare seeds (seed_catalog --products 200)
+# The scaled platform: this many web and worker processes of every service (`make up SCALE=`).
+SCALE = 3
 
 
 @dataclass
@@ -63,6 +67,11 @@ class Platform:
     @property
     def vhost(self) -> str:
         return f"{self.prefix}vhost"
+
+    def scale(self, service: str) -> int:
+        """How many web and worker processes of ``service`` run (the runner's SCALE)."""
+        counts = dict(item.split("=") for item in self.env.get("SCALE", "").split())
+        return int(counts.get(service, 1))
 
     def database(self, service: str) -> str:
         return f"{self.prefix}{service}"
@@ -133,16 +142,29 @@ def stop(platform: Platform) -> int:
         pytest.fail(f"platform did not stop on Ctrl-C:\n{platform.log.read_text()[-4000:]}")
 
 
+def on_platform(item: pytest.Item) -> object:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("platform") if callspec else None
+
+
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by platform
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The API fuzz last on each platform: it writes arbitrary valid data (renames seeded
-    categories, deactivates products) that the other tests' expectations must not meet."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The scaled platform runs only the tests marked ``scaled`` (the others are deselected,
+    so it starts only when one of those is selected). The API fuzz last on each platform: it
+    writes arbitrary valid data (renames seeded categories, deactivates products) that the
+    other tests' expectations must not meet."""
+    unscaled = [
+        item
+        for item in items
+        if on_platform(item) == "scaled" and item.get_closest_marker("scaled") is None
+    ]
+    if unscaled:
+        config.hook.pytest_deselected(items=unscaled)
+        items[:] = [item for item in items if item not in set(unscaled)]
     groups: dict[object, int] = {}
 
     def order(item: pytest.Item) -> tuple[int, bool]:
-        callspec = getattr(item, "callspec", None)
-        platform = callspec.params.get("platform") if callspec else None
-        return groups.setdefault(platform, len(groups)), "test_api_fuzz.py" in item.nodeid
+        return groups.setdefault(on_platform(item), len(groups)), "test_api_fuzz.py" in item.nodeid
 
     items.sort(key=order)
 
@@ -188,7 +210,7 @@ def system_test_env(
     }
 
 
-@pytest.fixture(scope="session", params=["local-services", "embedded"])
+@pytest.fixture(scope="session", params=["local-services", "embedded", "scaled"])
 def platform(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Platform]:
@@ -200,6 +222,9 @@ def platform(
     env = system_test_env(var, prefix, ports, gateway_port, status_port, smtp_port)
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
+    if mode == "scaled":  # one gunicorn worker per web process: the processes are the scale
+        env["SCALE"] = " ".join(f"{name}={SCALE}" for name in REGISTRY)
+        env["GUNICORN_WORKERS"] = "1"
     log = var / "platform.log"
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -228,7 +253,7 @@ def platform(
         yield platform
     finally:
         code = stop(platform) if process.poll() is None else process.returncode
-        if mode == "local-services":  # its databases, broker vhost and broker users
+        if mode != "embedded":  # its databases, broker vhost and broker users
             subprocess.run(
                 [sys.executable, RUNNER, "destroy"], cwd=ROOT, env=env, timeout=300, check=False
             )

@@ -4,12 +4,15 @@ rendering like the others."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import tomllib
 from pathlib import Path
 
+import jwt
 import pytest
 import yaml
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from standalone import (
     ROOT,
@@ -114,3 +117,34 @@ def test_a_second_service_on_a_taken_name_or_port_is_refused(copy: Path) -> None
             expect_failure=True,
         )
         assert refused == "payments (port 8104) is already in services.toml\n"
+
+
+def test_the_new_service_has_its_root_pipeline_and_kubernetes_objects(
+    copy: Path, tmp_path: Path
+) -> None:
+    assert (
+        run(["python3", "infra/ci/workflows.py", "check"], cwd=copy, env=clean_environment()) == ""
+    )
+    assert (copy / ".github/workflows/payments-service.yml").is_file()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}))
+    python = ROOT / "gateway-config" / ".venv" / "bin" / "python"
+    k8s = copy / "infra" / "k8s"
+    run([python, k8s / "kong_config.py", "--jwks", jwks], cwd=copy, env=clean_environment())
+    for overlay, database in (("dev", "StatefulSet"), ("prod", "Service")):
+        built = run(
+            ["kubectl", "kustomize", k8s / "overlays" / overlay], cwd=copy, env=clean_environment()
+        )
+        names = {(d["kind"], d["metadata"]["name"]) for d in yaml.safe_load_all(built) if d}
+        assert {
+            ("Deployment", "payments-web"),
+            ("Deployment", "payments-worker"),
+            ("Deployment", "payments-beat"),
+            ("Job", "payments-migrate"),
+            ("Service", "payments-service"),  # kong.yml's upstream: http://payments-service:8000
+            ("PodDisruptionBudget", "payments-web"),
+            ("NetworkPolicy", "payments-web"),
+            (database, "payments-postgres"),
+        } <= names, overlay

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REGISTRY, ROOT, SERVICES
 
@@ -52,7 +53,9 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
     )
     parts = sorted(["chassis", "gateway-config", *SERVICES])  # each its own pipeline
     assert [p.relative_to(ROOT).as_posix() for p in workflows] == [
-        ".github/workflows/platform.yml",
+        *sorted(
+            [".github/workflows/platform.yml", *(f".github/workflows/{part}.yml" for part in parts)]
+        ),
         *(f"{part}/.github/workflows/ci.yml" for part in parts),
     ]
     check = subprocess.run(
@@ -67,6 +70,32 @@ def test_every_pipeline_validates_against_the_github_workflow_schema() -> None:
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_each_part_pipeline_runs_from_the_root_as_its_own_file_says() -> None:
+    """GitHub runs only the root's workflows: each part's copy there is its own file (the
+    copy `make workflows` writes), path-filtered to the part, running its `make ci`, and for a
+    service building its image from its Dockerfile (offline, from the wheelhouse: images.py)."""
+    check = subprocess.run(
+        ["python3", str(ROOT / "infra/ci/workflows.py"), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    for part in ["chassis", "gateway-config", *SERVICES]:
+        workflow = yaml.safe_load((ROOT / f".github/workflows/{part}.yml").read_text())
+        triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+        assert triggers["pull_request"]["paths"][0] == f"{part}/**"
+        assert triggers["push"]["paths"][0] == f"{part}/**"
+        assert workflow["defaults"]["run"]["working-directory"] == part
+        steps = [step.get("run", "") for step in workflow["jobs"]["ci"]["steps"]]
+        assert "make ci" in steps
+        if part in SERVICES:
+            runs = [s.get("run", "") for s in workflow["jobs"]["image"]["steps"]]
+            name = next(n for n, spec in REGISTRY.items() if spec.dir == part)
+            build = f"python3 infra/containers/images.py build {name} "
+            assert any(r.startswith(build) for r in runs), runs
 
 
 def producer_schemas() -> dict[str, Path]:

@@ -52,7 +52,7 @@ def needs_servers(platform: Platform) -> None:
     """The failures caused from outside need the real servers: a RabbitMQ vhost whose
     permissions can be withdrawn, PostgreSQL row locks and triggers, Celery remote control
     over AMQP. The saga itself runs in both modes."""
-    if platform.mode != "local-services":
+    if platform.mode == "embedded":
         pytest.skip("needs RabbitMQ and PostgreSQL (the platform's own vhost and databases)")
 
 
@@ -340,6 +340,7 @@ def test_an_order_beyond_the_stock_is_rejected_with_reasons_and_takes_nothing(
     assert [m["reason"] for m in shop.ledger(plenty)] == ["restock"]
 
 
+@pytest.mark.scaled
 def test_fifty_concurrent_orders_for_twenty_units_confirm_exactly_twenty(shop: Shop) -> None:
     product = shop.product(stock=20)
     buyer = shop.buyer()
@@ -378,6 +379,7 @@ def test_fifty_concurrent_orders_for_twenty_units_confirm_exactly_twenty(shop: S
 # --- failures ------------------------------------------------------------------------------
 
 
+@pytest.mark.scaled
 def test_an_event_delivered_twice_changes_nothing(shop: Shop) -> None:
     product = shop.product(stock=10)
     buyer = shop.buyer()
@@ -656,13 +658,21 @@ def test_a_product_deactivated_in_the_catalog_admin_is_refused_by_orders(shop: S
     assert refused.json()["errors"][0]["code"] == "inactive-product"
 
 
-def node_name(shop: Shop, service: str) -> str:
-    found = re.search(rf"\b({service}\.[0-9a-f]{{8}}@\S+) ready\.", shop.platform.log.read_text())
-    assert found, f"{service} worker's node name not in the platform log"
-    return found.group(1)
+def node_names(shop: Shop, service: str) -> str:
+    """Every worker's Celery node name of ``service`` (``-d`` of celery control), once all
+    have started: ``<service>.<platform id>[.<instance>]@<host>``."""
+    pattern = rf"\b({service}\.[0-9a-f]{{8}}(?:\.[0-9]+)?@\S+) ready\."
+    found: set[str] = set()
+
+    def all_ready() -> bool:
+        found.update(re.findall(pattern, shop.platform.log.read_text()))
+        return len(found) == shop.platform.scale(service)
+
+    wait_for(all_ready, EVENTUALLY, f"{service}'s workers' node names not in the platform log")
+    return ",".join(sorted(found))
 
 
-def celery_control(shop: Shop, service: str, *args: str) -> None:
+def celery_control(shop: Shop, service: str, *args: str) -> str:
     part = ROOT / REGISTRY[service].dir
     run = subprocess.run(
         [part / ".venv/bin/celery", "-A", "config", "control", *args],
@@ -675,6 +685,7 @@ def celery_control(shop: Shop, service: str, *args: str) -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "OK" in run.stdout, run.stdout + run.stderr
+    return run.stdout
 
 
 class RowLock:
@@ -702,6 +713,7 @@ class RowLock:
             self.psql.wait(timeout=10)
 
 
+@pytest.mark.scaled
 @pytest.mark.usefixtures("needs_servers")
 def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once(
     shop: Shop, tmp_path: Path
@@ -712,8 +724,12 @@ def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once
     once it consumes again, and the reservation is applied exactly once."""
     product = shop.product(stock=10)
     buyer = shop.buyer()
-    catalog_node = node_name(shop, "catalog")
-    celery_control(shop, "catalog", "cancel_consumer", "catalog.events", "-d", catalog_node)
+    catalog_nodes = node_names(shop, "catalog")  # every platform worker stops consuming events
+    # Waits for every node's answer (a scaled platform has several), so none consumes after.
+    replies = celery_control(
+        shop, "catalog", "--timeout", "60", "cancel_consumer", "catalog.events", "-d", catalog_nodes
+    )
+    assert replies.count("OK") == shop.platform.scale("catalog"), replies
     worker = WorkerProcess(
         "config",
         queues=["catalog.events"],
@@ -747,7 +763,7 @@ def test_a_worker_killed_in_the_middle_of_a_handler_leaves_it_to_be_applied_once
         worker.kill()
         if lock is not None:
             lock.release()
-        celery_control(shop, "catalog", "add_consumer", "catalog.events", "-d", catalog_node)
+        celery_control(shop, "catalog", "add_consumer", "catalog.events", "-d", catalog_nodes)
 
     order = shop.final(buyer, order_id)
     assert order["status"] == "CONFIRMED", order

@@ -70,4 +70,4 @@ def test_the_template_placeholders_do_not_clash_with_make_or_actions() -> None:
     workflow = render.render(render.TEMPLATES / ".github/workflows/ci.yml.tmpl", service)
 
     assert "$(VENV)/pytest" in makefile
-    assert "users-service:${{ github.sha }}" in workflow
+    assert "images.py build users --version ${{ github.sha }}" in workflow

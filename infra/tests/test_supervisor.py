@@ -219,3 +219,78 @@ def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
         "gateway": 'mkdir -p "$VAR_DIR/log" && exec haproxy -dMglobal -db '
         '-f "$VAR_DIR/gateway/haproxy.cfg" >> "$VAR_DIR/log/gateway-access.log"',
     }
+
+
+def test_the_procfile_scales_web_and_worker_but_never_beat(tmp_path: Path) -> None:
+    """`make up SCALE="orders=3"`: three web processes on their own port variables, three
+    workers with their own Celery node names, one beat; other services unscaled."""
+    processes = dict(read_procfile(write_procfile(tmp_path, REGISTRY.values(), {"orders": 3})))
+    orders = [name for name in processes if name.startswith("orders-")]
+    assert orders == [
+        "orders-web",
+        "orders-web-2",
+        "orders-web-3",
+        "orders-worker",
+        "orders-worker-2",
+        "orders-worker-3",
+        "orders-beat",
+    ]
+    for suffix, port in (("", "$ORDERS_PORT"), ("-2", "$ORDERS_PORT_2"), ("-3", "$ORDERS_PORT_3")):
+        assert f'--bind "127.0.0.1:{port}" ' in processes[f"orders-web{suffix}"]
+    nodes = [
+        processes[f"orders-worker{suffix}"].split("--hostname ")[1].split()[0]
+        for suffix in ("", "-2", "-3")
+    ]
+    assert nodes == [
+        '"orders.$PLATFORM_ID@%h"',
+        '"orders.$PLATFORM_ID.2@%h"',
+        '"orders.$PLATFORM_ID.3@%h"',
+    ]
+    others = [name for name in processes if not name.startswith("orders-")]
+    kinds = ("web", "worker", "beat")
+    assert others == [f"{s}-{k}" for s in REGISTRY if s != "orders" for k in kinds] + [
+        "mail",
+        "gateway",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scale", "wanted"),
+    [
+        ("", {"users": 1, "catalog": 1, "orders": 1}),
+        ("orders=3 catalog=2", {"users": 1, "catalog": 2, "orders": 3}),
+        ("orders=3,users=16", {"users": 16, "catalog": 1, "orders": 3}),
+    ],
+)
+def test_scale_names_instances_per_service(
+    monkeypatch: pytest.MonkeyPatch, scale: str, wanted: dict[str, int]
+) -> None:
+    import runner
+
+    monkeypatch.setenv("SCALE", scale)
+    assert runner.scale_wanted() == wanted
+
+
+@pytest.mark.parametrize("scale", ["payments=2", "orders=0", "orders=17", "orders=two", "orders"])
+def test_scale_refuses_what_it_cannot_run(monkeypatch: pytest.MonkeyPatch, scale: str) -> None:
+    import runner
+
+    monkeypatch.setenv("SCALE", scale)
+    with pytest.raises(SystemExit, match=f"SCALE: '{scale}' is not <service>=<1-16>"):
+        runner.scale_wanted()
+
+
+def test_scale_out_refuses_the_embedded_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Several processes on one SQLite file and the filesystem broker: not what runs in
+    production, so not what a scale-out test should prove."""
+    import runner
+
+    monkeypatch.setenv("PLATFORM_EMBEDDED", "1")
+    monkeypatch.setattr(runner, "VAR", tmp_path)
+    env = runner.platform_env()
+    with pytest.raises(SystemExit, match="SCALE needs PostgreSQL and RabbitMQ"):
+        runner.scale_out(env, {"users": 1, "catalog": 1, "orders": 2})
+    runner.scale_out(env, {"users": 1, "catalog": 1, "orders": 1})  # unscaled: fine
+    assert "ORDERS_PORT_2" not in env
