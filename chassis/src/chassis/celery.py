@@ -9,6 +9,8 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 
+from chassis.tracing import flush_tracing, setup_tracing
+
 __all__ = ["PromptEventLoop", "make_celery"]
 
 
@@ -37,9 +39,28 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
         worker_redirect_stdouts=False,
     )
     app.steps["consumer"].add(PromptEventLoop)
+    _trace_after_fork(service)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.autodiscover_tasks()
     return app
+
+
+def _trace_after_fork(service: str) -> None:
+    """Start traces (chassis.tracing) in each process that runs tasks, after its fork: the
+    prefork pool's children; the worker itself with the solo or thread pool; beat."""
+
+    def in_pool_process(**kwargs: Any) -> None:
+        setup_tracing(service)
+
+    def in_worker(sender: Any = None, **kwargs: Any) -> None:
+        pool = getattr(sender, "pool_cls", None)
+        if "prefork" not in f"{getattr(pool, '__module__', pool)}":
+            setup_tracing(service)
+
+    signals.worker_process_init.connect(in_pool_process, weak=False)
+    signals.worker_process_shutdown.connect(flush_tracing, weak=False)
+    signals.worker_init.connect(in_worker, weak=False)
+    signals.beat_init.connect(in_pool_process, weak=False)
 
 
 class PromptEventLoop(bootsteps.StartStopStep):
