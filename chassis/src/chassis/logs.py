@@ -1,7 +1,7 @@
 """Logging every service shares: JSON lines on stdout carrying the request's correlation id
 and the current trace's ``trace_id`` and ``span_id`` (empty when tracing is off:
-chassis.tracing) (``LOG_FORMAT=console`` for people reading a terminal). ``chassis.conf.common_settings`` sets
-``LOGGING`` from it."""
+chassis.tracing) (``LOG_FORMAT=console`` for people reading a terminal).
+``chassis.conf.common_settings`` sets ``LOGGING`` from it."""
 
 from __future__ import annotations
 

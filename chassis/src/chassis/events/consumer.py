@@ -77,30 +77,29 @@ def handle(envelope: Envelope) -> bool:
     previous = get_guid()
     # The producer's id when it is one (chassis.correlation), so events it publishes store it.
     set_guid(correlation.safe(envelope.correlation_id) or str(envelope.id))
+    span = event_span(
+        f"{envelope.type} process",
+        traceparent=envelope.traceparent,
+        tracestate=envelope.tracestate,
+        kind="consumer",
+        attributes=_process_attributes(envelope),
+    )
     try:
-        with (
-            event_span(
-                f"{envelope.type} process",
-                traceparent=envelope.traceparent,
-                tracestate=envelope.tracestate,
-                kind="consumer",
-                attributes=_process_attributes(envelope),
-            ),
-            transaction.atomic(),
-        ):
-            try:
-                with transaction.atomic():
-                    InboxEvent.objects.create(
-                        event_id=envelope.id, type=envelope.type, producer=envelope.producer
-                    )
-            except IntegrityError:
-                logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
-                return False
-            handler(envelope)
-        logger.info(
-            "events.handled", extra={"event_id": str(envelope.id), "event_type": envelope.type}
-        )
-        return True
+        with span:
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        InboxEvent.objects.create(
+                            event_id=envelope.id, type=envelope.type, producer=envelope.producer
+                        )
+                except IntegrityError:
+                    logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
+                    return False
+                handler(envelope)
+            logger.info(
+                "events.handled", extra={"event_id": str(envelope.id), "event_type": envelope.type}
+            )
+            return True
     finally:
         set_guid(previous or "")
 
