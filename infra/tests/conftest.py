@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import otlp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,9 +148,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=order)
 
 
+@pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[otlp.Receiver]:
+    """Where the local-services platform's processes send their spans (test_tracing.py)."""
+    receiver, server = otlp.start()
+    yield receiver
+    server.shutdown()
+
+
 @pytest.fixture(scope="session", params=["local-services", "embedded"])
 def platform(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp_receiver: otlp.Receiver,
 ) -> Iterator[Platform]:
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
@@ -180,6 +191,9 @@ def platform(
     }
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
+    else:  # traced (chassis.tracing); the embedded platform runs without: tracing off
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_receiver.url
+        env["OTEL_BSP_SCHEDULE_DELAY"] = "200"  # ms: spans reach the receiver promptly
     log = var / "platform.log"
     with log.open("w") as out:
         process = subprocess.Popen(

@@ -28,6 +28,7 @@ def test_env_example_lists_every_variable_the_service_reads(service: str) -> Non
     read = variables_read(
         ROOT / "chassis/src/chassis/conf.py",
         ROOT / "chassis/src/chassis/gunicorn_conf.py",
+        ROOT / "chassis/src/chassis/tracing.py",
         part / "config/settings.py",
     )
     documented = {
