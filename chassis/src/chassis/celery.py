@@ -53,8 +53,11 @@ def _trace_after_fork(service: str) -> None:
         setup_tracing(service)
 
     def in_worker(sender: Any = None, **kwargs: Any) -> None:
-        pool = getattr(sender, "pool_cls", None)
-        if "prefork" not in f"{getattr(pool, '__module__', pool)}":
+        # Sent before the pool class is resolved: a name ("prefork", "solo", a "module:Class"
+        # path) or a class. The prefork pool's children start their own (above).
+        pool = getattr(sender, "pool_cls", "prefork")
+        name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
+        if "prefork" not in name:
             setup_tracing(service)
 
     signals.worker_process_init.connect(in_pool_process, weak=False)
