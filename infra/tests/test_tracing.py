@@ -124,6 +124,9 @@ def assert_one_trace(
     assert (reserve.kind, confirm.kind) == ("consumer", "consumer")
     assert reserve.attributes["messaging.message.id"] == placed_id
     assert confirm.attributes["messaging.message.id"] == reserved_id
+    trace = receiver.trace(post.trace_id)
+    # The handler's queries (psycopg) are in it, under its span.
+    assert any(s.parent_id == reserve.span_id and s.kind == "client" for s in trace)
     [reserved_create] = spans[("catalog", "stock.reserved create")]
     assert reserved_create.parent_id == reserve.span_id  # written by the reservation handler
     # Their log lines carry the trace: catalog's handler, orders' confirmation.
