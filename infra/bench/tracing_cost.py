@@ -45,7 +45,7 @@ import _harness
 from _harness import ROOT, BenchError, free_port, stat_fields
 
 sys.path.insert(0, str(ROOT / "infra" / "tests"))
-import otlp  # noqa: E402 - the system tests' receiver, just added to the path
+import otlp  # the system tests' receiver (infra/tests, just added to the path)
 
 ENDPOINT = "/api/v1/catalog/products/"
 WARM_UP = 50
@@ -88,8 +88,10 @@ def start(checkout: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Po
     service = checkout / "catalog-service"
     with log.open("w") as out:
         master = subprocess.Popen(
-            [str(service / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py"]
-            + ["--bind", f"127.0.0.1:{port}", "config.wsgi"],
+            [
+                *(str(service / ".venv/bin/gunicorn"), "-c", "gunicorn.conf.py"),
+                *("--bind", f"127.0.0.1:{port}", "config.wsgi"),
+            ],
             cwd=service,
             env=env,
             stdout=out,
