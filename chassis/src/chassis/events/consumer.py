@@ -82,7 +82,7 @@ def handle(envelope: Envelope) -> bool:
         traceparent=envelope.traceparent,
         tracestate=envelope.tracestate,
         kind="consumer",
-        attributes=_process_attributes(envelope),
+        attributes=lambda: _process_attributes(envelope),
     )
     try:
         with span:

@@ -17,6 +17,7 @@ costs one connection timeout, not one per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -168,7 +169,7 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
                     traceparent=row.traceparent,
                     tracestate=row.tracestate,
                     kind="producer",
-                    attributes=_publish_attributes(row),
+                    attributes=functools.partial(_publish_attributes, row),
                 ):
                     send(envelope_of(row))
             except Exception as exc:

@@ -26,7 +26,7 @@ carry no context, exactly as before.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from chassis import tracing
@@ -73,11 +73,17 @@ def current_trace_context() -> tuple[str, str]:
 
 @contextlib.contextmanager
 def event_span(
-    name: str, *, traceparent: str, tracestate: str = "", kind: str, attributes: dict[str, Any]
+    name: str,
+    *,
+    traceparent: str,
+    tracestate: str = "",
+    kind: str,
+    attributes: Callable[[], dict[str, Any]],
 ) -> Iterator[None]:
     """A span continuing an event's trace: a child of the envelope's context (of the
     current span when the event has none, an event written without tracing), linked to the
-    current span when that is in another trace. ``kind``: "producer" or "consumer"."""
+    current span when that is in another trace. ``kind``: "producer" or "consumer";
+    ``attributes`` is called only when tracing is on."""
     if not tracing.is_active():
         yield
         return
@@ -98,6 +104,6 @@ def event_span(
     span_kind = trace.SpanKind.CONSUMER if kind == "consumer" else trace.SpanKind.PRODUCER
     tracer = trace.get_tracer(_TRACER)
     with tracer.start_as_current_span(
-        name, context=parent, kind=span_kind, attributes=attributes, links=links
+        name, context=parent, kind=span_kind, attributes=attributes(), links=links
     ):
         yield
