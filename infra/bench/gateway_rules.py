@@ -6,9 +6,9 @@ gateway_overhead.py) in front of a static upstream (a second HAProxy answering 2
 no service's CPU is in the figure), in variants: the full configuration, the configuration
 without one plugin or part (jwt, rate-limiting, correlation-id, opentelemetry's traceparent,
 cors, request-size-limiting with its large buffers, Kong's response headers, the access log),
-and the gateway's own ``global``/``defaults`` with no rules at all (bare). The cost of a part is full minus
-full-without-it; "rules" is full minus bare. Each variant runs ``--rounds`` times
-(interleaved); the minimum per variant is kept (the machine is shared: noise only adds).
+and the gateway's own ``global``/``defaults`` with no rules at all (bare). The cost of a part
+is full minus full-without-it; "rules" is full minus bare. Each variant runs ``--rounds``
+times (interleaved); the minimum per variant is kept (the machine is shared: noise only adds).
 
     var/tools/bin/python infra/bench/gateway_rules.py            # 3 rounds x 4 s
     var/tools/bin/python infra/bench/gateway_rules.py --rounds 1 --duration 2
