@@ -20,9 +20,8 @@ def json_log_lines():
     handler.setFormatter(
         configurator.configure_formatter(configurator.config["formatters"]["json"])
     )
-    handler.addFilter(
-        configurator.configure_filter(configurator.config["filters"]["correlation_id"])
-    )
+    for name in ("correlation_id", "trace_ids"):
+        handler.addFilter(configurator.configure_filter(configurator.config["filters"][name]))
     root = logging.getLogger()
     root.addHandler(handler)
 
@@ -60,6 +59,7 @@ def test_request_logs_are_json_lines_with_the_correlation_id(api_client, json_lo
     assert line["logger"] == "tests.apis"
     assert line["service"] == "chassis"
     assert line["order_id"] == 7
+    assert (line["trace_id"], line["span_id"]) == ("", "")  # tracing is off
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line["time"])
 
 
@@ -68,7 +68,7 @@ def test_logging_config_shape():
 
     assert config["root"] == {"handlers": ["stdout"], "level": "WARNING"}
     assert config["handlers"]["stdout"]["formatter"] == "json"
-    assert config["handlers"]["stdout"]["filters"] == ["correlation_id"]
+    assert config["handlers"]["stdout"]["filters"] == ["correlation_id", "trace_ids"]
     assert config["formatters"]["json"]["static_fields"] == {"service": "orders"}
     assert config["loggers"]["django.request"] == {"level": "ERROR"}
 

@@ -32,6 +32,7 @@ SUPPORTED_PLUGINS = {
     "request-size-limiting",
     "cors",
     "prometheus",
+    "opentelemetry",
 }
 SIZE_UNITS = {"bytes": 1, "kilobytes": 1024, "megabytes": 1024 * 1024}
 # Algorithms Kong 3.x's jwt parser knows; anything else is "Bad token; invalid alg".
@@ -103,6 +104,7 @@ class Gateway:
     cors: dict[str, Any] | None = None
     prometheus: bool = False
     prometheus_config: dict[str, Any] = field(default_factory=dict)
+    trace_context: bool = False  # opentelemetry with W3C propagation: traceparent upstream
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -219,7 +221,27 @@ def parse(document: dict[str, Any]) -> Gateway:
     gateway.cors = global_plugins.get("cors")
     gateway.prometheus = "prometheus" in global_plugins
     gateway.prometheus_config = dict(global_plugins.get("prometheus") or {})
+    if "opentelemetry" in global_plugins:
+        _check_trace_propagation(global_plugins["opentelemetry"])
+        gateway.trace_context = True
     return gateway
+
+
+def _check_trace_propagation(conf: dict[str, Any]) -> None:
+    """The local gateway reproduces the opentelemetry plugin's propagation (it exports no
+    spans): W3C Trace Context only, extracted and injected, every request sampled."""
+    propagation = conf.get("propagation") or {}
+    if (
+        propagation.get("extract") != ["w3c"]
+        or propagation.get("inject") != ["w3c"]
+        or propagation.get("default_format") != "w3c"
+        or propagation.get("clear")
+        or conf.get("sampling_rate") != 1
+    ):
+        raise ConfigError(
+            "opentelemetry: the local gateway reproduces propagation {extract: [w3c], "
+            "inject: [w3c], default_format: w3c} with sampling_rate: 1 only"
+        )
 
 
 # --- credentials -------------------------------------------------------------------------

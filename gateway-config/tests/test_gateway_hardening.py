@@ -38,6 +38,8 @@ LOG_KEYS = {
     "correlation_id",
     "kong_request_id",
     "remote",
+    "trace_id",
+    "span_id",
 }
 
 

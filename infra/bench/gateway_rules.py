@@ -4,11 +4,12 @@ What it measures: ``GET /api/v1/users/me`` with a valid token, sent by ``wrk`` (
 8 connections) to HAProxy rendered from gateway-config/kong.yml (rate limits raised, as in
 gateway_overhead.py) in front of a static upstream (a second HAProxy answering 200 itself, so
 no service's CPU is in the figure), in variants: the full configuration, the configuration
-without one plugin or part (jwt, rate-limiting, correlation-id, cors, request-size-limiting
-with its large buffers, Kong's response headers, prometheus, the access log), and the gateway's own
-``global``/``defaults`` with no rules at all (bare). The cost of a part is full minus
-full-without-it; "rules" is full minus bare. Each variant runs ``--rounds`` times
-(interleaved); the minimum per variant is kept (the machine is shared: noise only adds).
+without one plugin or part (jwt, rate-limiting, correlation-id, opentelemetry's traceparent,
+cors, request-size-limiting with its large buffers, Kong's response headers, prometheus, the
+access log), and the gateway's own ``global``/``defaults`` with no rules at all (bare). The
+cost of a part is full minus full-without-it; "rules" is full minus bare. Each variant runs
+``--rounds`` times (interleaved); the minimum per variant is kept (the machine is shared:
+noise only adds).
 
     var/tools/bin/python infra/bench/gateway_rules.py            # 3 rounds x 4 s
     var/tools/bin/python infra/bench/gateway_rules.py --rounds 1 --duration 2
@@ -56,6 +57,10 @@ def _no_correlation(g: kong.Gateway) -> None:
     g.correlation_header = None
 
 
+def _no_trace_context(g: kong.Gateway) -> None:
+    g.trace_context = False
+
+
 def _no_cors(g: kong.Gateway) -> None:
     g.cors = None
 
@@ -92,6 +97,7 @@ VARIANTS: dict[str, tuple[Edit | None, Callable[[str], str] | None]] = {
     "without jwt": (_no_jwt, None),
     "without rate-limiting": (_no_rate_limit, None),
     "without correlation-id": (_no_correlation, None),
+    "without opentelemetry (traceparent)": (_no_trace_context, None),
     "without cors": (_no_cors, None),
     "without request-size-limiting (and its buffers)": (_no_size_limit, None),
     "without Kong's response headers": (None, _no_kong_headers),

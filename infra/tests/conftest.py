@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import otlp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,6 +170,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=order)
 
 
+@pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[otlp.Receiver]:
+    """Where the local-services platform's processes send their spans (test_tracing.py)."""
+    receiver, server = otlp.start()
+    yield receiver
+    server.shutdown()
+
+
 def system_test_env(
     var: Path,
     prefix: str,
@@ -212,7 +221,9 @@ def system_test_env(
 
 @pytest.fixture(scope="session", params=["local-services", "embedded", "scaled"])
 def platform(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp_receiver: otlp.Receiver,
 ) -> Iterator[Platform]:
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
@@ -222,6 +233,9 @@ def platform(
     env = system_test_env(var, prefix, ports, gateway_port, status_port, smtp_port)
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
+    if mode == "local-services":  # traced (chassis.tracing); the others run with tracing off
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp_receiver.url
+        env["OTEL_BSP_SCHEDULE_DELAY"] = "200"  # ms: spans reach the receiver promptly
     if mode == "scaled":  # one gunicorn worker per web process: the processes are the scale
         env["SCALE"] = " ".join(f"{name}={SCALE}" for name in REGISTRY)
         env["GUNICORN_WORKERS"] = "1"

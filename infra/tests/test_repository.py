@@ -32,6 +32,7 @@ def test_env_example_lists_every_variable_the_service_reads(service: str) -> Non
         ROOT / "chassis/src/chassis/conf.py",
         ROOT / "chassis/src/chassis/gunicorn_conf.py",
         *([ROOT / "chassis/src/chassis/mail.py"] if mails else []),
+        ROOT / "chassis/src/chassis/tracing.py",
         settings,
     )
     documented = {

@@ -10,6 +10,7 @@ from typing import Any
 from celery import Celery, bootsteps, signals
 
 from chassis import metrics
+from chassis.tracing import flush_tracing, setup_tracing
 
 __all__ = ["PromptEventLoop", "make_celery"]
 
@@ -40,9 +41,31 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
     )
     app.steps["consumer"].add(PromptEventLoop)
     metrics.instrument_celery()
+    _trace_after_fork(service)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.autodiscover_tasks()
     return app
+
+
+def _trace_after_fork(service: str) -> None:
+    """Start traces (chassis.tracing) in each process that runs tasks, after its fork: the
+    prefork pool's children; the worker itself with the solo or thread pool; beat."""
+
+    def in_pool_process(**kwargs: Any) -> None:
+        setup_tracing(service)
+
+    def in_worker(sender: Any = None, **kwargs: Any) -> None:
+        # Sent before the pool class is resolved: a name ("prefork", "solo", a "module:Class"
+        # path) or a class. The prefork pool's children start their own (above).
+        pool = getattr(sender, "pool_cls", "prefork")
+        name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
+        if "prefork" not in name:
+            setup_tracing(service)
+
+    signals.worker_process_init.connect(in_pool_process, weak=False)
+    signals.worker_process_shutdown.connect(flush_tracing, weak=False)
+    signals.worker_init.connect(in_worker, weak=False)
+    signals.beat_init.connect(in_pool_process, weak=False)
 
 
 class PromptEventLoop(bootsteps.StartStopStep):

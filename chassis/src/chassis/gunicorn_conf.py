@@ -16,6 +16,8 @@ import multiprocessing
 import os
 from typing import Any
 
+from chassis.tracing import setup_tracing
+
 __all__ = ["gunicorn_settings"]
 
 
@@ -38,6 +40,8 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
         "errorlog": "-",
         "logconfig_dict": _logging(service),
         "child_exit": _child_exit,
+        # Traces start in each worker, after the fork (chassis.tracing); off without an endpoint.
+        "post_fork": lambda server, worker: setup_tracing(service),
         "access_log_format": (
             '{"time":"%(t)s","level":"INFO","logger":"gunicorn.access","service":"'
             + service

@@ -1,6 +1,7 @@
 """Logging every service shares: JSON lines on stdout carrying the request's correlation id
-(``LOG_FORMAT=console`` for people reading a terminal). ``chassis.conf.common_settings`` sets
-``LOGGING`` from it."""
+and the current trace's ``trace_id`` and ``span_id`` (empty when tracing is off:
+chassis.tracing) (``LOG_FORMAT=console`` for people reading a terminal).
+``chassis.conf.common_settings`` sets ``LOGGING`` from it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ __all__ = ["logging_config"]
 
 def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
     """JSON lines on stdout, each carrying the request's correlation id."""
-    json_format = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+    json_format = (
+        "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s %(trace_id)s %(span_id)s"
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"correlation_id": {"()": "django_guid.log_filters.CorrelationId"}},
+        "filters": {
+            "correlation_id": {"()": "django_guid.log_filters.CorrelationId"},
+            "trace_ids": {"()": "chassis.tracing.TraceIds"},
+        },
         "formatters": {
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
@@ -31,7 +37,7 @@ def logging_config(*, level: str, json: bool, service: str) -> dict[str, Any]:
             "stdout": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stdout",
-                "filters": ["correlation_id"],
+                "filters": ["correlation_id", "trace_ids"],
                 "formatter": "json" if json else "console",
             }
         },

@@ -29,6 +29,7 @@ from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, 
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
 from chassis.events.producers import UNVERIFIED_PRODUCER, publish_properties
+from chassis.events.tracing import event_span
 
 __all__ = [
     "Handler",
@@ -77,25 +78,45 @@ def handle(envelope: Envelope) -> bool:
     previous = get_guid()
     # The producer's id when it is one (chassis.correlation), so events it publishes store it.
     set_guid(correlation.safe(envelope.correlation_id) or str(envelope.id))
+    span = event_span(
+        f"{envelope.type} process",
+        traceparent=envelope.traceparent,
+        tracestate=envelope.tracestate,
+        kind="consumer",
+        attributes=lambda: _process_attributes(envelope),
+    )
     try:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    InboxEvent.objects.create(
-                        event_id=envelope.id, type=envelope.type, producer=envelope.producer
-                    )
-            except IntegrityError:
-                logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
-                metrics.event_outcome(envelope.type, "duplicate")
-                return False
-            handler(envelope)
-        metrics.event_outcome(envelope.type, "handled")
-        logger.info(
-            "events.handled", extra={"event_id": str(envelope.id), "event_type": envelope.type}
-        )
-        return True
+        with span:
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        InboxEvent.objects.create(
+                            event_id=envelope.id, type=envelope.type, producer=envelope.producer
+                        )
+                except IntegrityError:
+                    logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
+                    metrics.event_outcome(envelope.type, "duplicate")
+                    return False
+                handler(envelope)
+            metrics.event_outcome(envelope.type, "handled")
+            logger.info(
+                "events.handled", extra={"event_id": str(envelope.id), "event_type": envelope.type}
+            )
+            return True
     finally:
         set_guid(previous or "")
+
+
+def _process_attributes(envelope: Envelope) -> dict[str, Any]:
+    return {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": queue_name(service_name()),
+        "messaging.rabbitmq.destination.routing_key": envelope.type,
+        "messaging.message.id": str(envelope.id),
+        "messaging.message.conversation_id": envelope.correlation_id,
+        "event.producer": envelope.producer,
+    }
 
 
 def park(envelope: dict[str, Any], *, error: str, attempts: int) -> ParkedEvent:

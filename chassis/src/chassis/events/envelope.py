@@ -2,7 +2,13 @@
 
     {"id": "<uuid>", "type": "order.placed", "version": 1,
      "occurred_at": "2026-11-22T10:00:00.123456Z", "producer": "orders",
-     "correlation_id": "<the HTTP request's X-Request-ID>", "payload": {...}}
+     "correlation_id": "<the HTTP request's X-Request-ID>", "payload": {...},
+     "traceparent": "00-<trace id>-<span id>-01", "tracestate": "..."}
+
+``traceparent`` and ``tracestate`` (W3C Trace Context) are optional: written when the
+producer traces (chassis.tracing), from the span that wrote the outbox row, so every
+delivery of the event (relay, sweep, retry, redrive) continues the trace it was written in.
+An envelope without them is the same as before they existed, and is written that way.
 
 A producer owns the JSON Schema of each of its event types and versions, as files
 ``<type>.v<version>.json`` in its ``CHASSIS_EVENTS["SCHEMAS_DIR"]``; :func:`publish` checks
@@ -12,6 +18,7 @@ payloads against them, and consumers check the copies they keep in their tests.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +33,10 @@ from django.utils.dateparse import parse_datetime
 __all__ = ["Envelope", "InvalidEvent", "load_schema", "validate_payload"]
 
 _ENVELOPE_KEYS = ("id", "type", "version", "occurred_at", "producer", "correlation_id", "payload")
+_OPTIONAL_KEYS = ("traceparent", "tracestate")
+# W3C Trace Context: version 00's traceparent, and tracestate's bound (32 list members).
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACESTATE_MAX_LENGTH = 512
 
 
 class InvalidEvent(ValueError):
@@ -41,9 +52,11 @@ class Envelope:
     correlation_id: str = ""
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     occurred_at: datetime = field(default_factory=timezone.now)
+    traceparent: str = ""
+    tracestate: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "id": str(self.id),
             "type": self.type,
             "version": self.version,
@@ -52,12 +65,20 @@ class Envelope:
             "correlation_id": self.correlation_id,
             "payload": self.payload,
         }
+        if self.traceparent:  # absent, not empty, when untraced: as envelopes always were
+            data["traceparent"] = self.traceparent
+            if self.tracestate:
+                data["tracestate"] = self.tracestate
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> Envelope:
         """Parse a received envelope; raises :class:`InvalidEvent` when malformed."""
-        if not isinstance(data, dict) or sorted(data) != sorted(_ENVELOPE_KEYS):
-            raise InvalidEvent(f"envelope keys must be exactly {sorted(_ENVELOPE_KEYS)}")
+        if not isinstance(data, dict) or not _has_envelope_keys(data):
+            raise InvalidEvent(
+                f"envelope keys must be exactly {sorted(_ENVELOPE_KEYS)}, "
+                f"optionally with {sorted(_OPTIONAL_KEYS)}"
+            )
         try:
             event_id = uuid.UUID(str(data["id"]))
         except ValueError as exc:
@@ -70,6 +91,8 @@ class Envelope:
             (isinstance(data["producer"], str), "producer"),
             (isinstance(data["correlation_id"], str), "correlation_id"),
             (isinstance(data["payload"], dict), "payload"),
+            (_is_traceparent(data.get("traceparent", "")), "traceparent"),
+            (_is_tracestate(data.get("tracestate", "")), "tracestate"),
         ]
         bad = [name for ok, name in checks if not ok]
         if bad:
@@ -83,7 +106,27 @@ class Envelope:
             producer=data["producer"],
             correlation_id=data["correlation_id"],
             payload=data["payload"],
+            traceparent=data.get("traceparent", ""),
+            tracestate=data.get("tracestate", ""),
         )
+
+
+def _has_envelope_keys(data: dict[Any, Any]) -> bool:
+    keys = set(data)
+    return set(_ENVELOPE_KEYS) <= keys <= {*_ENVELOPE_KEYS, *_OPTIONAL_KEYS}
+
+
+def _is_traceparent(value: Any) -> bool:
+    return value == "" or (isinstance(value, str) and _TRACEPARENT.fullmatch(value) is not None)
+
+
+def _is_tracestate(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= _TRACESTATE_MAX_LENGTH
+        and value.isascii()
+        and value.isprintable()
+    )
 
 
 @lru_cache(maxsize=256)

@@ -33,6 +33,10 @@ class OutboxEvent(models.Model):
     producer = models.CharField(max_length=50)
     correlation_id = models.CharField(max_length=100, blank=True, default="")
     payload = models.JSONField()
+    # W3C Trace Context of the span that wrote the row (chassis.events.tracing); empty when
+    # the producer does not trace. 55: version 00's traceparent; 512: tracestate's bound.
+    traceparent = models.CharField(max_length=55, blank=True, default="")
+    tracestate = models.CharField(max_length=512, blank=True, default="")
     published_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")

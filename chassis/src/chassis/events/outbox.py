@@ -17,6 +17,7 @@ costs one connection timeout, not one per request.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -38,6 +39,7 @@ from chassis.events.envelope import Envelope, load_schema, validate_payload
 from chassis.events.models import OutboxEvent
 from chassis.events.producers import publish_properties
 from chassis.events.reachability import PUBLISH, broker_state
+from chassis.events.tracing import event_span, producing
 from chassis.settings import chassis_settings
 
 __all__ = ["envelope_of", "publish", "publish_many", "relay_after_commit", "relay_pending", "send"]
@@ -84,19 +86,24 @@ def _outbox_rows(
     schema = load_schema(str(schemas), event_type, version)
     # Checked where it enters (chassis.correlation); here too, as it must fit the column.
     producer, correlation_id = service_name(), correlation.safe(get_guid()) or ""
-    rows = []
+    payloads = list(payloads)
     for payload in payloads:
         validate_payload(schema, payload)
-        rows.append(
+    # The trace context is taken now, in the writer's trace, and kept with the row: every
+    # later send and delivery continues it (chassis.events.tracing).
+    with producing(event_type, count=len(payloads), exchange=EXCHANGE) as (parent, state):
+        return [
             OutboxEvent(
                 type=event_type,
                 version=version,
                 producer=producer,
                 correlation_id=correlation_id,
                 payload=payload,
+                traceparent=parent,
+                tracestate=state,
             )
-        )
-    return rows
+            for payload in payloads
+        ]
 
 
 def envelope_of(row: OutboxEvent) -> Envelope:
@@ -108,6 +115,8 @@ def envelope_of(row: OutboxEvent) -> Envelope:
         producer=row.producer,
         correlation_id=row.correlation_id,
         payload=row.payload,
+        traceparent=row.traceparent,
+        tracestate=row.tracestate,
     )
 
 
@@ -155,7 +164,14 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
         for row in rows.order_by("occurred_at", "id")[: limit or conf["RELAY_BATCH"]]:
             row.attempts += 1
             try:
-                send(envelope_of(row))
+                with event_span(
+                    f"{row.type} publish",
+                    traceparent=row.traceparent,
+                    tracestate=row.tracestate,
+                    kind="producer",
+                    attributes=functools.partial(_publish_attributes, row),
+                ):
+                    send(envelope_of(row))
             except Exception as exc:
                 row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 broker_state.record(reachable=False, source=PUBLISH, error=row.last_error)
@@ -167,3 +183,15 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
             row.save(update_fields=["attempts", "published_at"])
             sent += 1
     return sent
+
+
+def _publish_attributes(row: OutboxEvent) -> dict[str, Any]:
+    return {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": EXCHANGE,
+        "messaging.rabbitmq.destination.routing_key": row.type,
+        "messaging.message.id": str(row.id),
+        "messaging.message.conversation_id": row.correlation_id,
+        "event.attempt": row.attempts,
+    }
