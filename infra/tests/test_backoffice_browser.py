@@ -26,11 +26,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from conftest import EVENTUALLY, HTTP_TIMEOUT, ROOT, RUNNER, Platform, wait_products_known
+from conftest import (
+    EVENTUALLY,
+    ROOT,
+    RUNNER,
+    Platform,
+    gateway_client,
+    wait_products_known,
+)
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's (bootstrap installs it), never a Playwright download
 CHROMIUM_ARGS = [
@@ -175,7 +181,7 @@ class Buyer:
     """A buyer placing an order through the gateway's API."""
 
     def __init__(self, platform: Platform) -> None:
-        self.client = httpx.Client(base_url=platform.gateway, timeout=HTTP_TIMEOUT)
+        self.client = gateway_client(platform.gateway)
         email = f"browser-buyer-{secrets.token_hex(4)}@example.com"
         created = self.client.post(
             "/api/v1/auth/register", json={"email": email, "password": PASSWORD}

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import EVENTUALLY, HTTP_TIMEOUT, REGISTRY, ROOT, RUNNER, Platform
+from conftest import EVENTUALLY, HTTP_TIMEOUT, REGISTRY, ROOT, RUNNER, Platform, gateway_client
 
 sys.path.insert(0, str(ROOT / "chassis" / "src"))
 from chassis.testing import WorkerProcess
@@ -58,16 +58,13 @@ def needs_servers(platform: Platform) -> None:
 
 @pytest.fixture
 def shop(platform: Platform, staff_token: str) -> Iterator[Shop]:
-    with httpx.Client(base_url=platform.gateway, timeout=HTTP_TIMEOUT) as client:
+    with gateway_client(platform.gateway) as client:
         yield Shop(platform, client, staff_token)
 
 
 def login(base: str, email: str, password: str) -> str:
-    token = httpx.post(
-        f"{base}/api/v1/auth/token",
-        json={"email": email, "password": password},
-        timeout=HTTP_TIMEOUT,
-    )
+    with gateway_client(base) as client:
+        token = client.post("/api/v1/auth/token", json={"email": email, "password": password})
     assert token.status_code == 200, token.text
     return token.json()["access"]
 
@@ -138,11 +135,10 @@ class Shop:
     def buyer(self, through_gateway: bool = False) -> dict[str, str]:
         base = self.platform.gateway if through_gateway else self.platform.users
         email = f"buyer-{secrets.token_hex(4)}@example.com"
-        created = httpx.post(
-            f"{base}/api/v1/auth/register",
-            json={"email": email, "password": PASSWORD},
-            timeout=HTTP_TIMEOUT,
-        )
+        with gateway_client(base) as client:
+            created = client.post(
+                "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+            )
         assert created.status_code == 201, created.text
         return {"Authorization": f"Bearer {login(base, email, PASSWORD)}"}
 
@@ -346,7 +342,7 @@ def test_fifty_concurrent_orders_for_twenty_units_confirm_exactly_twenty(shop: S
     buyer = shop.buyer()
 
     def place(_: int) -> httpx.Response:
-        with httpx.Client(base_url=shop.platform.gateway, timeout=HTTP_TIMEOUT) as client:
+        with gateway_client(shop.platform.gateway) as client:
             return shop.place(buyer, [(product, 1)], client=client)
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -842,7 +838,7 @@ def test_a_poison_event_is_parked_after_its_retries_and_redriven_from_the_admin(
 def staff_admin_session(shop: Shop) -> httpx.Client:
     """The demo staff account signed in to catalog's admin (single sign-on) through the
     gateway."""
-    admin = httpx.Client(base_url=shop.platform.gateway, timeout=HTTP_TIMEOUT)
+    admin = gateway_client(shop.platform.gateway)
     form = admin.get("/admin/catalog/login/", params={"next": "/admin/catalog/"})
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
     signed_in = admin.post(

@@ -16,12 +16,11 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import httpx
 import otlp
 import pytest
 from test_saga import Shop, broker_permissions, login, rabbitmqctl, wait_for
 
-from conftest import EVENTUALLY, HTTP_TIMEOUT, REGISTRY, Platform
+from conftest import EVENTUALLY, REGISTRY, Platform, gateway_client
 
 # (service, span name) of one order's walk, in the order they happen.
 WALK = [
@@ -40,7 +39,7 @@ def shop(platform: Platform) -> Iterator[Shop]:
     if platform.mode != "local-services":
         pytest.skip("the embedded platform runs with tracing off")
     staff = login(platform.users, "admin@example.com", platform.demo_password())
-    with httpx.Client(base_url=platform.gateway, timeout=HTTP_TIMEOUT) as client:
+    with gateway_client(platform.gateway) as client:
         yield Shop(platform, client, staff)
 
 
