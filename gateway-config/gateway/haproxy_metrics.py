@@ -78,7 +78,10 @@ def response_count(gateway: Gateway) -> list[str]:
     if not gateway.prometheus:
         return []
     status = "%ST" if _on(gateway, "status_code_metrics") else ""
-    latency = "%Ta|%Tr" if _on(gateway, "latency_metrics") else "|"
+    # Request latency from txn.kong_t0 (set when the request's headers are in), as the Lua
+    # answers measure it: HAProxy's %Ta is not final in http-after-response and came out -1
+    # for a gateway-made 401 on a loaded machine (the request then went unobserved).
+    latency = "%[date(0,ms),sub(txn.kong_t0)]|%Tr" if _on(gateway, "latency_metrics") else "|"
     size = (
         "%[var(txn.kong_in_head)]|%[var(txn.kong_in_body)]|%[res.hdrs,length]|"
         "%[res.hdr(content-length,-1)]"
