@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "infra" / "bench"))
-from charts import saga_chart, series_chart
+from charts import knee_chart, series_chart
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@dataclass
-class Order:
-    sent: float
-    answered: float
-    final_seen: float
-    status_code: int
-    final_status: str
-    server_seconds: float | None
+def run(offered: float, confirmed: float) -> dict[str, float | None]:
+    return {
+        "offered_per_s": offered,
+        "accepted_per_s": offered,
+        "confirmed_per_s": confirmed,
+        "post_p50_ms": 12.0,
+        "post_p99_ms": 40.0 * offered,
+        "confirmed_p50_ms": 60.0,
+        "confirmed_p99_ms": None if confirmed == 0 else 200.0 * offered,
+    }
 
 
-def test_the_saga_chart_is_a_png_of_the_run(tmp_path: Path) -> None:
-    orders = [
-        Order(10 + i / 20, 10.03 + i / 20, 10.1 + i / 20, 201, "CONFIRMED", 0.05 + i / 2000)
-        for i in range(200)
-    ] + [Order(21, 21.02, 21.2, 201, "REJECTED", 0.15), Order(22, 22.01, 0, 422, "", None)]
-    path = saga_chart(orders, tmp_path / "saga.png", title="test")
+def test_the_knee_chart_is_a_png_of_the_steps(tmp_path: Path) -> None:
+    runs = [("step 1", run(10, 10)), ("step 2", run(50, 49.5)), ("step 3", run(100, 0))]
+    path = knee_chart(runs, tmp_path / "knee.png")
     assert path.read_bytes().startswith(PNG)
-    assert path.stat().st_size > 20_000  # three panels drawn, not an empty canvas
+    assert path.stat().st_size > 20_000  # two panels drawn, not an empty canvas
 
 
 def test_the_series_chart_is_a_png(tmp_path: Path) -> None:

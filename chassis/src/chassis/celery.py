@@ -10,6 +10,7 @@ from typing import Any
 from celery import Celery, bootsteps, signals
 
 from chassis import metrics
+from chassis.events import relay
 from chassis.tracing import flush_tracing, setup_tracing
 
 __all__ = ["PromptEventLoop", "make_celery"]
@@ -53,6 +54,7 @@ def _trace_after_fork(service: str) -> None:
 
     def in_pool_process(**kwargs: Any) -> None:
         setup_tracing(service)
+        relay.enable()
 
     def in_worker(sender: Any = None, **kwargs: Any) -> None:
         # Sent before the pool class is resolved: a name ("prefork", "solo", a "module:Class"
@@ -61,6 +63,7 @@ def _trace_after_fork(service: str) -> None:
         name = pool if isinstance(pool, str) else f"{pool.__module__}.{pool.__name__}"
         if "prefork" not in name:
             setup_tracing(service)
+            relay.enable()
 
     signals.worker_process_init.connect(in_pool_process, weak=False)
     signals.worker_process_shutdown.connect(flush_tracing, weak=False)

@@ -25,7 +25,7 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
     return {
         "bind": os.environ.get("GUNICORN_BIND", "0.0.0.0:8000"),
         "workers": int(os.environ.get("GUNICORN_WORKERS", min(4, multiprocessing.cpu_count() * 2))),
-        "threads": int(os.environ.get("GUNICORN_THREADS", "1")),
+        "threads": int(os.environ.get("GUNICORN_THREADS", "4")),
         "timeout": int(os.environ.get("GUNICORN_TIMEOUT", "30")),
         "graceful_timeout": 20,
         "keepalive": 5,
@@ -41,7 +41,7 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
         "logconfig_dict": _logging(service),
         "child_exit": _child_exit,
         # Traces start in each worker, after the fork (chassis.tracing); off without an endpoint.
-        "post_fork": lambda server, worker: setup_tracing(service),
+        "post_fork": lambda server, worker: _post_fork(service),
         "access_log_format": (
             '{"time":"%(t)s","level":"INFO","logger":"gunicorn.access","service":"'
             + service
@@ -49,6 +49,14 @@ def gunicorn_settings(service: str) -> dict[str, Any]:
             '"duration_us":%(D)s,"remote":"%(h)s","correlation_id":"%({x-request-id}o)s"}'
         ),
     }
+
+
+def _post_fork(service: str) -> None:
+    """In each worker: traces (when configured) and the background outbox relay."""
+    from chassis.events import relay
+
+    setup_tracing(service)
+    relay.enable()
 
 
 def _child_exit(server: Any, worker: Any) -> None:

@@ -10,6 +10,10 @@
 * ``MAX_RETRIES`` (default 5), ``RETRY_BACKOFF_SECONDS`` (default 1, doubled per retry,
   capped by ``RETRY_BACKOFF_MAX_SECONDS``, default 60);
 * ``RELAY_BATCH`` (default 100): rows per relay transaction;
+* ``RELAY_IN_BACKGROUND`` (default True): in the serving processes (gunicorn workers, Celery
+  workers), events are sent after commit by a background thread, in batches, and the request
+  does not wait for the broker (chassis.events.relay); False sends them in the request's
+  thread, as tests, commands and shells always do;
 * ``BROKER_COOLDOWN_SECONDS`` (default 5): after a failed publish (or a failed background
   broker check, see chassis.health), requests stop trying to publish after commit for this
   long (the sweep sends the rows), so a dead broker costs one connection timeout, not one

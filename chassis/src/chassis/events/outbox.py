@@ -4,7 +4,9 @@
 if and only if the change it announces was committed. After commit the relay sends pending
 rows to the ``platform.events`` topic exchange (routing key: the event type) with publisher
 confirms, and marks them published; rows it could not send (broker down) are sent by the
-periodic sweep (``chassis.events.outbox_sweep``, Celery beat). Rows are claimed with
+periodic sweep (``chassis.events.outbox_sweep``, Celery beat). In a serving process the
+relay is a background thread sending in batches (chassis.events.relay); elsewhere it runs in
+the ``on_commit`` callback itself. Rows are claimed with
 ``SELECT ... FOR UPDATE SKIP LOCKED``, so relays in several processes never send one row at
 the same time. Delivery is at least once (a crash between the broker's confirm and the
 commit resends a row); consumers deduplicate by event id (the inbox).
@@ -35,6 +37,7 @@ from chassis.events.conf import (
     events_exchange,
     service_name,
 )
+from chassis.events import relay
 from chassis.events.envelope import Envelope, load_schema, validate_payload
 from chassis.events.models import OutboxEvent
 from chassis.events.producers import publish_properties
@@ -42,7 +45,15 @@ from chassis.events.reachability import PUBLISH, broker_state
 from chassis.events.tracing import event_span, producing
 from chassis.settings import chassis_settings
 
-__all__ = ["envelope_of", "publish", "publish_many", "relay_after_commit", "relay_pending", "send"]
+__all__ = [
+    "envelope_of",
+    "publish",
+    "publish_many",
+    "relay_after_commit",
+    "relay_batch",
+    "relay_pending",
+    "send",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -140,22 +151,34 @@ def send(envelope: Envelope) -> None:
 
 
 def relay_after_commit(event_id: Any) -> None:
-    """Send a just-committed event now, unless the broker failed moments ago (the sweep
-    will). Never raises: the request that published has already succeeded."""
-    if broker_state.failed_within(chassis_settings.EVENTS.BROKER_COOLDOWN_SECONDS):
+    """Send a just-committed event: handed to this process's relay thread when it has one
+    (chassis.events.relay: the request does not wait for the broker), else now, unless
+    the broker failed moments ago (the sweep will). Never raises: the request that
+    published has already succeeded."""
+    if relay.active():
+        relay.submit(event_id)
         return
     try:
-        relay_pending(ids=[event_id])
+        relay_batch([event_id])
     except Exception:  # the row stays pending; the sweep sends it
         logger.exception("events.relay_failed", extra={"event_id": str(event_id)})
+
+
+def relay_batch(ids: list[Any]) -> int:
+    """Send these just-committed rows (those still pending), unless the broker failed
+    moments ago: then they are left to the sweep. Returns how many were confirmed."""
+    if broker_state.failed_within(chassis_settings.EVENTS.BROKER_COOLDOWN_SECONDS):
+        return 0
+    return relay_pending(ids=ids)
 
 
 def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> int:
     """Send pending outbox rows (oldest first, those of ``ids`` only if given); returns how
     many were confirmed. Stops at the first broker failure, recording it on the row."""
     conf = chassis_settings.EVENTS
-    sent = 0
+    sent: list[OutboxEvent] = []
     with transaction.atomic():
+        _commit_without_waiting_for_disk()
         rows = OutboxEvent.objects.select_for_update(skip_locked=True).filter(
             published_at__isnull=True
         )
@@ -179,10 +202,24 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
                 logger.warning("events.publish_failed", extra={"event_id": str(row.id)})
                 break
             broker_state.record(reachable=True, source=PUBLISH)
-            row.published_at = timezone.now()
-            row.save(update_fields=["attempts", "published_at"])
-            sent += 1
-    return sent
+            sent.append(row)
+        if sent:  # one statement for the batch; each row's attempts were read under its lock
+            now = timezone.now()
+            for row in sent:
+                row.published_at = now
+            OutboxEvent.objects.bulk_update(sent, ["attempts", "published_at"])
+    return len(sent)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """The relay's transaction only records that rows were sent: PostgreSQL may commit it
+    without waiting for the disk (``synchronous_commit = off``, this transaction only). A
+    crash that loses the commit leaves the rows pending, and they are sent again: what
+    at-least-once delivery already allows (consumers deduplicate by event id)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _publish_attributes(row: OutboxEvent) -> dict[str, Any]:
