@@ -1,56 +1,135 @@
-"""What the benchmarks share: an isolated platform, wrk, CPU from /proc, and their reports.
+"""The bench library: what the benchmarks share (platform, wrk, CPU, PostgreSQL, reports).
 
-- The platform: ``start_platform`` runs ``infra/local/runner.py up`` as ``make up`` does, in a
-  temporary PLATFORM_VAR, on free ports for every service of the registry
-  (``infra/services.toml``) and the gateway, with its own database prefix and RabbitMQ vhost,
-  and the gateway rendered from a copy of kong.yml whose rate limits are raised (a load from
-  one address would otherwise hit them); ``stop_platform`` presses Ctrl-C and drops what it
-  made outside its var/ (databases, vhost, the services' broker users).
+- The platform: ``start_platform`` runs ``infra/local/runner.py up`` as ``make up`` does
+  (infra/local/sandbox.py, shared with the system tests), in a temporary PLATFORM_VAR, on free
+  ports for every service of the registry (``infra/services.toml``) and the gateway, with its
+  own database prefix and RabbitMQ vhost, and the gateway rendered from a copy of kong.yml
+  whose rate limits are raised (a load from one address would otherwise hit them);
+  ``stop_platform`` presses Ctrl-C and drops what it made outside its var/ (databases, vhost,
+  the services' broker users).
 - wrk: one thread, a Lua script counting every non-2xx answer (wrk's own counter only sees
-  status >= 400); a run with any non-2xx or socket error fails the benchmark.
+  status >= 400); a run with any non-2xx or socket error fails the benchmark. ``wrk_cpu``
+  adds the CPU each process kind and the whole machine spent during the run.
+- CPU (infra/bench/cpugroups.py): by process name (``cpu_by_process``), by kind
+  (``cpu_by_kind``), and by platform group over a window (``platform_groups``,
+  ``snapshot``/``cpu_between``, ``CpuSampler``): gateway, each service's web, worker and
+  beat, PostgreSQL, RabbitMQ, the supervisor and the client.
 - Reports: a context block, tables as text (stdout) and Markdown, written under
-  infra/bench/results as ``<name>-<UTC time>.json`` / ``.md`` and ``<name>-latest.md``.
+  infra/bench/results as ``<name>-<UTC time>.json`` / ``.md`` and ``<name>-latest.md``;
+  ``chart_path`` names a chart beside them (infra/bench/charts.py draws it).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform as host
 import re
 import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
+from benchreport import (
+    RESULTS,
+    ROOT,
+    chart_path,
+    first_line,
+    loadavg,
+    md_table,
+    provenance,
+    render,
+    rows_targets,
+    text_table,
+    verdict,
+    write_reports,
+)
+from benchwrk import (
+    UNITS,
+    WRK_SCRIPT,
+    BenchError,
+    Load,
+    ensure_wrk,
+    latency_summary,
+    machine_ticks,
+    means,
+    parse_wrk,
+    run_wrk,
+    with_wrk,
+    wrk_cpu,
+    wrk_script,
+)
+from cpugroups import (
+    CpuSampler,
+    Groups,
+    Proc,
+    classify,
+    cpu_between,
+    cpu_by_kind,
+    cpu_by_process,
+    descendants,
+    read_procs,
+    snapshot,
+    stat_fields,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "infra" / "local" / "runner.py"
 KONG = ROOT / "gateway-config" / "kong.yml"
-RESULTS = ROOT / "infra" / "bench" / "results"
 RAISED_LIMIT = 10_000_000
 START_TIMEOUT = 240  # the first run installs the virtual environments
+PG = "postgres://postgres@127.0.0.1:5432"  # the local PostgreSQL server, as the runner's
 
 sys.path.insert(0, str(ROOT / "infra" / "local"))
+import sandbox  # noqa: E402 - the runner's directory, just added
 from ports import free_port  # noqa: E402 - the runner's directory, just added
 from registry import load_services  # noqa: E402 - the runner's directory, just added
 
 SERVICES = load_services(env={})  # name -> Service (infra/services.toml)
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot give a trustworthy figure (platform down, non-2xx, wrk failed)."""
+# Given through here from benchreport.py, benchwrk.py and cpugroups.py: import from benchlib.
+__all__ = [
+    "RESULTS",
+    "UNITS",
+    "WRK_SCRIPT",
+    "BenchError",
+    "CpuSampler",
+    "Groups",
+    "Load",
+    "Proc",
+    "chart_path",
+    "classify",
+    "cpu_between",
+    "cpu_by_kind",
+    "cpu_by_process",
+    "descendants",
+    "ensure_wrk",
+    "first_line",
+    "free_port",
+    "latency_summary",
+    "loadavg",
+    "machine_ticks",
+    "md_table",
+    "means",
+    "parse_wrk",
+    "provenance",
+    "read_procs",
+    "render",
+    "rows_targets",
+    "run_wrk",
+    "snapshot",
+    "stat_fields",
+    "text_table",
+    "verdict",
+    "with_wrk",
+    "write_reports",
+    "wrk_cpu",
+    "wrk_script",
+]
 
 
 # --- the isolated platform -----------------------------------------------------------------
@@ -94,6 +173,23 @@ def answers(port: int) -> bool:
         return False
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_from(preferred: int) -> int:
+    """``preferred`` or the next free port after it (``free_port``: any free port)."""
+    for port in range(preferred, preferred + 50):
+        if port_free(port):
+            return port
+    raise BenchError(f"no free port in {preferred}..{preferred + 49}")
+
+
 def start_platform(var: Path, settings: dict[str, str], kind: Callable[..., P] = Platform) -> P:
     """``runner.py up`` in its own process group; ``settings`` are added to its environment."""
     kong_file = var / "kong.bench.yml"
@@ -103,32 +199,13 @@ def start_platform(var: Path, settings: dict[str, str], kind: Callable[..., P] =
         flush=True,
     )
     prefix = f"bench_{secrets.token_hex(3)}_"
-    ports = {service.env_prefix + "PORT": free_port() for service in SERVICES.values()}
-    ports |= {
-        "GATEWAY_PORT": free_port(),
-        "GATEWAY_STATUS_PORT": free_port(),
-        "SMTP_PORT": free_port(),
-    }
-    env = {
-        **os.environ,
-        **{name: str(port) for name, port in ports.items()},
-        **settings,
-        "PLATFORM_VAR": str(var),
-        "PLATFORM_DB_PREFIX": prefix,
-        "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
-        "GATEWAY_KONG_FILE": str(kong_file),
-    }
+    ports = sandbox.allocate_ports(SERVICES.values())
+    env = sandbox.isolated_env(
+        var, prefix, ports, {**settings, "GATEWAY_KONG_FILE": str(kong_file)}
+    )
     log = var / "platform.log"
     python = shutil.which("python3") or sys.executable  # as `make up` runs it
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [python, RUNNER, "up"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = sandbox.launch(env, log, python)
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     return kind(
         process=process,
@@ -148,27 +225,19 @@ def wait_ready(platform: Platform, services: Iterable[str] | None = None) -> Non
     urls = [f"{platform.services[name]}/readyz" for name in names]
     deadline = time.monotonic() + START_TIMEOUT
     for url in [*urls, f"{platform.gateway}/.well-known/jwks.json"]:
-        while True:
-            if platform.process.poll() is not None:
-                raise BenchError(f"platform exited with {platform.process.returncode}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"platform not ready after {START_TIMEOUT}s ({url})")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        failed = sandbox.wait_ok(url, platform.process, deadline, request_timeout=2)
+        if failed == "exited":
+            raise BenchError(f"platform exited with {platform.process.returncode}")
+        if failed:
+            raise BenchError(f"platform not ready after {START_TIMEOUT}s ({url})")
 
 
 def stop_platform(platform: Platform) -> None:
     """Ctrl-C to the runner's group, as in a terminal; SIGKILL what is left after 90 s (the
     runner's grace is 30 s). Then its databases, vhost and broker users are dropped."""
     if platform.process.poll() is None:
-        os.killpg(platform.process.pid, signal.SIGINT)
-        try:
-            platform.process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
+        platform.seen |= set(descendants(read_procs(), platform.process.pid))
+        if sandbox.interrupt(platform.process, timeout=90) is None:
             print("platform did not stop on Ctrl-C: killing its processes", file=sys.stderr)
             for pid in platform.seen:
                 with contextlib.suppress(ProcessLookupError):
@@ -186,204 +255,52 @@ def stop_platform(platform: Platform) -> None:
             subprocess.run(["rabbitmqctl", "-q", *command], capture_output=True, check=False)
 
 
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def psql(sql: str, database: str = "postgres", server: str = PG, *, check: bool = True) -> str:
+    """``sql``'s rows (``-qAt``: one a line, columns split by ``|``); a failure raises
+    BenchError unless ``check`` is false (then "")."""
+    done = subprocess.run(
+        ["psql", f"{server}/{database}", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0 and check:
+        raise BenchError(f"psql {database}: {sql}: {done.stderr}")
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def drop_databases(prefix: str) -> None:
     if shutil.which("psql") is None:
         return
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-At", "-c"]
-    listed = subprocess.run(
-        [*psql, "SELECT datname FROM pg_database"], capture_output=True, text=True, check=False
-    )
-    for name in (n for n in listed.stdout.split() if n.startswith(prefix)):
-        subprocess.run(
-            [*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"],
-            capture_output=True,
-            check=False,
-        )
+    listed = psql("SELECT datname FROM pg_database", check=False)
+    for name in (n for n in listed.split() if n.startswith(prefix)):
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", check=False)
         print(f"dropped database {name}")
 
 
-# --- wrk and CPU from /proc ----------------------------------------------------------------
-
-# Counts every response that is not a 2xx (wrk's own counter only sees status >= 400).
-WRK_SCRIPT = """
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) bad = 0 end
-function response(status, headers, body)
-  if status < 200 or status > 299 then bad = bad + 1 end
-end
-function done(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("bad") end
-  io.write(string.format("non2xx %d\\n", total))
-end
-"""
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+def pg_backend_pids(databases: Iterable[str] = (), prefix: str = "", server: str = PG) -> set[int]:
+    """PostgreSQL backends connected to ``databases`` or to any whose name starts with
+    ``prefix`` (pg_stat_activity)."""
+    quoted = ", ".join("'" + name.replace("'", "''") + "'" for name in databases)
+    where = [f"datname IN ({quoted})"] if quoted else []
+    where += ["starts_with(datname, '" + prefix.replace("'", "''") + "')"] if prefix else []
+    if not where:
+        return set()
+    query = f"SELECT pid FROM pg_stat_activity WHERE {' OR '.join(where)}"  # noqa: S608
+    return {int(pid) for pid in psql(query, server=server).split()}
 
 
-@dataclass
-class Load:
-    wrk: str
-    script: Path
-    duration: int
-    connections: int
-
-
-def ensure_wrk() -> str:
-    """wrk's path; installs the Debian package when missing and running as root."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        sys.exit("wrk is not installed: apt-get install wrk (as root), then run again")
-    print("installing wrk (apt-get install -y wrk)", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    quiet = {"env": env, "capture_output": True, "check": False}
-    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], **quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
-    return shutil.which("wrk") or sys.exit("could not install wrk (apt-get install wrk)")
-
-
-def parse_wrk(text: str) -> dict:
-    """Requests, requests/s, p50/p99 (ms), non-2xx (the script's count) and socket errors."""
-    percentiles = {
-        p: float(v) * UNITS[u]
-        for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
-    }
-    requests = re.search(r"^\s+(\d+) requests in", text, re.M)
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-    non2xx = re.search(r"^non2xx (\d+)$", text, re.M)
-    errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
-    )
-    if not (requests and rps and non2xx and set(percentiles) == {"50", "99"}):
-        raise BenchError(f"cannot read wrk's output:\n{text}")
-    return {
-        "requests": int(requests[1]),
-        "rps": float(rps[1]),
-        "p50_ms": percentiles["50"],
-        "p99_ms": percentiles["99"],
-        "non2xx": int(non2xx[1]),
-        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
-    }
-
-
-def run_wrk(load: Load, url: str, headers: Iterable[str] = ()) -> dict:
-    """One wrk run (one thread); fails on any non-2xx answer or socket error."""
-    command = [load.wrk, "-t1", f"-c{load.connections}", f"-d{load.duration}s", "--latency"]
-    command += ["-s", str(load.script), *(a for h in headers for a in ("-H", h)), url]
-    done = subprocess.run(
-        command, capture_output=True, text=True, check=False, timeout=load.duration + 60
-    )
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    result = parse_wrk(done.stdout)
-    if result["non2xx"] or result["socket_errors"]:
-        raise BenchError(
-            f"{url}: {result['non2xx']} non-2xx responses and "
-            f"{result['socket_errors']} socket errors: figures not trustworthy\n{done.stdout}"
-        )
-    return result
-
-
-def stat_fields(pid: int) -> list[str]:
-    """/proc/<pid>/stat after the command name: [1] ppid, [11:15] utime stime cutime cstime."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
-
-
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of every core, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-def latency_summary(runs: list[dict]) -> dict:
-    """Medians over rounds of one target's wrk runs (the rest of a summary is the bench's)."""
-    return {
-        "rounds": len(runs),
-        "requests": sum(run["requests"] for run in runs),
-        "rps": round(statistics.median(run["rps"] for run in runs), 1),
-        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 3),
-        "p99_ms": round(statistics.median(run["p99_ms"] for run in runs), 3),
-    }
-
-
-# --- reports -------------------------------------------------------------------------------
-
-
-def first_line(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    return (done.stdout or done.stderr).strip().split("\n")[0]
-
-
-def loadavg() -> str:
-    return " ".join(f"{n:.2f}" for n in os.getloadavg())
-
-
-def provenance(load: str) -> dict[str, str]:
-    """When, which commit (and whether the tree had changes), which machine under what load."""
-    commit = first_line(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = first_line(["git", "-C", str(ROOT), "status", "--porcelain"])
-    return {
-        "finished_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit + (" (uncommitted changes)" if dirty else ""),
-        "machine": f"{os.cpu_count()} cores, {host.machine()}, load average before start {load}",
-    }
-
-
-def verdict(figure: str, value: float, target: str = "-", ok: bool | None = None) -> dict:
-    outcome = "info" if ok is None else "PASS" if ok else "MISS"
-    return {"figure": figure, "value": value, "target": target, "verdict": outcome}
-
-
-def rows_targets(report: dict) -> list[list[str]]:
-    return [["figure", "value", "target", "verdict"]] + [
-        [t["figure"], f"{t['value']:g}", t["target"], t["verdict"]] for t in report["targets"]
-    ]
-
-
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
-
-
-def md_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join([lines[0], "|" + "---|" * len(rows[0]), *lines[1:]])
-
-
-def render(
-    title: str, meta: dict, tables: list[tuple[str, list[list[str]]]], *, markdown: bool
-) -> str:
-    """The title, ``- key: value`` lines (``notes`` last, one line each), then the tables."""
-    table = md_table if markdown else text_table
-    out = [("# " if markdown else "") + title, ""]
-    out += [f"- {key}: {value}" for key, value in meta.items() if key != "notes"]
-    out += [f"- note: {note}" for note in meta.get("notes", [])]
-    for heading, rows in tables:
-        out += ["", f"## {heading}" if markdown else heading, "", table(rows)]
-    return "\n".join(out) + "\n"
-
-
-def write_reports(name: str, report: dict, markdown: str) -> list[Path]:
-    """``<name>-<UTC time>.json`` and ``.md``, and ``<name>-latest.md``, in infra/bench/results."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    paths = [
-        RESULTS / f"{name}-{stamp}.json",
-        RESULTS / f"{name}-{stamp}.md",
-        RESULTS / f"{name}-latest.md",
-    ]
-    paths[0].write_text(json.dumps(report, indent=2) + "\n")
-    paths[1].write_text(markdown)
-    paths[2].write_text(markdown)
-    for path in paths:
-        print(f"wrote {path.relative_to(ROOT)}")
-    return paths
+def platform_groups(
+    platform: Platform,
+    pg: str = "platform",
+    labelled: Mapping[int, str] = {},
+) -> Groups:
+    """The platform's process groups (cpugroups.Groups), this process as the client;
+    ``pg``: "platform" for its databases' backends only, "all" for every postgres process."""
+    prefix = platform.prefix if pg == "platform" else None
+    pids = frozenset(pg_backend_pids(prefix=prefix) if prefix else ())
+    services = {service.dir: name for name, service in SERVICES.items()}
+    return Groups(platform.process.pid, os.getpid(), services, prefix, pids, labelled)

@@ -58,7 +58,7 @@ from typing import Any
 import httpx
 from charts import saga_chart
 
-from _harness import (
+from benchlib import (
     RESULTS,
     BenchError,
     Platform,
