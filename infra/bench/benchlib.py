@@ -255,6 +255,23 @@ def stop_platform(platform: Platform) -> None:
             subprocess.run(["rabbitmqctl", "-q", *command], capture_output=True, check=False)
 
 
+wait_ok = sandbox.wait_ok  # poll a URL until 200, the process exits or a deadline passes
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM to a process started in a session of its own (graceful), SIGKILL to its group
+    after ``grace`` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 # --- PostgreSQL ----------------------------------------------------------------------------
 
 

@@ -55,12 +55,10 @@ catalog_scale-latest.md. This is a benchmark: nothing asserts the targets.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -270,32 +268,19 @@ def start_server(size: Size, args: argparse.Namespace, var: Path) -> None:
 
 
 def wait_ready(size: Size) -> None:
+    assert size.server is not None
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        assert size.server is not None
-        if size.server.poll() is not None:
-            raise BenchError(f"gunicorn ({size.label}) exited: see {size.log}")
-        if time.monotonic() > deadline:
-            raise BenchError(f"gunicorn ({size.label}) not ready after {START_TIMEOUT} s")
-        try:
-            if httpx.get(f"{size.base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
+    failed = benchlib.wait_ok(f"{size.base}/readyz", size.server, deadline, request_timeout=2)
+    if failed == "exited":
+        raise BenchError(f"gunicorn ({size.label}) exited: see {size.log}")
+    if failed:
+        raise BenchError(f"gunicorn ({size.label}) not ready after {START_TIMEOUT} s")
 
 
 def stop_server(size: Size) -> None:
     """SIGTERM to the gunicorn master (graceful), SIGKILL to its group after 20 s."""
-    if size.server is None or size.server.poll() is not None:
-        return
-    size.server.terminate()
-    try:
-        size.server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(size.server.pid, signal.SIGKILL)
-        size.server.wait(timeout=10)
+    if size.server is not None:
+        benchlib.stop_group(size.server, grace=20)
 
 
 # --- checks before measuring ---------------------------------------------------------------
