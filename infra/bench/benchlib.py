@@ -13,7 +13,11 @@
 - CPU (infra/bench/cpugroups.py): by process name (``cpu_by_process``), by kind
   (``cpu_by_kind``), and by platform group over a window (``platform_groups``,
   ``snapshot``/``cpu_between``, ``CpuSampler``): gateway, each service's web, worker and
-  beat, PostgreSQL, RabbitMQ, the supervisor and the client.
+  beat, PostgreSQL, RabbitMQ, the supervisor and the client. For a long run::
+
+      sampler = CpuSampler(platform_groups(platform)).start()
+      ...  # the load
+      cpu = sampler.stop()  # {"gateway": {"cpu_s": 1.2, "cores": 0.04}, "users-web": ...}
 - Reports: a context block, tables as text (stdout) and Markdown, written under
   infra/bench/results as ``<name>-<UTC time>.json`` / ``.md`` and ``<name>-latest.md``;
   ``chart_path`` names a chart beside them (infra/bench/charts.py draws it).

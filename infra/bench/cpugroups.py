@@ -118,7 +118,7 @@ class Groups:
     - ``postgres``: every PostgreSQL process, or with ``pg_prefix`` only the backends of
       databases whose name starts with it (from their process titles) or listed in
       ``pg_pids`` (pg_stat_activity's, e.g. benchlib.pg_backend_pids);
-    - ``rabbitmq``: beam.smp and its children;
+    - ``rabbitmq``: the server's beam.smp and its children (not rabbitmqctl's, an escript);
     - ``client``: ``client`` (the benchmark's own process, every thread) and its children
       outside the platform (wrk);
     - ``labelled``: pid -> group for processes started by hand (a second proxy), tree included.
@@ -178,7 +178,7 @@ def classify(procs: Mapping[int, Proc], groups: Groups) -> dict[int, str]:
             continue
         if postgres_member(proc, groups):
             found[proc.pid] = "postgres"
-        elif proc.comm == "beam.smp":
+        elif proc.comm == "beam.smp" and "escript" not in proc.cmdline:  # not rabbitmqctl's
             found |= dict.fromkeys(descendants(procs, proc.pid), "rabbitmq")
     if groups.client in procs:
         for pid in descendants(procs, groups.client):

@@ -90,6 +90,12 @@ PROCS = [
     proc(204, 200, "postgres: 15/main: postgres other_x 127.0.0.1(5557) idle"),
     proc(300, 1, "/usr/lib/erlang/erts-13.1.5/bin/beam.smp -W w", comm="beam.smp"),
     proc(301, 300, "erl_child_setup 1024"),
+    proc(
+        302,
+        1,
+        "/usr/lib/erlang/bin/beam.smp -B -- -run escript start -escript main rabbitmqctl_escript",
+        comm="beam.smp",
+    ),
     proc(500, 1, GUNICORN, "/other/users-service"),  # another platform's: no group
     proc(501, 500, "haproxy -f other.cfg"),
 ]
