@@ -1,13 +1,16 @@
 """infra/bench/benchlib.py's pure logic: wrk's output read, processes put in their CPU groups
-and their CPU counted between two snapshots (fake /proc data), reports rendered."""
+and their CPU counted between two snapshots (fake /proc data), reports rendered; and the
+environment of an isolated platform (infra/local/sandbox.py)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+import sandbox
+from conftest import REGISTRY, ROOT
 
 sys.path.insert(0, str(ROOT / "infra" / "bench"))
 from benchlib import (
@@ -205,3 +208,17 @@ def test_summaries_are_medians_and_means_over_rounds() -> None:
         "p99_ms": 7.0,
     }
     assert means(runs, {"other_load_cores": 2}) == {"other_load_cores": 0.3}
+
+
+def test_an_isolated_platform_has_its_own_ports_var_prefix_and_vhost(tmp_path: Path) -> None:
+    """infra/local/sandbox.py, what the system tests and the benchmarks start platforms with."""
+    ports = sandbox.allocate_ports(REGISTRY.values())
+    names = [f"{service.env_prefix}PORT" for service in REGISTRY.values()]
+    assert list(ports) == [*names, "GATEWAY_PORT", "GATEWAY_STATUS_PORT", "SMTP_PORT"]
+    assert len(set(ports.values())) == len(ports)
+    env = sandbox.isolated_env(tmp_path, "t_ab12_", ports, {"GUNICORN_WORKERS": "1"})
+    assert {name: env[name] for name in ports} == {n: str(p) for n, p in ports.items()}
+    assert env["PLATFORM_VAR"] == str(tmp_path)
+    assert env["PLATFORM_DB_PREFIX"] == "t_ab12_"
+    assert env["PLATFORM_BROKER_VHOST"] == "t_ab12_vhost"
+    assert env["GUNICORN_WORKERS"] == "1"
