@@ -238,7 +238,9 @@ class CpuSampler:
     """CPU by group over a long window, sampled every ``interval`` seconds in a thread (a
     short-lived process whose reaper is outside every group, a PostgreSQL backend, is then
     lost for less than an interval). ``start()``, then ``stop()`` -> ``cpu_between``'s
-    figures over the whole window; the sampling's own CPU counts in ``client``."""
+    figures over the whole window; the sampling's own CPU counts in ``client``. Stop it
+    before the platform: the runner, reaped by the client, would bring every platform
+    process's time into the client's cutime."""
 
     def __init__(self, groups: Groups, interval: float = 1.0) -> None:
         self.groups, self.interval = groups, interval
