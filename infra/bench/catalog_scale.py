@@ -55,14 +55,10 @@ catalog_scale-latest.md. This is a benchmark: nothing asserts the targets.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
-import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -74,8 +70,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-import _harness
-from _harness import (
+import benchlib
+from benchlib import (
     ROOT,
     SERVICES,
     BenchError,
@@ -147,23 +143,6 @@ def label(products: int) -> str:
 # --- tools ---------------------------------------------------------------------------------
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port(preferred: int) -> int:
-    """``preferred`` or the next free port after it."""
-    for port in range(preferred, preferred + 50):
-        if port_free(port):
-            return port
-    raise BenchError(f"no free port in {preferred}..{preferred + 49}")
-
-
 def service_env(size: Size) -> dict[str, str]:
     return {
         **os.environ,
@@ -208,16 +187,7 @@ def probe(size: Size, *args: str) -> object:
 
 
 def psql(size: Size | None, sql: str, pg: str) -> str:
-    database = size.database if size else "postgres"
-    done = subprocess.run(
-        ["psql", f"{pg}/{database}", "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"psql {database}: {sql}: {done.stderr}")
-    return done.stdout.strip()
+    return benchlib.psql(sql, size.database if size else "postgres", pg)
 
 
 # --- the databases -------------------------------------------------------------------------
@@ -277,7 +247,7 @@ def prepare_database(size: Size, args: argparse.Namespace) -> None:
 
 
 def start_server(size: Size, args: argparse.Namespace, var: Path) -> None:
-    size.port = free_port(args.port + list(args.sizes).index(size.products))
+    size.port = benchlib.free_port_from(args.port + list(args.sizes).index(size.products))
     size.base = f"http://127.0.0.1:{size.port}"
     size.log = var / f"gunicorn-{size.label}.log"
     env = {
@@ -298,32 +268,19 @@ def start_server(size: Size, args: argparse.Namespace, var: Path) -> None:
 
 
 def wait_ready(size: Size) -> None:
+    assert size.server is not None
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        assert size.server is not None
-        if size.server.poll() is not None:
-            raise BenchError(f"gunicorn ({size.label}) exited: see {size.log}")
-        if time.monotonic() > deadline:
-            raise BenchError(f"gunicorn ({size.label}) not ready after {START_TIMEOUT} s")
-        try:
-            if httpx.get(f"{size.base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
+    failed = benchlib.wait_ok(f"{size.base}/readyz", size.server, deadline, request_timeout=2)
+    if failed == "exited":
+        raise BenchError(f"gunicorn ({size.label}) exited: see {size.log}")
+    if failed:
+        raise BenchError(f"gunicorn ({size.label}) not ready after {START_TIMEOUT} s")
 
 
 def stop_server(size: Size) -> None:
     """SIGTERM to the gunicorn master (graceful), SIGKILL to its group after 20 s."""
-    if size.server is None or size.server.poll() is not None:
-        return
-    size.server.terminate()
-    try:
-        size.server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(size.server.pid, signal.SIGKILL)
-        size.server.wait(timeout=10)
+    if size.server is not None:
+        benchlib.stop_group(size.server, grace=20)
 
 
 # --- checks before measuring ---------------------------------------------------------------
@@ -392,56 +349,19 @@ def inspect_queries(size: Size) -> list[dict]:
 # --- CPU accounting and wrk ----------------------------------------------------------------
 
 
-def cpu_by_kind(servers: list[int], backends: set[int]) -> dict[str, float]:
-    """CPU seconds so far of gunicorn (our servers' trees), of the PostgreSQL backends serving
-    them (their kept connections), and of wrk."""
-    tick = os.sysconf("SC_CLK_TCK")
-    seconds = {"gunicorn": 0.0, "postgres": 0.0}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _harness.stat_fields(int(entry.name))
-            comm = Path(f"/proc/{entry.name}/comm").read_text().strip()
-        except (OSError, ValueError):
-            continue
-        ticks = int(fields[11]) + int(fields[12])
-        if int(entry.name) in servers or int(fields[1]) in servers:
-            seconds["gunicorn"] += ticks / tick
-        elif int(entry.name) in backends and comm == "postgres":
-            seconds["postgres"] += ticks / tick
-    wrk = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk: this script's waited children
-    seconds["wrk"] = wrk.ru_utime + wrk.ru_stime
-    return seconds
-
-
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
 def run_wrk(load: Load, url: str, servers: list[int], backends: set[int]) -> dict:
-    """One wrk run, with the CPU per request of gunicorn and its backends during it."""
-    cpu_before, machine_before = cpu_by_kind(servers, backends), _harness.machine_ticks()
-    result = _harness.run_wrk(load, url)
-    cpu_after, machine_after = cpu_by_kind(servers, backends), _harness.machine_ticks()
-    cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
-    busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
-    foreign = busy / os.sysconf("SC_CLK_TCK") - sum(cpu.values())
+    """One wrk run, with the CPU per request of gunicorn (our servers' trees) and of the
+    PostgreSQL backends serving it (their kept connections) during it."""
+    result, cpu = benchlib.wrk_cpu(
+        load, url, lambda: benchlib.cpu_by_kind({"gunicorn": servers}, {"postgres": backends})
+    )
     result["cpu_us_per_request"] = {
         name: round(seconds / max(result["requests"], 1) * 1e6, 1) for name, seconds in cpu.items()
     }
-    result["machine_busy"] = round(busy / total, 3) if total else 0.0
-    result["other_load_cores"] = round(max(foreign, 0.0) / load.duration, 2)
     return result
 
 
 # --- the measurement -----------------------------------------------------------------------
-
-
-def backend_pids(sizes: list[Size], pg: str) -> set[int]:
-    """PostgreSQL backends connected to the benchmark's databases (the workers' connections)."""
-    names = ", ".join(f"'{size.database}'" for size in sizes)
-    query = f"SELECT pid FROM pg_stat_activity WHERE datname IN ({names})"  # noqa: S608
-    return {int(pid) for pid in psql(None, query, pg).split()}
 
 
 def measure_all(sizes: list[Size], args: argparse.Namespace) -> dict:
@@ -459,7 +379,8 @@ def measure_all(sizes: list[Size], args: argparse.Namespace) -> dict:
             for path in paths.values():
                 warm = Load(args.wrk, args.script, args.warmup, args.connections)
                 run_wrk(warm, size.base + path, servers, set())
-    backends = backend_pids(sizes, args.pg)  # every worker has connected by now
+    # the backends of the benchmark's databases: every worker has connected by now
+    backends = benchlib.pg_backend_pids([size.database for size in sizes], server=args.pg)
     series: dict = {}
     total = args.rounds * len(SCENARIOS) * len(sizes) * 2 * 2 * args.duration
     print(f"measuring: about {total // 60} min {total % 60} s", flush=True)
@@ -487,8 +408,8 @@ def measure_all(sizes: list[Size], args: argparse.Namespace) -> dict:
 def summarize(runs: list[dict]) -> dict:
     names = sorted({name for run in runs for name in run["cpu_us_per_request"]})
     return {
-        **_harness.latency_summary(runs),
-        "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
+        **benchlib.latency_summary(runs),
+        **benchlib.means(runs, {"other_load_cores": 2}),
         "cpu_us_per_request": {
             name: round(statistics.median(run["cpu_us_per_request"][name] for run in runs), 1)
             for name in names
@@ -583,7 +504,7 @@ def context(sizes: list[Size], args: argparse.Namespace) -> dict:
         for s in sizes
     )
     return {
-        **_harness.provenance(args.loadavg),
+        **benchlib.provenance(args.loadavg),
         "postgresql": first_line(["psql", f"{args.pg}/postgres", "-qAtc", "SELECT version()"]),
         "databases": databases,
         "gunicorn": f"{args.workers} sync workers, DB_CONN_MAX_AGE=600 (connections reused), "
@@ -691,7 +612,7 @@ def rows_queries(report: dict) -> list[list[str]]:
 
 
 TABLES = (
-    ("Targets", _harness.rows_targets),
+    ("Targets", benchlib.rows_targets),
     ("Ratios (endpoint / floor throughput; 1M / 10k)", rows_ratios),
     ("Figures (medians over rounds)", rows_figures),
     ("Queries per request and their plans (EXPLAIN ANALYZE, in-process)", rows_queries),
@@ -705,7 +626,7 @@ def report_text(report: dict, *, markdown: bool) -> str:
         if rows is not rows_queries or report.get("queries")
     ]
     title = "Catalog at scale: product list and detail"
-    return _harness.render(title, report["context"], tables, markdown=markdown)
+    return benchlib.render(title, report["context"], tables, markdown=markdown)
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -742,7 +663,7 @@ def parse_args() -> argparse.Namespace:
     if not sizes or min(sizes) < 100 or args.rounds < 1 or args.duration < 1:
         parser.error("at least one size of 100 or more, --rounds and --duration at least 1")
     args.sizes = sizes
-    args.loadavg = _harness.loadavg()
+    args.loadavg = benchlib.loadavg()
     return args
 
 
@@ -766,8 +687,7 @@ def benchmark(sizes: list[Size], args: argparse.Namespace, var: Path) -> dict:
         for size in sizes:
             print(f"{size.label}: inspecting queries and plans", flush=True)
             queries[size.label] = inspect_queries(size)
-    args.script = var / "count-non2xx.lua"
-    args.script.write_text(_harness.WRK_SCRIPT)
+    args.script = benchlib.wrk_script(var)
     series = measure_all(sizes, args)
     labels = [size.label for size in sizes]
     summary: dict = {"connections": args.connections}
@@ -798,7 +718,7 @@ def benchmark(sizes: list[Size], args: argparse.Namespace, var: Path) -> dict:
 
 def main() -> int:
     args = parse_args()
-    args.wrk = _harness.ensure_wrk()
+    args.wrk = benchlib.ensure_wrk()
     if not GUNICORN.exists():
         sys.exit(f"{GUNICORN} is missing: run `make bootstrap` first")
     sizes = [
@@ -831,7 +751,7 @@ def main() -> int:
     if failed:
         return 1
     print("\n" + report_text(report, markdown=False))
-    _harness.write_reports(NAME, report, report_text(report, markdown=True))
+    benchlib.write_reports(NAME, report, report_text(report, markdown=True))
     return 0
 
 

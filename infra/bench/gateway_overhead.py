@@ -19,7 +19,7 @@ and everything else on the machine spent during each round.
 
 How: it starts its own isolated platform with ``infra/local/runner.py up`` (temporary
 PLATFORM_VAR, free ports for every service of the registry, its own database prefix, dropped at
-the end: infra/bench/_harness.py), registers a user and logs in through the gateway, and stops
+the end: infra/bench/benchlib.py), registers a user and logs in through the gateway, and stops
 the platform with Ctrl-C (SIGINT) even on error. The gateway is rendered from a copy of
 gateway-config/kong.yml that differs only in the rate-limiting ``minute`` values (raised to
 10,000,000): a load test from one address would otherwise hit the 600/minute limit. Rate-limit
@@ -43,10 +43,8 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,8 +55,8 @@ from pathlib import Path
 import httpx
 from charts import series_chart
 
-import _harness
-from _harness import (
+import benchlib
+from benchlib import (
     RAISED_LIMIT,
     BenchError,
     Load,
@@ -88,7 +86,7 @@ ENDPOINT_NOTE = (
 
 
 @dataclass
-class Platform(_harness.Platform):
+class Platform(benchlib.Platform):
     credentials: dict[str, str] = field(default_factory=dict)
     bare: subprocess.Popen | None = None  # HAProxy without rules, for scale
     urls: dict[str, str] = field(default_factory=dict)  # target -> base URL
@@ -110,7 +108,7 @@ def start_platform(var: Path, recycle: bool) -> Platform:
     # second each (re)boot costs about a second of CPU in the middle of a round, on whichever
     # target is running: noise unrelated to the gateway, off unless --recycle.
     recycling = {} if recycle else {"GUNICORN_CMD_ARGS": "--max-requests 0"}
-    platform = _harness.start_platform(var, {**throttles, **recycling}, kind=Platform)
+    platform = benchlib.start_platform(var, {**throttles, **recycling}, kind=Platform)
     platform.urls = {"direct": platform.users, "gateway": platform.gateway}
     return platform
 
@@ -141,7 +139,7 @@ def start_bare_proxy(platform: Platform) -> None:
 
 
 def wait_ready(platform: Platform) -> None:
-    _harness.wait_ready(platform)
+    benchlib.wait_ready(platform)
     platform.seen |= set(process_tree(platform.process.pid))
 
 
@@ -152,7 +150,7 @@ def stop_platform(platform: Platform) -> None:
         platform.bare.wait(timeout=30)
     if platform.process.poll() is None:
         platform.seen |= set(process_tree(platform.process.pid))
-    _harness.stop_platform(platform)
+    benchlib.stop_platform(platform)
 
 
 # --- the user and its tokens -------------------------------------------------------------
@@ -204,41 +202,14 @@ def check_endpoint(platform: Platform) -> dict[str, str]:
 
 
 def process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                children.setdefault(int(_harness.stat_fields(int(entry.name))[1]), []).append(
-                    int(entry.name)
-                )
-            except (OSError, ValueError, IndexError):
-                continue
-    tree, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        tree.append(pid)
-        todo += children.get(pid, [])
-    return tree
+    return benchlib.descendants(benchlib.read_procs(), root)
 
 
 def cpu_by_process(platform: Platform) -> dict[str, float]:
-    """CPU seconds of the platform's processes by name; reaped children count in their parent
-    (cutime/cstime), so a recycled gunicorn worker's time stays with gunicorn."""
-    tick = os.sysconf("SC_CLK_TCK")
-    seconds: dict[str, float] = {}
-    pids = [(pid, "") for pid in process_tree(platform.process.pid)]
-    if platform.bare is not None:
-        pids.append((platform.bare.pid, "haproxy-bare"))
-    for pid, label in pids:
-        try:
-            name = label or Path(f"/proc/{pid}/comm").read_text().split(":")[0].strip()
-            ticks = sum(int(value) for value in _harness.stat_fields(pid)[11:15])
-        except (OSError, ValueError):
-            continue
-        seconds[name] = seconds.get(name, 0.0) + ticks / tick
-    wrk = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk is this script's only child
-    seconds["wrk"] = wrk.ru_utime + wrk.ru_stime
-    return seconds
+    """CPU seconds of the platform's processes by name (benchlib.cpu_by_process), the bare
+    HAProxy's as haproxy-bare."""
+    bare = {platform.bare.pid: "haproxy-bare"} if platform.bare is not None else {}
+    return benchlib.cpu_by_process(platform.process.pid, bare)
 
 
 # --- wrk ---------------------------------------------------------------------------------
@@ -247,19 +218,13 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
 def measure(platform: Platform, load: Load, target: str) -> dict:
     """One wrk run with the CPU each platform process and the whole machine spent during it."""
     token = access_token(platform)
-    cpu_before, machine_before = cpu_by_process(platform), _harness.machine_ticks()
-    result = _harness.run_wrk(
-        load, platform.urls[target] + ENDPOINT, [f"Authorization: Bearer {token}"]
+    result, cpu = benchlib.wrk_cpu(
+        load,
+        platform.urls[target] + ENDPOINT,
+        lambda: cpu_by_process(platform),
+        [f"Authorization: Bearer {token}"],
     )
-    cpu_after, machine_after = cpu_by_process(platform), _harness.machine_ticks()
-    result["cpu_s"] = {
-        name: round(cpu_after[name] - cpu_before.get(name, 0.0), 3) for name in cpu_after
-    }
-    busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
-    result["machine_busy"] = round(busy / total, 3) if total else 0.0
-    # CPU of everything else on the machine (other users, the kernel's own threads), in cores
-    foreign = busy / os.sysconf("SC_CLK_TCK") - sum(result["cpu_s"].values())
-    result["other_load_cores"] = round(max(foreign, 0.0) / load.duration, 2)
+    result["cpu_s"] = {name: round(seconds, 3) for name, seconds in cpu.items()}
     result.update(target=target, connections=load.connections, duration_s=load.duration)
     return result
 
@@ -294,9 +259,8 @@ def summarize(runs: list[dict]) -> dict:
     names = sorted({name for run in runs for name in run["cpu_s"]})
     cpu = {name: sum(run["cpu_s"].get(name, 0.0) for run in runs) for name in names}
     return {
-        **_harness.latency_summary(runs),
-        "machine_busy": round(statistics.mean(run["machine_busy"] for run in runs), 3),
-        "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
+        **benchlib.latency_summary(runs),
+        **benchlib.means(runs, {"machine_busy": 3, "other_load_cores": 2}),
         "cpu_us_per_request": {name: round(cpu[name] / requests * 1e6, 1) for name in names},
     }
 
@@ -362,7 +326,7 @@ def context(platform: Platform, args: argparse.Namespace, wrk: str) -> dict:
     choice = re.search(r"backing services: (.*)", log)
     cfg = (platform.var / "gateway" / "haproxy.cfg").read_text()
     return {
-        **_harness.provenance(args.loadavg),
+        **benchlib.provenance(args.loadavg),
         "backing_services": choice[1].strip() if choice else "unknown",
         "haproxy": first_line(["haproxy", "-v"]),
         "haproxy_global": ", ".join(re.findall(r"^    (nbthread \d+|log .*)$", cfg, re.M)),
@@ -419,7 +383,7 @@ def rows_cpu(report: dict) -> list[list[str]]:
 
 
 TABLES = (
-    ("Targets", _harness.rows_targets),
+    ("Targets", benchlib.rows_targets),
     ("Load and latency (medians over rounds)", rows_series),
     ("CPU per request by process, under load (us; all rounds of each target)", rows_cpu),
 )
@@ -429,7 +393,7 @@ def report_text(report: dict, *, markdown: bool) -> str:
     meta = {k: v for k, v in report["context"].items() if k != "endpoint"}
     tables = [(title, rows(report)) for title, rows in TABLES]
     title = f"Gateway overhead: {report['context']['endpoint']}"
-    return _harness.render(title, meta, tables, markdown=markdown)
+    return benchlib.render(title, meta, tables, markdown=markdown)
 
 
 # --- main --------------------------------------------------------------------------------
@@ -452,7 +416,7 @@ def parse_args() -> argparse.Namespace:
             f"--duration must be 1..{TOKEN_LIFETIME - 60} (a token lives "
             f"{TOKEN_LIFETIME} s) and --rounds at least 1"
         )
-    args.loadavg = _harness.loadavg()
+    args.loadavg = benchlib.loadavg()
     return args
 
 
@@ -464,8 +428,7 @@ def setup(platform: Platform, args: argparse.Namespace) -> None:
     print(f"both targets answer 200; gateway headers: {headers}", flush=True)
     if not args.no_bare:
         start_bare_proxy(platform)
-    args.script = platform.var / "count-non2xx.lua"
-    args.script.write_text(_harness.WRK_SCRIPT)
+    args.script = benchlib.wrk_script(platform.var)
     print(f"warm-up: {args.warmup} s per target", flush=True)
     for target in platform.urls:
         measure(platform, Load(args.wrk, args.script, args.warmup, args.connections), target)
@@ -498,7 +461,7 @@ def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
 
 def main() -> int:
     args = parse_args()
-    args.wrk = _harness.ensure_wrk()
+    args.wrk = benchlib.ensure_wrk()
     var = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     print(f"starting an isolated platform (log: {var / 'platform.log'})", flush=True)
     platform = start_platform(var, args.recycle)
@@ -518,18 +481,17 @@ def main() -> int:
     if failed:
         return 1
     print("\n" + report_text(report, markdown=False))
-    _harness.RESULTS.mkdir(parents=True, exist_ok=True)
     chart = series_chart(
         [
             (f"{target} ({'c=1' if name == 'single' else 'loaded'})", s["rps"], s["p99_ms"])
             for name, targets in report["summary"].items()
             for target, s in targets.items()
         ],
-        _harness.RESULTS / "gateway_overhead-latest.png",
+        benchlib.chart_path("gateway_overhead"),
         title=f"GET {ENDPOINT}: direct vs through the gateway (medians over rounds)",
     )
     markdown = report_text(report, markdown=True) + f"\n![throughput and p99]({chart.name})\n"
-    _harness.write_reports("gateway_overhead", report, markdown)
+    benchlib.write_reports("gateway_overhead", report, markdown)
     return 0
 
 

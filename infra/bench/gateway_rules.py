@@ -35,8 +35,8 @@ from pathlib import Path
 import jwt as pyjwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import _harness
-from _harness import KONG, ROOT, BenchError, Load, answers, free_port
+import benchlib
+from benchlib import KONG, ROOT, BenchError, Load, answers, free_port
 
 sys.path.insert(0, str(ROOT / "gateway-config"))
 from gateway import haproxy, kong
@@ -166,7 +166,7 @@ def start(path: Path, port: int, log: Path) -> subprocess.Popen:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = _harness.stat_fields(pid)
+    fields = benchlib.stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -177,9 +177,9 @@ def measure(s: Setup, name: str, load: Load) -> dict:
     try:
         url = f"http://127.0.0.1:{s.port}/api/v1/users/me"
         headers = [f"Authorization: Bearer {s.token}"]
-        _harness.run_wrk(dataclasses.replace(load, duration=1), url, headers)  # warm-up
+        benchlib.run_wrk(dataclasses.replace(load, duration=1), url, headers)  # warm-up
         before = cpu_seconds(process.pid)
-        result = _harness.run_wrk(load, url, headers)
+        result = benchlib.run_wrk(load, url, headers)
         used = cpu_seconds(process.pid) - before
     finally:
         process.terminate()
@@ -192,12 +192,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=4, help="seconds per wrk run")
     args = parser.parse_args()
-    load_before = _harness.loadavg()
-    wrk = _harness.ensure_wrk()
+    load_before = benchlib.loadavg()
+    wrk = benchlib.ensure_wrk()
     with tempfile.TemporaryDirectory(prefix="gateway-rules-") as tmp:
         work = Path(tmp)
         script = work / "count.lua"
-        script.write_text(_harness.WRK_SCRIPT)
+        script.write_text(benchlib.WRK_SCRIPT)
         load = Load(wrk, script, args.duration, 8)
         s = setup(work)
         upstream_cfg = work / "upstream.cfg"
@@ -216,7 +216,7 @@ def main() -> int:
                     runs[name].append(run)
                     print(
                         f"  round {index + 1}/{args.rounds} {name:<48} {run['rps']:8.0f} req/s"
-                        f"  {run['cpu_us']:6.1f} us/request  (load {_harness.loadavg()})",
+                        f"  {run['cpu_us']:6.1f} us/request  (load {benchlib.loadavg()})",
                         flush=True,
                     )
         finally:
@@ -229,8 +229,8 @@ def main() -> int:
         cost = "-" if name == "full" else f"{full - value:+.1f}"
         rows.append([name, f"{value:.1f}", "rules: " + cost if name.startswith("bare") else cost])
     report = {
-        **_harness.provenance(load_before),
-        "load_after": _harness.loadavg(),
+        **benchlib.provenance(load_before),
+        "load_after": benchlib.loadavg(),
         "rounds": args.rounds,
         "duration_s": args.duration,
         "runs": runs,
@@ -243,9 +243,9 @@ def main() -> int:
         "minimum over rounds per variant (a shared machine only adds noise)",
     ]
     title = "Gateway rules: HAProxy CPU per request by part"
-    print(_harness.render(title, meta, [("Variants", rows)], markdown=False))
-    _harness.write_reports(
-        "gateway_rules", report, _harness.render(title, meta, [("Variants", rows)], markdown=True)
+    print(benchlib.render(title, meta, [("Variants", rows)], markdown=False))
+    benchlib.write_reports(
+        "gateway_rules", report, benchlib.render(title, meta, [("Variants", rows)], markdown=True)
     )
     return 0
 

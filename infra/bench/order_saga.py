@@ -54,7 +54,16 @@ from saga_client import (
     wait_products_known,
 )
 
-from _harness import BenchError, Platform, loadavg, start_platform, stop_platform, wait_ready
+from benchlib import (
+    BenchError,
+    CpuSampler,
+    Platform,
+    loadavg,
+    platform_groups,
+    start_platform,
+    stop_platform,
+    wait_ready,
+)
 
 SERVICE_THROTTLE = "1000000/min"
 # Few accounts place every order of the run and confirmed orders stay open (nothing ships
@@ -80,19 +89,20 @@ def run_step(
 ) -> dict:
     """One step: send, wait for every order to be final, read them, account the CPU."""
     client, staff = shop["client"], shop["staff"]
-    cpu_before, commits_before = saga_cpu.snapshot(platform), saga_cpu.database_counts(platform)
+    commits_before = saga_cpu.database_counts(platform)
+    sampler = CpuSampler(platform_groups(platform, pg="all")).start()
     sent = send_step(
         client, shop["buyers"], shop["products"], rate=rate, duration=seconds,
         lines=args.lines, threads=args.threads, seed=int(rate * 1000 + seconds),
     )  # fmt: skip
     since = min(order.sent for order in sent) - 1
     drained = wait_final(client, staff, since, args.timeout)
-    cpu_after, commits_after = saga_cpu.snapshot(platform), saga_cpu.database_counts(platform)
+    cpu = sampler.stop()
+    commits_after = saga_cpu.database_counts(platform)
     found = outcomes(client, staff, since)
     figures = saga_report.step_figures(rate, seconds, sent, found, args.lines)
     figures["drain_s"] = round(drained, 1)
-    elapsed = cpu_after["at"] - cpu_before["at"]
-    figures["cpu"] = saga_cpu.difference(cpu_before, cpu_after, elapsed, figures["confirmed"])
+    figures["cpu"] = saga_cpu.per_order_cpu(cpu, figures["confirmed"])
     figures["per_order"] = saga_cpu.per_order(commits_before, commits_after, figures["confirmed"])
     kept = figures["confirmed_per_s"] >= KEPT_UP * rate and not figures["errors"]
     figures["kept_up"] = bool(kept)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from _harness import BenchError
+from benchlib import BenchError
 
 TOKEN_REFRESH_SECONDS = 240  # access tokens live 5 minutes
 FINAL = {"CONFIRMED", "REJECTED", "CANCELLED"}

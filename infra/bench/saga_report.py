@@ -8,7 +8,7 @@ from typing import Any
 from charts import knee_chart
 from saga_client import Sent
 
-from _harness import RESULTS, provenance, verdict, write_reports
+from benchlib import RESULTS, provenance, verdict, write_reports
 
 TARGET_RATE = 100.0  # orders/s accepted and CONFIRMED, sustained
 LATENCY_RATE = 50.0  # the step whose latencies are held to targets
@@ -169,7 +169,7 @@ def tables(found: dict, report_targets: list[dict]) -> list[tuple[str, list[list
 
 
 def publish(found: dict, args: argparse.Namespace, load: str, backing: str) -> None:
-    from _harness import render  # the report layout every benchmark shares
+    from benchlib import render  # the report layout every benchmark shares
 
     units = sum(run["units_confirmed"] for _, run in _runs(found))
     stock_ok = units == found["stock_taken"]

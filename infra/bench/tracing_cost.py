@@ -41,8 +41,8 @@ from pathlib import Path
 
 import httpx
 
-import _harness
-from _harness import ROOT, BenchError, free_port, stat_fields
+import benchlib
+from benchlib import ROOT, BenchError, free_port, stat_fields
 
 sys.path.insert(0, str(ROOT / "infra" / "tests"))
 import otlp  # the system tests' receiver (infra/tests, just added to the path)
@@ -154,7 +154,7 @@ def main() -> int:
         variants["base"] = (args.base.resolve(), env)
     started: dict[str, tuple[subprocess.Popen, int]] = {}
     results: dict[str, list[float]] = {name: [] for name in variants}
-    load_before = _harness.loadavg()
+    load_before = benchlib.loadavg()
     try:
         prepare(env)
         for name, (checkout, variant_env) in variants.items():
@@ -172,7 +172,7 @@ def main() -> int:
             master.terminate()
             master.wait(timeout=60)
         server.shutdown()
-        _harness.drop_databases(prefix)
+        benchlib.drop_databases(prefix)
     spans = len(receiver.spans)
     return report(results, args, load_before, spans)
 
@@ -192,7 +192,7 @@ def report(results: dict[str, list[float]], args: argparse.Namespace, load: str,
             ]
         )
     meta = {
-        **_harness.provenance(load),
+        **benchlib.provenance(load),
         "endpoint": f"catalog-service GET {ENDPOINT} (20 products), one sync gunicorn worker",
         "rounds": f"{args.rounds} x {args.requests} sequential requests per variant",
         "spans_received": str(spans),
@@ -205,9 +205,9 @@ def report(results: dict[str, list[float]], args: argparse.Namespace, load: str,
         [str(i + 1), *(f"{results[n][i]:.0f}" for n in results)] for i in range(args.rounds)
     ]
     tables = [("CPU per request (us)", rows), ("By round (us)", per_round)]
-    print(_harness.render("Tracing cost", meta, tables, markdown=False))
-    markdown = _harness.render("Tracing cost", meta, tables, markdown=True)
-    _harness.write_reports("tracing_cost", {"meta": meta, "us_per_request": results}, markdown)
+    print(benchlib.render("Tracing cost", meta, tables, markdown=False))
+    markdown = benchlib.render("Tracing cost", meta, tables, markdown=True)
+    benchlib.write_reports("tracing_cost", {"meta": meta, "us_per_request": results}, markdown)
     return 0
 
 

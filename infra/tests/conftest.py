@@ -1,6 +1,7 @@
 """Start the whole platform the way `make up` does, in an isolated var/ and database.
 
-Each parametrization runs `infra/local/runner.py up` as a child process group on free ports:
+Each parametrization runs `infra/local/runner.py up` as a child process group on free ports
+(infra/local/sandbox.py, which the benchmarks start their platforms with too):
 once on the machine's PostgreSQL/RabbitMQ/Redis, once on the embedded default (SQLite and the
 filesystem broker), and once scaled out on the machine's servers (``SCALE``: three web and
 three worker processes per service) for the tests marked ``scaled`` only. Teardown presses
@@ -25,10 +26,12 @@ import otlp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNNER = ROOT / "infra" / "local" / "runner.py"
 sys.path.insert(0, str(ROOT / "infra" / "local"))
-from ports import free_port  # noqa: E402 - the runner's directory, just added
+import sandbox  # noqa: E402 - the runner's directory, just added
+from ports import free_port  # noqa: E402, F401 - the runner's directory; test_containers' import
 from registry import Service, load_services  # noqa: E402 - the runner's directory, just added
+
+RUNNER = sandbox.RUNNER
 
 # The platform's services (infra/services.toml), by name, with their registered ports.
 REGISTRY: dict[str, Service] = load_services(env={})
@@ -105,16 +108,11 @@ def eventually(condition: Callable[[], object], message: str, timeout: float = E
 
 def wait_ready(url: str, process: subprocess.Popen, log: Path, probe: str = "/readyz") -> None:
     deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"platform exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}{probe}", timeout=10).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"platform not ready after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+    failed = sandbox.wait_ok(f"{url}{probe}", process, deadline, request_timeout=10)
+    if failed == "exited":
+        pytest.fail(f"platform exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+    if failed:
+        pytest.fail(f"platform not ready after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
 
 
 def wait_products_known(platform: Platform, timeout: float = EVENTUALLY) -> None:
@@ -135,12 +133,11 @@ def wait_products_known(platform: Platform, timeout: float = EVENTUALLY) -> None
 
 def stop(platform: Platform) -> int:
     """Ctrl-C, as in the terminal; the runner stops every process within its grace period."""
-    os.killpg(platform.process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
-    try:
-        return platform.process.wait(timeout=STOP_GRACE + 60)
-    except subprocess.TimeoutExpired:
+    code = sandbox.interrupt(platform.process, timeout=STOP_GRACE + 60)
+    if code is None:
         os.killpg(platform.process.pid, signal.SIGKILL)
         pytest.fail(f"platform did not stop on Ctrl-C:\n{platform.log.read_text()[-4000:]}")
+    return code
 
 
 def on_platform(item: pytest.Item) -> object:
@@ -189,34 +186,33 @@ def system_test_env(
     """The environment of a system-test platform: its own var/, database prefix, vhost and
     ports (the SMTP sink's too), and throttles raised for test clients (the runner's and the
     containers' alike)."""
-    return {
-        **os.environ,
-        **{f"{REGISTRY[name].env_prefix}PORT": str(port) for name, port in ports.items()},
-        "PLATFORM_VAR": str(var),
-        "GATEWAY_PORT": str(gateway_port),
-        "GATEWAY_STATUS_PORT": str(status_port),
-        "SMTP_PORT": str(smtp_port),
-        "PLATFORM_DB_PREFIX": prefix,
-        "PLATFORM_BROKER_VHOST": f"{prefix}vhost",
-        "GUNICORN_WORKERS": "2",
-        "PLATFORM_STOP_GRACE_SECONDS": str(STOP_GRACE),
-        # Every test client is 127.0.0.1 and the throttle counters live in the shared Redis:
-        # raise the services' per-IP auth throttles so back-to-back runs do not trip them
-        # (the gateway's own limits stay as kong.yml sets them; each run has fresh counters),
-        # and the per-account login limit: the tests sign the demo staff in again and again.
-        "THROTTLE_LOGIN": "1000/min",
-        "THROTTLE_LOGIN_ACCOUNT": "1000/min",
-        "THROTTLE_REGISTER": "1000/min",
-        "THROTTLE_REFRESH": "1000/min",
-        "THROTTLE_PASSWORD": "1000/min",
-        "THROTTLE_PASSWORD_RESET": "1000/min",
-        "THROTTLE_VERIFY_EMAIL": "1000/min",
-        "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
-        "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
-        # Admin sessions re-checked against users-service every 3 s, not 60: the browser
-        # tests wait for a deactivated staff member to be signed out.
-        "SSO_RECHECK_SECONDS": "3",
-    }
+    variables = {f"{REGISTRY[name].env_prefix}PORT": port for name, port in ports.items()}
+    variables |= dict(
+        zip(sandbox.GATEWAY_PORTS, (gateway_port, status_port, smtp_port), strict=True)
+    )
+    return sandbox.isolated_env(var, prefix, variables, SYSTEM_TEST_SETTINGS)
+
+
+SYSTEM_TEST_SETTINGS = {
+    "GUNICORN_WORKERS": "2",
+    "PLATFORM_STOP_GRACE_SECONDS": str(STOP_GRACE),
+    # Every test client is 127.0.0.1 and the throttle counters live in the shared Redis:
+    # raise the services' per-IP auth throttles so back-to-back runs do not trip them
+    # (the gateway's own limits stay as kong.yml sets them; each run has fresh counters),
+    # and the per-account login limit: the tests sign the demo staff in again and again.
+    "THROTTLE_LOGIN": "1000/min",
+    "THROTTLE_LOGIN_ACCOUNT": "1000/min",
+    "THROTTLE_REGISTER": "1000/min",
+    "THROTTLE_REFRESH": "1000/min",
+    "THROTTLE_PASSWORD": "1000/min",
+    "THROTTLE_PASSWORD_RESET": "1000/min",
+    "THROTTLE_VERIFY_EMAIL": "1000/min",
+    "THROTTLE_ORDER_PLACE": "10000/min",  # the oversell test places 50 at once
+    "ORDERS_MAX_OPEN_PER_ACCOUNT": "100",  # from one buyer (the other limits hold)
+    # Admin sessions re-checked against users-service every 3 s, not 60: the browser
+    # tests wait for a deactivated staff member to be signed out.
+    "SSO_RECHECK_SECONDS": "3",
+}
 
 
 @pytest.fixture(scope="session", params=["local-services", "embedded", "scaled"])
@@ -228,9 +224,8 @@ def platform(
     mode = request.param
     var = tmp_path_factory.mktemp(f"var-{mode}")
     prefix = f"systest_{secrets.token_hex(3)}_"
-    ports = {name: free_port() for name in REGISTRY}
-    gateway_port, status_port, smtp_port = free_port(), free_port(), free_port()
-    env = system_test_env(var, prefix, ports, gateway_port, status_port, smtp_port)
+    ports = sandbox.allocate_ports(REGISTRY.values())
+    env = sandbox.isolated_env(var, prefix, ports, SYSTEM_TEST_SETTINGS)
     if mode == "embedded":
         env["PLATFORM_EMBEDDED"] = "1"
     if mode == "local-services":  # traced (chassis.tracing); the others run with tracing off
@@ -240,19 +235,11 @@ def platform(
         env["SCALE"] = " ".join(f"{name}={SCALE}" for name in REGISTRY)
         env["GUNICORN_WORKERS"] = "1"
     log = var / "platform.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, RUNNER, "up"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = sandbox.launch(env, log)
     platform = Platform(
         mode,
-        {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
-        f"http://127.0.0.1:{gateway_port}",
+        {name: f"http://127.0.0.1:{ports[s.env_prefix + 'PORT']}" for name, s in REGISTRY.items()},
+        f"http://127.0.0.1:{ports['GATEWAY_PORT']}",
         var,
         process,
         log,
