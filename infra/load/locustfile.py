@@ -1,7 +1,7 @@
 """Shoppers through the gateway: the load `make load` runs (infra/load/README.md).
 
 Each simulated user holds one shopper account (from the account pool: registered once, reused
-by later runs; session.py), logs in, refreshes its access token before it expires and, between
+by later runs; load_session.py), logs in, refreshes its access token before it expires and, between
 think times, does what shoppers do, by weight: browses the catalog (following the keyset
 cursors the API gives), filters it by category and price, searches it, opens products, places
 orders of products in stock with an Idempotency-Key and follows each to its final status
@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from locust import constant_throughput, events, task
+from locust import constant_throughput, events
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import session  # this directory, just added (ruff's isort knows it)
+import load_options  # this directory, just added (ruff's isort knows it)
+import load_session
 import shopstats
 
-ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = "/api/v1/catalog/products/"
 CATEGORIES = "/api/v1/catalog/categories/"
 ORDERS = "/api/v1/orders/"
@@ -42,75 +42,26 @@ POLL_FIRST, POLL_MAX = 0.5, 3.0  # seconds between a shopper's looks at a PENDIN
 FOLLOW_FOR = 60.0  # a shopper watches its order this long; the rest is left to the settling
 
 
-@events.init_command_line_parser.add_listener
-def _arguments(parser: Any) -> None:
-    load = ROOT / "var" / "load"
-    add = parser.add_argument
-    add(
-        "--accounts-file",
-        default=str(load / "accounts.json"),
-        help="the shoppers' account pool (JSON), reused by later runs",
-    )
-    add(
-        "--summary-json",
-        default=str(load / "summary-latest.json"),
-        help="where the end-of-run summary is written",
-    )
-    add(
-        "--think-time",
-        type=float,
-        nargs=2,
-        default=[2.0, 8.0],
-        metavar=("MIN", "MAX"),
-        help="seconds between a shopper's actions",
-    )
-    add(
-        "--max-open-orders",
-        type=int,
-        default=8,
-        help="a shopper cancels its oldest CONFIRMED order first when it has this many open",
-    )
-    add(
-        "--refresh-after",
-        type=float,
-        default=0.0,
-        help="refresh access tokens this many seconds after issue (0: 30 s before expiry)",
-    )
-    add(
-        "--settle-timeout",
-        type=float,
-        default=120.0,
-        help="seconds to follow the orders still PENDING when the run stops",
-    )
-    add(
-        "--actions-per-second",
-        type=float,
-        default=0.0,
-        help="pace the shoppers to this many actions a second in all (each 1-8 requests), "
-        "instead of --think-time",
-    )
-    add(
-        "--max-fail-ratio",
-        type=float,
-        default=0.01,
-        help="exit 1 when failures exceed this share of the requests",
-    )
+events.init_command_line_parser.add_listener(load_options.add_arguments)
 
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
-    session.ShopperSession.run = session.Run(environment)
+    load_session.ShopperSession.run = load_session.Run(environment)
+    if environment.parsed_options is not None:
+        chosen = load_options.weights(environment.parsed_options.weight)
+        Shopper.tasks = load_options.tasks(Shopper, chosen)
 
 
 @events.test_start.add_listener
 def _start(**_: Any) -> None:
-    session.ShopperSession.run.started = time.monotonic()
+    load_session.ShopperSession.run.started = time.monotonic()
 
 
 @events.test_stop.add_listener
 def _stop(**_: Any) -> None:
     """The users have stopped: follow every order still PENDING to its final status."""
-    run = session.ShopperSession.run
+    run = load_session.ShopperSession.run
     run.stopped = time.monotonic()
     deadline = run.stopped + run.options.settle_timeout
     while run.ledger.pending() and time.monotonic() < deadline:
@@ -122,7 +73,7 @@ def _stop(**_: Any) -> None:
 @events.quitting.add_listener
 def _summary(environment: Environment, **_: Any) -> None:
     """The summary (JSON) and the exit code; printed after Locust's own tables (``quit``)."""
-    run = session.ShopperSession.run
+    run = load_session.ShopperSession.run
     if environment.runner is not None:
         environment.runner.stop()  # Ctrl-C comes here first: settle the orders (test_stop)
     endpoints = [
@@ -150,13 +101,10 @@ def _summary(environment: Environment, **_: Any) -> None:
 
 @events.quit.add_listener
 def _print_summary(exit_code: int, **_: Any) -> None:
-    summary = getattr(session.ShopperSession.run, "summary", None)
-    if summary is not None:
-        print(f"\n{shopstats.render(summary)}", flush=True)
-        print(
-            f"summary: {session.ShopperSession.run.options.summary_json}, exit code {exit_code}",
-            flush=True,
-        )
+    run = load_session.ShopperSession.run
+    if run.summary is not None:
+        print(f"\n{shopstats.render(run.summary)}", flush=True)
+        print(f"summary: {run.options.summary_json}, exit code {exit_code}", flush=True)
 
 
 def page_path(link: str) -> str:
@@ -174,7 +122,7 @@ def open_limit(response: Any) -> bool:
     return problem.endswith(("limit-open-orders", "limit-open-value"))
 
 
-class Shopper(session.ShopperSession):
+class Shopper(load_session.ShopperSession):
     def wait_time(self) -> float:
         options = self.run.options
         if options.actions_per_second > 0:  # each user its share, paced (task time included)
@@ -208,7 +156,6 @@ class Shopper(session.ShopperSession):
 
     # --- the catalog (anonymous reads) ------------------------------------------------------
 
-    @task(10)
     def browse(self) -> None:
         ordering = random.choice(["name", "-price", "price", "newest"])
         link = self.products_seen(
@@ -219,7 +166,6 @@ class Shopper(session.ShopperSession):
                 break
             link = self.products_seen(self.call("GET", page_path(link), f"{PRODUCTS} (next page)"))
 
-    @task(5)
     def filter(self) -> None:
         if not self.categories:
             page = self.call("GET", CATEGORIES, CATEGORIES)
@@ -231,12 +177,10 @@ class Shopper(session.ShopperSession):
             query += f"&max_price={random.choice([50, 100, 250])}"
         self.products_seen(self.call("GET", f"{PRODUCTS}?{query}", f"{PRODUCTS} (filter)"))
 
-    @task(4)
     def search(self) -> None:
         word = random.choice(self.words or ["lamp"])
         self.products_seen(self.call("GET", f"{PRODUCTS}?q={word}", f"{PRODUCTS} (search)"))
 
-    @task(8)
     def product(self) -> None:
         if not self.in_stock:
             return self.browse()
@@ -245,17 +189,14 @@ class Shopper(session.ShopperSession):
 
     # --- the shopper's own (behind the gateway's jwt) ---------------------------------------
 
-    @task(2)
     def me(self) -> None:
         if self.account:
             self.call("GET", ME, ME, auth=True)
 
-    @task(2)
     def my_orders(self) -> None:
         if self.account:
             self.call("GET", ORDERS, f"{ORDERS} (mine)", auth=True)
 
-    @task(3)
     def order(self) -> None:
         """Place an order of 1-3 products seen in stock, then watch it until it is final."""
         if not (self.account and self.in_stock):
@@ -306,7 +247,6 @@ class Shopper(session.ShopperSession):
             self.open.remove(order_id)
         return order["status"]
 
-    @task(1)
     def cancel(self) -> bool:
         """Cancel the oldest of the shopper's CONFIRMED orders (its own final status seen)."""
         ledger = self.run.ledger
@@ -323,3 +263,8 @@ class Shopper(session.ShopperSession):
         ledger.cancel(order_id)
         self.open.remove(order_id)
         return True
+
+
+Shopper.tasks = [
+    getattr(Shopper, name) for name, n in load_options.WEIGHTS.items() for _ in range(n)
+]
