@@ -85,6 +85,13 @@ def add_arguments(parser: Any) -> None:
         "instead of --think-time",
     )
     add(
+        "--weight",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help=f"an action's weight, again for each action to change (default {WEIGHTS})",
+    )
+    add(
         "--max-fail-ratio",
         type=float,
         default=0.01,

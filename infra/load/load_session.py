@@ -2,7 +2,7 @@
 tokens (refreshed before they expire), and requests whose 429s are waited out.
 
 ``Run`` is what all simulated users of a run share (locustfile.py creates it on Locust's
-``init`` event: ``ShopperSession.run``); ``ShopperSession`` is the base of its ``Shopper``.
+``init`` event: ``ShopperSession.shop``); ``ShopperSession`` is the base of its ``Shopper``.
 """
 
 from __future__ import annotations
@@ -47,20 +47,20 @@ class Run:
 class ShopperSession(HttpUser):
     abstract = True
     host = GATEWAY
-    run: Run  # set by locustfile.py on Locust's init event
+    shop: Run  # set by locustfile.py on Locust's init event
 
     def on_start(self) -> None:
         self.access = self.refresh_token = ""
         self.refresh_due = 0.0
-        self.account = self.run.pool.take() or self.register()
+        self.account = self.shop.pool.take() or self.register()
         if self.account and not self.login() and self.tolerated is not None:
-            self.run.pool.drop(self.account["email"])  # unknown here (a new platform): register
+            self.shop.pool.drop(self.account["email"])  # unknown here (a new platform): register
             self.account = self.register()
             self.login()
 
     def on_stop(self) -> None:
         if self.account:
-            self.run.pool.release(self.account["email"])
+            self.shop.pool.release(self.account["email"])
 
     def call(
         self,
@@ -91,7 +91,7 @@ class ShopperSession(HttpUser):
                 if response.status_code == 429:
                     response.request_meta["name"] = f"{name} [429]"
                     response.success()
-                    self.run.throttled[f"{method} {name}"] += 1
+                    self.shop.throttled[f"{method} {name}"] += 1
                     wait = shopstats.retry_after(response.headers)
                 elif response.status_code == expect:
                     response.success()
@@ -124,8 +124,8 @@ class ShopperSession(HttpUser):
     def tokens_set(self, tokens: dict[str, str]) -> None:
         self.access, self.refresh_token = tokens["access"], tokens["refresh"]
         due = shopstats.token_expires_at(self.access) - time.time() - EARLY_REFRESH
-        if self.run.options.refresh_after > 0:
-            due = min(due, self.run.options.refresh_after)
+        if self.shop.options.refresh_after > 0:
+            due = min(due, self.shop.options.refresh_after)
         self.refresh_due = time.time() + max(due, 1.0)
 
     def register(self) -> dict[str, str] | None:
@@ -135,7 +135,7 @@ class ShopperSession(HttpUser):
         body = {**account, "full_name": "Load Shopper"}
         if self.call("POST", REGISTER, REGISTER, 201, json=body) is None:
             return None
-        self.run.pool.add(account)
+        self.shop.pool.add(account)
         return account
 
     def login(self) -> bool:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from locust import constant_throughput, events
+from locust import constant_throughput, events, log
 from locust.env import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,7 +47,7 @@ events.init_command_line_parser.add_listener(load_options.add_arguments)
 
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
-    load_session.ShopperSession.run = load_session.Run(environment)
+    load_session.ShopperSession.shop = load_session.Run(environment)
     if environment.parsed_options is not None:
         chosen = load_options.weights(environment.parsed_options.weight)
         Shopper.tasks = load_options.tasks(Shopper, chosen)
@@ -55,13 +55,13 @@ def _init(environment: Environment, **_: Any) -> None:
 
 @events.test_start.add_listener
 def _start(**_: Any) -> None:
-    load_session.ShopperSession.run.started = time.monotonic()
+    load_session.ShopperSession.shop.started = time.monotonic()
 
 
 @events.test_stop.add_listener
 def _stop(**_: Any) -> None:
     """The users have stopped: follow every order still PENDING to its final status."""
-    run = load_session.ShopperSession.run
+    run = load_session.ShopperSession.shop
     run.stopped = time.monotonic()
     deadline = run.stopped + run.options.settle_timeout
     while run.ledger.pending() and time.monotonic() < deadline:
@@ -73,7 +73,7 @@ def _stop(**_: Any) -> None:
 @events.quitting.add_listener
 def _summary(environment: Environment, **_: Any) -> None:
     """The summary (JSON) and the exit code; printed after Locust's own tables (``quit``)."""
-    run = load_session.ShopperSession.run
+    run = load_session.ShopperSession.shop
     if environment.runner is not None:
         environment.runner.stop()  # Ctrl-C comes here first: settle the orders (test_stop)
     endpoints = [
@@ -96,12 +96,14 @@ def _summary(environment: Environment, **_: Any) -> None:
     path = Path(run.options.summary_json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(run.summary, indent=1))
-    environment.process_exit_code = shopstats.exit_code(run.summary, run.options.max_fail_ratio)
+    code = shopstats.exit_code(run.summary, run.options.max_fail_ratio)
+    crashed = environment.runner is not None and environment.runner.exceptions
+    environment.process_exit_code = 2 if crashed or log.unhandled_greenlet_exception else code
 
 
 @events.quit.add_listener
 def _print_summary(exit_code: int, **_: Any) -> None:
-    run = load_session.ShopperSession.run
+    run = load_session.ShopperSession.shop
     if run.summary is not None:
         print(f"\n{shopstats.render(run.summary)}", flush=True)
         print(f"summary: {run.options.summary_json}, exit code {exit_code}", flush=True)
@@ -124,7 +126,7 @@ def open_limit(response: Any) -> bool:
 
 class Shopper(load_session.ShopperSession):
     def wait_time(self) -> float:
-        options = self.run.options
+        options = self.shop.options
         if options.actions_per_second > 0:  # each user its share, paced (task time included)
             users = max(self.environment.runner.user_count if self.environment.runner else 1, 1)
             return float(constant_throughput(options.actions_per_second / users)(self))
@@ -201,7 +203,7 @@ class Shopper(load_session.ShopperSession):
         """Place an order of 1-3 products seen in stock, then watch it until it is final."""
         if not (self.account and self.in_stock):
             return
-        if len(self.open) >= self.run.options.max_open_orders and not self.cancel():
+        if len(self.open) >= self.shop.options.max_open_orders and not self.cancel():
             return
         chosen = random.sample(list(self.in_stock.values()), min(len(self.in_stock), 3))
         chosen = [p for p in chosen if p["currency"] == chosen[0]["currency"]]
@@ -225,8 +227,8 @@ class Shopper(load_session.ShopperSession):
             if self.tolerated is not None:  # a limit of the shop: cancel one, order later
                 self.cancel()
             return
-        self.run.ledger.placed(placed["id"], placed["status"], sent)
-        self.run.owners[placed["id"]] = self
+        self.shop.ledger.placed(placed["id"], placed["status"], sent)
+        self.shop.owners[placed["id"]] = self
         self.open.append(placed["id"])
         self.order_follow(placed["id"])
 
@@ -242,14 +244,14 @@ class Shopper(load_session.ShopperSession):
         order = self.call("GET", f"{ORDERS}{order_id}", f"{ORDERS}<id>", auth=True)
         if order is None:
             return None
-        self.run.ledger.seen(order_id, order["status"], time.monotonic())
+        self.shop.ledger.seen(order_id, order["status"], time.monotonic())
         if order["status"] not in ("PENDING", "CONFIRMED") and order_id in self.open:
             self.open.remove(order_id)
         return order["status"]
 
     def cancel(self) -> bool:
         """Cancel the oldest of the shopper's CONFIRMED orders (its own final status seen)."""
-        ledger = self.run.ledger
+        ledger = self.shop.ledger
         confirmed = [order_id for order_id in self.open if ledger.status[order_id] == "CONFIRMED"]
         if not confirmed:
             return False

@@ -221,8 +221,10 @@ def render(summary: Mapping[str, Any]) -> str:
 
 
 def exit_code(summary: Mapping[str, Any], max_fail_ratio: float) -> int:
-    """1 when the failures exceed ``max_fail_ratio`` of the requests or an order was never
-    seen final (the saga lost it, or the run ended before it settled), else 0."""
+    """1 when nothing was sent, the failures exceed ``max_fail_ratio`` of the requests or an
+    order was never seen final (the saga lost it, or it did not settle in time), else 0."""
+    if not summary["requests"]:
+        return 1
     if summary["failures"] and summary["fail_ratio"] > max_fail_ratio:
         return 1
     return 1 if summary["orders"]["pending"] else 0

@@ -163,3 +163,9 @@ def test_summary() -> None:
 )
 def test_exit_code(failures: int, pending: bool, max_ratio: float, code: int) -> None:
     assert shopstats.exit_code(summary(failures, pending), max_ratio) == code
+
+
+def test_exit_code_of_a_run_that_sent_nothing() -> None:
+    empty = shopstats.summarize([], {}, shopstats.OrderLedger(), 15.0)
+    assert (empty["requests"], empty["fail_ratio"], empty["rps"]) == (0, 0.0, 0.0)
+    assert shopstats.exit_code(empty, 0.01) == 1
