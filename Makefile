@@ -82,15 +82,16 @@ bench-broker: bootstrap
 ## load: shoppers through the gateway of a running `make up` (Locust: infra/load/README.md):
 ## USERS (10) users started SPAWN_RATE (1) a second, for DURATION (1m), headless, then a
 ## summary (exit 1 above 1% failures); LOAD_HOST (the gateway, http://127.0.0.1:8000);
-## UI=1: Locust's web UI on http://127.0.0.1:8089 instead; LOAD_ARGS="--think-time 1 3 ..."
+## UI=1: Locust's web UI on http://127.0.0.1:8089 (UI_PORT) instead; LOAD_ARGS="--think-time 1 3"
 USERS ?= 10
 SPAWN_RATE ?= 1
 DURATION ?= 1m
+UI_PORT ?= 8089
 LOAD_HOST ?= http://127.0.0.1:$(or $(GATEWAY_PORT),8000)
 load: bootstrap
 	$(TOOLS)/locust -f infra/load/locustfile.py --host $(LOAD_HOST) --users $(USERS) \
 		--spawn-rate $(SPAWN_RATE) --run-time $(DURATION) \
-		$(if $(UI),--web-host 127.0.0.1 --web-port 8089,--headless) $(LOAD_ARGS)
+		$(if $(UI),--web-host 127.0.0.1 --web-port $(UI_PORT),--headless) $(LOAD_ARGS)
 
 ## scaffold-sync: re-render every service's boilerplate from infra/scaffold (after editing a
 ## template or hooks.toml; a repository test fails while a service differs from it)

@@ -59,8 +59,9 @@ class ShopperSession(HttpUser):
             self.login()
 
     def on_stop(self) -> None:
-        if self.account:
-            self.shop.pool.release(self.account["email"])
+        account = getattr(self, "account", None)  # none when stopped while registering
+        if account:
+            self.shop.pool.release(account["email"])
 
     def call(
         self,
