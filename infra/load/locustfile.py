@@ -1,14 +1,15 @@
 """Shoppers through the gateway: the load `make load` runs (infra/load/README.md).
 
 Each simulated user holds one shopper account (from the account pool: registered once, reused
-by later runs; load_session.py), logs in, refreshes its access token before it expires and, between
-think times, does what shoppers do, by weight: browses the catalog (following the keyset
-cursors the API gives), filters it by category and price, searches it, opens products, places
-orders of products in stock with an Idempotency-Key and follows each to its final status
-(light polling), reads its orders and /users/me, and sometimes cancels a CONFIRMED order (a
-buyer may cancel their own PENDING or CONFIRMED orders). A user keeps fewer than
-``--max-open-orders`` orders open (orders limits them per account: ORDERS_MAX_OPEN_PER_ACCOUNT
-and its value) by cancelling its oldest CONFIRMED one first.
+by later runs; load_session.py), logs in, refreshes its access token before it expires and,
+between think times, does what shoppers do, by weight (load_options.WEIGHTS): browses the
+catalog (following the keyset cursors the API gives), filters it by category and price,
+searches it, opens products, places orders of products in stock with an Idempotency-Key and
+follows each to its final status (light polling), reads its orders and /users/me, and
+sometimes cancels a CONFIRMED order (a buyer may cancel their own PENDING or CONFIRMED
+orders). A user keeps fewer than ``--max-open-orders`` orders open (orders limits them per
+account: ORDERS_MAX_OPEN_PER_ACCOUNT and its value) by cancelling its oldest CONFIRMED one
+first.
 
 When the run stops, orders still PENDING are followed until final (``--settle-timeout``). The
 summary (shopstats.render) is printed and written as JSON (``--summary-json``); the exit code
@@ -172,16 +173,16 @@ class Shopper(load_session.ShopperSession):
         if not self.categories:
             page = self.call("GET", CATEGORIES, CATEGORIES)
             self.categories = [c["slug"] for c in (page or {}).get("results", [])]
-        query = "in_stock=true&ordering=price"
+        query: dict[str, Any] = {"in_stock": "true", "ordering": "price"}
         if self.categories:
-            query += f"&category={random.choice(self.categories)}"
+            query["category"] = random.choice(self.categories)
         if random.random() < 0.5:
-            query += f"&max_price={random.choice([50, 100, 250])}"
-        self.products_seen(self.call("GET", f"{PRODUCTS}?{query}", f"{PRODUCTS} (filter)"))
+            query["max_price"] = random.choice([50, 100, 250])
+        self.products_seen(self.call("GET", PRODUCTS, f"{PRODUCTS} (filter)", params=query))
 
     def search(self) -> None:
-        word = random.choice(self.words or ["lamp"])
-        self.products_seen(self.call("GET", f"{PRODUCTS}?q={word}", f"{PRODUCTS} (search)"))
+        query = {"q": random.choice(self.words or ["lamp"])}
+        self.products_seen(self.call("GET", PRODUCTS, f"{PRODUCTS} (search)", params=query))
 
     def product(self) -> None:
         if not self.in_stock:
@@ -267,6 +268,4 @@ class Shopper(load_session.ShopperSession):
         return True
 
 
-Shopper.tasks = [
-    getattr(Shopper, name) for name, n in load_options.WEIGHTS.items() for _ in range(n)
-]
+Shopper.tasks = load_options.tasks(Shopper, load_options.WEIGHTS)

@@ -1,5 +1,5 @@
 """`make load` against a running platform: the real Locust, headless, a short bounded run of
-five shoppers through the gateway (infra/load/locustfile.py), judged by its JSON summary.
+five shoppers (30 s) through the gateway (infra/load/locustfile.py), judged by its JSON summary.
 
 What it would catch: a shopper's step the platform refuses (any failure: a changed route,
 body or status), orders never placed or never seen final (the saga, or the load's following
@@ -42,9 +42,9 @@ ENDPOINTS = {
 
 
 def load(platform: Platform, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    """A run of 15 s: short think times, tokens refreshed after 6 s (they last 5 minutes),
-    more orders and cancels than the default mix, at most 2 open orders a shopper (then it
-    cancels one), no failure allowed."""
+    """A run of 30 s (a login takes seconds on a busy machine): short think times, tokens
+    refreshed after 10 s (they last 5 minutes), more orders and cancels than the default mix,
+    at most 2 open orders a shopper (then it cancels one), no failure allowed."""
     return subprocess.run(
         [
             LOCUST,
@@ -59,12 +59,12 @@ def load(platform: Platform, tmp_path: Path, *extra: str) -> subprocess.Complete
             "--spawn-rate",
             str(SHOPPERS),
             "--run-time",
-            "15s",
+            "30s",
             "--think-time",
             "0.2",
             "1",
             "--refresh-after",
-            "6",
+            "10",
             "--max-open-orders",
             "2",
             "--weight",
@@ -82,17 +82,17 @@ def load(platform: Platform, tmp_path: Path, *extra: str) -> subprocess.Complete
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,  # 15 s of load, then PENDING orders followed (--settle-timeout, 120 s)
+        timeout=300,  # 30 s of load, then PENDING orders followed (--settle-timeout, 120 s)
         check=False,
     )
 
 
 def test_load_shoppers_through_the_gateway(platform: Platform, tmp_path: Path) -> None:
     # given room in the gateway's auth quota (30 a minute per address, shared by every test):
-    # 5 registrations, 5 logins and up to 10 refreshes; a 429 would be waited out anyway
+    # 5 registrations, 5 logins and up to 15 refreshes; a 429 would be waited out anyway
     gateway_quota_wait(platform.gateway, "/api/v1/auth/token", needed=25)
 
-    # when five shoppers shop for 15 seconds
+    # when five shoppers shop for 30 seconds
     run = load(platform, tmp_path)
 
     # then nothing failed, and the exit code says so
