@@ -32,9 +32,17 @@ def weights(changes: list[str]) -> dict[str, int]:
     return chosen
 
 
-def tasks(user: type, chosen: dict[str, int]) -> list[Any]:
-    """Locust's task list of ``user``: each action's method as many times as its weight."""
-    return [getattr(user, name) for name, weight in chosen.items() for _ in range(weight)]
+def tasks(chosen: dict[str, int]) -> list[Any]:
+    """Locust's task list: each action as many times as its weight (``user.act(name)``)."""
+    return [action(name) for name, weight in chosen.items() for _ in range(weight)]
+
+
+def action(name: str) -> Any:
+    def act(user: Any) -> None:
+        user.act(name)
+
+    act.__name__ = name  # how Locust names it in its logs
+    return act
 
 
 def add_arguments(parser: Any) -> None:
@@ -90,6 +98,18 @@ def add_arguments(parser: Any) -> None:
         default=[],
         metavar="NAME=N",
         help=f"an action's weight, again for each action to change (default {WEIGHTS})",
+    )
+    add(
+        "--tour",
+        action="store_true",
+        help="every shopper first does each action once (in the weights' order), then by weight",
+    )
+    add(
+        "--actions",
+        type=int,
+        default=0,
+        help="every shopper stops after this many actions (its tour's included), and the run "
+        "when all have (before --run-time, which stays the limit)",
     )
     add(
         "--max-fail-ratio",

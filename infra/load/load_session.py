@@ -42,6 +42,7 @@ class Run:
         self.throttled: Counter[str] = Counter()
         self.started = self.stopped = time.monotonic()
         self.summary: dict[str, Any] | None = None
+        self.finished = 0  # shoppers that did their --actions
 
 
 class ShopperSession(HttpUser):

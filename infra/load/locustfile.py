@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent
 from locust import constant_throughput, events, log
 from locust.env import Environment
+from locust.exception import StopUser
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_options  # this directory, just added (ruff's isort knows it)
@@ -51,7 +53,7 @@ def _init(environment: Environment, **_: Any) -> None:
     load_session.ShopperSession.shop = load_session.Run(environment)
     if environment.parsed_options is not None:
         chosen = load_options.weights(environment.parsed_options.weight)
-        Shopper.tasks = load_options.tasks(Shopper, chosen)
+        Shopper.tasks = load_options.tasks(chosen)
 
 
 @events.test_start.add_listener
@@ -138,8 +140,26 @@ class Shopper(load_session.ShopperSession):
         self.categories: list[str] = []
         self.words: list[str] = []
         self.open: list[str] = []  # own PENDING or CONFIRMED orders, oldest first
+        self.actions = 0
         super().on_start()
         self.products_seen(self.call("GET", f"{PRODUCTS}?in_stock=true", f"{PRODUCTS} (list)"))
+        if self.shop.options.tour:
+            for name in load_options.WEIGHTS:
+                self.act(name)
+                time.sleep(self.wait_time())
+
+    def act(self, name: str) -> None:
+        """One action; the last one (``--actions``) stops the shopper, and the run once every
+        shopper has stopped so."""
+        getattr(self, name)()
+        self.actions += 1
+        if self.actions != self.shop.options.actions:
+            return
+        self.shop.finished += 1
+        runner = self.environment.runner
+        if runner is not None and self.shop.finished >= self.shop.options.num_users:
+            gevent.spawn(runner.quit)  # not from this user's greenlet: quitting stops it
+        raise StopUser
 
     def products_seen(self, page: dict[str, Any] | None) -> str | None:
         """Remember what a list page showed (products in stock, words to search); its next
@@ -268,4 +288,4 @@ class Shopper(load_session.ShopperSession):
         return True
 
 
-Shopper.tasks = load_options.tasks(Shopper, load_options.WEIGHTS)
+Shopper.tasks = load_options.tasks(load_options.WEIGHTS)
