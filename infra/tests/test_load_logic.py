@@ -1,5 +1,6 @@
-"""The load generator's pure logic (infra/load/shopstats.py): waits, token expiry, the order
-ledger, the account pool, the summary and its exit code. No platform needed."""
+"""The load generator's pure logic (infra/load/shopstats.py, load_options.py): waits, token
+expiry, the order ledger, the account pool, the summary and its exit code, the actions'
+weights. No platform needed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "infra" / "load"))
-import shopstats  # infra/load, just added
+import load_options  # infra/load, just added
+import shopstats
 
 
 @pytest.mark.parametrize(
@@ -169,3 +171,28 @@ def test_exit_code_of_a_run_that_sent_nothing() -> None:
     empty = shopstats.summarize([], {}, shopstats.OrderLedger(), 15.0)
     assert (empty["requests"], empty["fail_ratio"], empty["rps"]) == (0, 0.0, 0.0)
     assert shopstats.exit_code(empty, 0.01) == 1
+
+
+def test_weights_change_one_action_at_a_time() -> None:
+    assert load_options.weights([]) == load_options.WEIGHTS
+    chosen = load_options.weights(["order=6", "cancel=0", "order=7"])
+    assert chosen == {**load_options.WEIGHTS, "order": 7, "cancel": 0}
+    for wrong in ("buy=3", "order", "order=-1", "order=many"):
+        with pytest.raises(SystemExit, match="NAME=N"):
+            load_options.weights([wrong])
+
+
+def test_tasks_repeat_each_action_by_its_weight() -> None:
+    class User:
+        def __init__(self) -> None:
+            self.done: list[str] = []
+
+        def act(self, name: str) -> None:
+            self.done.append(name)
+
+    user = User()
+    tasks = load_options.tasks({"browse": 2, "order": 1, "cancel": 0})
+    assert [task.__name__ for task in tasks] == ["browse", "browse", "order"]
+    for task in tasks:
+        task(user)
+    assert user.done == ["browse", "browse", "order"]
