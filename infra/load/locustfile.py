@@ -157,7 +157,7 @@ class Shopper(load_session.ShopperSession):
             return
         self.shop.finished += 1
         runner = self.environment.runner
-        if runner is not None and self.shop.finished >= self.shop.options.num_users:
+        if runner is not None and self.shop.finished >= (runner.target_user_count or 0):
             gevent.spawn(runner.quit)  # not from this user's greenlet: quitting stops it
         raise StopUser
 
