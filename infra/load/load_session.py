@@ -77,9 +77,9 @@ class ShopperSession(HttpUser):
         """Send a request (``name`` groups it in the statistics); the JSON of an ``expect``ed
         answer, else None: a failure, or an answer ``tolerate`` accepts (an outcome the caller
         handles, kept in ``self.tolerated``, counted under "<name> [<status>]", not a
-        failure). A 429 is waited out as its
-        Retry-After asks and sent again (same headers: the same Idempotency-Key), up to
-        THROTTLE_TRIES times; it is counted under "<name> [429]", never as a failure."""
+        failure). A 429 is waited out as its Retry-After asks and sent again (same headers:
+        the same Idempotency-Key), up to THROTTLE_TRIES times; it is counted under
+        "<name> [429]", never as a failure."""
         headers = kwargs.pop("headers", {})
         self.tolerated: Any = None
         for _ in range(THROTTLE_TRIES):
