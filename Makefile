@@ -7,7 +7,7 @@ TOOLS := var/tools/bin
 PARTS := gateway-config $(shell $(PYTHON) infra/local/registry.py dirs)
 
 .PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
-	bench-saga bench-broker bench-gateway-rules scaffold-sync new-service workflows
+	bench-saga bench-broker bench-gateway-rules load scaffold-sync new-service workflows
 
 ## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it);
 ## SCALE="orders=3 catalog=2": N web and N worker processes for those services (one beat each)
@@ -78,6 +78,20 @@ bench-saga: bootstrap
 ## --samples 40" for a quick run)
 bench-broker: bootstrap
 	chassis/.venv/bin/python infra/bench/embedded_broker.py $(BENCH_ARGS)
+
+## load: shoppers through the gateway of a running `make up` (Locust: infra/load/README.md):
+## USERS (10) users started SPAWN_RATE (1) a second, for DURATION (1m), headless, then a
+## summary (exit 1 above 1% failures); LOAD_HOST (the gateway, http://127.0.0.1:8000);
+## UI=1: Locust's web UI on http://127.0.0.1:8089 (UI_PORT) instead; LOAD_ARGS="--think-time 1 3"
+USERS ?= 10
+SPAWN_RATE ?= 1
+DURATION ?= 1m
+UI_PORT ?= 8089
+LOAD_HOST ?= http://127.0.0.1:$(or $(GATEWAY_PORT),8000)
+load: bootstrap
+	$(TOOLS)/locust -f infra/load/locustfile.py --host $(LOAD_HOST) --users $(USERS) \
+		--spawn-rate $(SPAWN_RATE) --run-time $(DURATION) \
+		$(if $(UI),--web-host 127.0.0.1 --web-port $(UI_PORT),--headless) $(LOAD_ARGS)
 
 ## scaffold-sync: re-render every service's boilerplate from infra/scaffold (after editing a
 ## template or hooks.toml; a repository test fails while a service differs from it)

@@ -53,7 +53,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from charts import series_chart
 
 import benchlib
 from benchlib import (
@@ -65,6 +64,7 @@ from benchlib import (
     free_port,
     verdict,
 )
+from charts import series_chart
 
 ENDPOINT = "/api/v1/users/me"
 TOKEN_LIFETIME = 300  # users-service's access tokens (JWT_ACCESS_SECONDS default)

@@ -40,8 +40,19 @@ import tempfile
 from pathlib import Path
 
 import httpx
+
 import saga_cpu
 import saga_report
+from benchlib import (
+    BenchError,
+    CpuSampler,
+    Platform,
+    loadavg,
+    platform_groups,
+    start_platform,
+    stop_platform,
+    wait_ready,
+)
 from ceilings import pgbench_commits, rabbitmq_messages
 from saga_client import (
     Account,
@@ -52,17 +63,6 @@ from saga_client import (
     stocks,
     wait_final,
     wait_products_known,
-)
-
-from benchlib import (
-    BenchError,
-    CpuSampler,
-    Platform,
-    loadavg,
-    platform_groups,
-    start_platform,
-    stop_platform,
-    wait_ready,
 )
 
 SERVICE_THROTTLE = "1000000/min"

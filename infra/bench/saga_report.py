@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from benchlib import RESULTS, provenance, verdict, write_reports
 from charts import knee_chart
 from saga_client import Sent
-
-from benchlib import RESULTS, provenance, verdict, write_reports
 
 TARGET_RATE = 100.0  # orders/s accepted and CONFIRMED, sustained
 LATENCY_RATE = 50.0  # the step whose latencies are held to targets
