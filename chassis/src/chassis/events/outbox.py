@@ -30,6 +30,7 @@ from django.utils import timezone
 from django_guid import get_guid
 
 from chassis import correlation
+from chassis.events import relay
 from chassis.events.conf import (
     CONSUME_TASK,
     EXCHANGE,
@@ -37,7 +38,6 @@ from chassis.events.conf import (
     events_exchange,
     service_name,
 )
-from chassis.events import relay
 from chassis.events.envelope import Envelope, load_schema, validate_payload
 from chassis.events.models import OutboxEvent
 from chassis.events.producers import publish_properties

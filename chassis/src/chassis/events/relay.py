@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import connections
 
 from chassis.settings import chassis_settings
 
@@ -40,6 +40,7 @@ __all__ = ["active", "enable", "flush", "submit"]
 logger = logging.getLogger(__name__)
 
 EXIT_FLUSH_SECONDS = 2.0  # at exit, what is queued gets this long; the sweep sends the rest
+_CLOSE = object()  # queued by flush(): the thread closes its database connection
 
 
 class _Relay:
@@ -60,12 +61,17 @@ class _Relay:
                     batch.append(self.ids.get_nowait())
                 except queue.Empty:
                     break
+            ids = [item for item in batch if item is not _CLOSE]
+            failed = False
             try:
-                close_old_connections()  # a connection the database dropped is replaced
-                relay_batch(batch)
+                if ids:
+                    relay_batch(ids)
             except Exception:  # the rows stay pending; the sweep sends them
-                logger.exception("events.relay_failed", extra={"events": len(batch)})
+                failed = True
+                logger.exception("events.relay_failed", extra={"events": len(ids)})
             finally:
+                if failed or len(ids) < len(batch):  # a broken connection is not reused
+                    connections.close_all()  # this thread's connections only
                 for _ in batch:
                     self.ids.task_done()
 
@@ -100,10 +106,12 @@ def submit(event_id: Any) -> None:
 
 
 def flush(timeout: float) -> bool:
-    """Wait until every queued id was handled (sent, or left to the sweep); False on timeout."""
+    """Wait until every queued id was handled (sent, or left to the sweep) and the thread
+    closed its database connection; False on timeout."""
     relay = _relay
     if relay is None or relay.pid != os.getpid():
         return True
+    relay.ids.put(_CLOSE)
     deadline = time.monotonic() + timeout
     while relay.ids.unfinished_tasks:
         if time.monotonic() > deadline:
