@@ -2,8 +2,11 @@ import signal
 import time
 from types import SimpleNamespace
 
+import psycopg
+import pytest
 from celery import signals
 from django.conf import settings
+from django.db import OperationalError
 from kombu.asynchronous import Hub
 
 from chassis.celery import PromptEventLoop, make_celery
@@ -80,3 +83,48 @@ def test_a_shutdown_signal_wakes_the_poll():
         step.shutdown(None)
         hub.close()
     assert elapsed < 1
+
+
+# --- database connections between tasks ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task():
+    """Celery's Django fixup closes every connection around every task unless told to reuse
+    them: each event would then cost a new PostgreSQL backend."""
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import connection
+
+    from chassis.celery import DB_REUSE_MAX
+    from tests.celery_app import app
+
+    fixup = DjangoWorkerFixup(app)
+    assert fixup.db_reuse_max == DB_REUSE_MAX
+    connection.ensure_connection()
+    before = connection.connection
+    for _ in range(3):
+        signals.task_prerun.send(sender=None, task_id="t", task=None)
+        fixup.close_database()
+        connection.cursor().execute("SELECT 1")
+        fixup.close_database()
+        signals.task_postrun.send(sender=None, task_id="t", task=None)
+    assert connection.connection is before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broken_connection_is_closed_after_the_task_so_the_retry_gets_a_new_one():
+    from django.db import connection
+
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with psycopg.connect(**connection.get_connection_params()) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    with pytest.raises(OperationalError):
+        connection.cursor().execute("SELECT 1")
+    signals.task_postrun.send(sender=None, task_id="t", task=None)
+    assert connection.connection is None  # closed: the next task connects again
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
