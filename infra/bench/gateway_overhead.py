@@ -41,6 +41,7 @@ plus gateway_overhead-latest.md. This is a benchmark: nothing asserts the target
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -51,10 +52,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import request_profile
 from charts import series_chart
 
 import _harness
@@ -72,6 +75,7 @@ ENDPOINT = "/api/v1/users/me"
 TOKEN_LIFETIME = 300  # users-service's access tokens (JWT_ACCESS_SECONDS default)
 SERVICE_THROTTLE = "100000/min"  # users-service's own per-IP auth throttles, raised
 TARGET_RATIO, TARGET_ADDED_P50_MS, TARGET_CPU_US = 0.9, 0.5, 80.0
+TARGET_SERVICE_CPU_US = 1000.0  # users-service's gunicorn (master and workers), per request
 KONG_NOTE = "Kong's published figures work out to roughly 120-160 us per request per vCPU"
 RATE_NOTE = (
     f"rate limits raised to {RAISED_LIMIT:,}/minute for the measurement (counting still runs); "
@@ -247,11 +251,13 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
 def measure(platform: Platform, load: Load, target: str) -> dict:
     """One wrk run with the CPU each platform process and the whole machine spent during it."""
     token = access_token(platform)
+    users_before = service_cpu(platform, "users")
     cpu_before, machine_before = cpu_by_process(platform), _harness.machine_ticks()
     result = _harness.run_wrk(
         load, platform.urls[target] + ENDPOINT, [f"Authorization: Bearer {token}"]
     )
     cpu_after, machine_after = cpu_by_process(platform), _harness.machine_ticks()
+    result["users_cpu_s"] = round(service_cpu(platform, "users") - users_before, 3)
     result["cpu_s"] = {
         name: round(cpu_after[name] - cpu_before.get(name, 0.0), 3) for name in cpu_after
     }
@@ -298,6 +304,9 @@ def summarize(runs: list[dict]) -> dict:
         "machine_busy": round(statistics.mean(run["machine_busy"] for run in runs), 3),
         "other_load_cores": round(statistics.mean(run["other_load_cores"] for run in runs), 2),
         "cpu_us_per_request": {name: round(cpu[name] / requests * 1e6, 1) for name in names},
+        "users_cpu_us_per_request": round(
+            sum(run.get("users_cpu_s", 0.0) for run in runs) / requests * 1e6, 1
+        ),
     }
 
 
@@ -327,7 +336,7 @@ def verdicts(load: dict, single: dict) -> list[dict]:
         ),
         verdict("latency added at p99, one connection (ms)", added["p99_ms"]),
     ]
-    return rows + scale(load)
+    return [*rows, service_verdict(load), *scale(load)]
 
 
 def scale(load: dict) -> list[dict]:
@@ -418,10 +427,67 @@ def rows_cpu(report: dict) -> list[list[str]]:
     return rows
 
 
+# --- users-service's own CPU and where it goes (py-spy: infra/bench/request_profile.py) ---
+
+
+def service_cpu(platform: Platform, service: str) -> float:
+    """CPU seconds of the service's gunicorn (master and workers, reaped ones included):
+    the platform's gunicorn processes whose working directory is the service's."""
+    home = str(_harness.ROOT / _harness.SERVICES[service].dir)
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in service_pids(platform, home):
+        with contextlib.suppress(OSError, ValueError):
+            total += sum(int(v) for v in _harness.stat_fields(pid)[11:15]) / tick
+    return total
+
+
+def service_pids(platform: Platform, home: str) -> list[int]:
+    pids = []
+    for pid in process_tree(platform.process.pid):
+        with contextlib.suppress(OSError):
+            comm = Path(f"/proc/{pid}/comm").read_text()
+            if comm.startswith("gunicorn") and os.readlink(f"/proc/{pid}/cwd") == home:
+                pids.append(pid)
+    return pids
+
+
+def service_verdict(load: dict) -> dict:
+    cpu_us = load["direct"]["users_cpu_us_per_request"]
+    return verdict(
+        "users-service CPU per request (us), direct, under load",
+        cpu_us,
+        f"<= {TARGET_SERVICE_CPU_US:g}",
+        cpu_us <= TARGET_SERVICE_CPU_US,
+    )
+
+
+def profile_users(platform: Platform, args: argparse.Namespace, cpu_us: float) -> dict:
+    """One more direct run under load with py-spy sampling users-service's workers."""
+    home = str(_harness.ROOT / _harness.SERVICES["users"].dir)
+    load = Load(args.wrk, args.script, args.duration, args.connections)
+    print(f"profile: {args.duration} s direct, py-spy on users-service's gunicorn", flush=True)
+    _, counts, note = request_profile.profile(
+        service_pids(platform, home), args.duration, lambda: measure(platform, load, "direct")
+    )
+    return {"samples": dict(counts), "cpu_us": cpu_us, "note": note}
+
+
+def rows_profile(report: dict) -> list[list[str]]:
+    profile = report.get("profile") or {}
+    if not profile.get("samples"):
+        return [["stage"], [profile.get("note") or "not profiled"]]
+    return request_profile.breakdown(Counter(profile["samples"]), profile["cpu_us"])
+
+
 TABLES = (
     ("Targets", _harness.rows_targets),
     ("Load and latency (medians over rounds)", rows_series),
     ("CPU per request by process, under load (us; all rounds of each target)", rows_cpu),
+    (
+        "Where users-service's CPU per request goes (py-spy samples by stage, scaled to its "
+        "CPU per request direct under load)",
+        rows_profile,
+    ),
 )
 
 
@@ -493,6 +559,8 @@ def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
         "runs": {"load": loaded, "single": single},
     }
     report["targets"] = verdicts(summary["load"], summary["single"])
+    cpu_us = summary["load"]["direct"]["users_cpu_us_per_request"]
+    report["profile"] = profile_users(platform, args, cpu_us)
     return report
 
 
