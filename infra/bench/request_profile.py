@@ -56,8 +56,16 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("middleware: messages", r"contrib/messages/"),
     ("middleware: clickjacking", r"django/middleware/clickjacking"),
     ("tracing (opentelemetry)", r"opentelemetry/|chassis/tracing"),
-    ("Django request handling (URL resolving, request/response objects, signals)", r"django/"),
-    ("gunicorn (HTTP parsing, socket, worker loop)", r"gunicorn/"),
+    ("Django: signals (request started/finished)", r"django/dispatch/"),
+    ("Django: URL resolving", r"django/urls/"),
+    ("Django: request/response objects, handler", r"django/"),
+    (
+        "gunicorn: HTTP parsing (request line, headers)",
+        r"gunicorn/http/(message|parser|unreader"
+        r"|body)",
+    ),
+    ("gunicorn: WSGI environ, response writing", r"gunicorn/http/wsgi|gunicorn/util"),
+    ("gunicorn: worker loop (accept, keep-alive, select)", r"gunicorn/"),
 )
 _COMPILED = [(stage, re.compile(pattern)) for stage, pattern in STAGES]
 OTHER = "other (interpreter, C code without a Python frame)"
