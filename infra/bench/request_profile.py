@@ -72,8 +72,19 @@ OTHER = "other (interpreter, C code without a Python frame)"
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 
 
+# Stages a sample belongs to when any of its frames matches, before the innermost rule: the
+# connection's health check (CONN_HEALTH_CHECKS: a SELECT 1 before a request's first query).
+ANYWHERE: tuple[tuple[str, str], ...] = (
+    ("database health check (CONN_HEALTH_CHECKS' SELECT 1)", r"^is_usable \(.*django/db/"),
+)
+_ANYWHERE = [(stage, re.compile(pattern)) for stage, pattern in ANYWHERE]
+
+
 def stage_of(stack: list[str]) -> str:
     """The stage of one sample, its frames root first."""
+    for stage, pattern in _ANYWHERE:
+        if any(pattern.search(frame) for frame in stack):
+            return stage
     for frame in reversed(stack):
         for stage, pattern in _COMPILED:
             if pattern.search(frame):
