@@ -8,7 +8,7 @@ whole platform down, and a slow stop was cut short after 5 s with SIGKILL and ex
   the platform's environment; its stdout and stderr are relayed line by line, prefixed with
   the time and its name (``12:00:01 users-web    | ...``: infra/local/relay.py). Under a
   stream of lines (every request's access line) the pipes are read at most every
-  ``coalesce`` seconds (20 ms), all that arrived in one read and one write: the relay's CPU
+  ``coalesce`` seconds (0.1 s), all that arrived in one read and one write: the relay's CPU
   per line stays small (infra/bench/gateway_overhead.py measures it); a lone line still shows
   at once.
 - Crash: a process that exits while the platform is not stopping is restarted after a
@@ -44,7 +44,8 @@ from relay import Relay
 # Exit statuses of a process that stopped because it was asked to.
 CLEAN_EXITS = {0, -signal.SIGTERM, 128 + signal.SIGTERM}
 TAIL_LINES = 20
-PIPE_SIZE = 1 << 20  # each process's pipe (Linux's default, 64 KiB, fills in a busy 20 ms)
+CHECK_EVERY = 0.25  # seconds between two looks at whether a process exited, at most
+PIPE_SIZE = 1 << 20  # each process's pipe (Linux's default, 64 KiB, could fill between reads)
 
 
 def read_procfile(path: Path) -> list[tuple[str, str]]:
@@ -89,7 +90,7 @@ class Supervisor:
         window: float = 300.0,
         max_backoff: float = 30.0,
         handle_signals: bool = True,
-        coalesce: float = 0.02,
+        coalesce: float = 0.1,
     ) -> None:
         self.children = [Child(name, command) for name, command in processes]
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
@@ -105,6 +106,7 @@ class Supervisor:
             child.relay = Relay(child.name.ljust(self.width).encode())
         self.coalesce = coalesce  # seconds between two reads of the pipes, at least
         self._last_read = 0.0
+        self._next_check = 0.0
         self._stamp = (0, b"")  # (second, its HH:MM:SS)
         self.selector = selectors.DefaultSelector()
         self.stopping = False
@@ -153,12 +155,13 @@ class Supervisor:
             fcntl.fcntl(child.popen.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         self.selector.register(child.popen.stdout, selectors.EVENT_READ, child)
 
-    def _drain(self, child: Child) -> None:
-        """Relay what the child wrote (one write) and stop watching its pipe once closed."""
+    def _drain(self, child: Child) -> bool:
+        """Relay what the child wrote (one write) and stop watching its pipe once closed
+        (then True)."""
         if child.popen is None or child.popen.stdout is None or child.popen.stdout.closed:
-            return
+            return False
         assert child.relay is not None
-        stream, stamp, out = child.popen.stdout, self._time(), []
+        stream, stamp, out, closed = child.popen.stdout, self._time(), [], False
         while True:
             try:
                 data = os.read(stream.fileno(), PIPE_SIZE)
@@ -170,9 +173,11 @@ class Supervisor:
                 out.append(child.relay.finish(stamp))
                 self.selector.unregister(stream)
                 stream.close()
+                closed = True
                 break
             out.append(child.relay.feed(data, stamp))
         self._write(b"".join(out))
+        return closed
 
     def _signal(self, child: Child, signum: int) -> None:
         if child.popen is not None and child.popen.poll() is None:
@@ -262,15 +267,21 @@ class Supervisor:
             # Lines keep coming: let them gather, then read them all at once.
             time.sleep(max(0.0, self._last_read + self.coalesce - time.monotonic()))
             self._last_read = time.monotonic()
+        closed = False
         for key, _ in ready:
             if key.data is None:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
             else:
-                self._drain(key.data)
+                closed |= self._drain(key.data)
         now = time.monotonic()
+        # Whether a process exited: at once when a pipe closed, else every CHECK_EVERY (not
+        # on every read of a stream of lines: a waitpid per process each time).
+        check = closed or now >= self._next_check
+        if check:
+            self._next_check = now + CHECK_EVERY
         for child in self.children:
-            if child.popen is not None and not self.stopping and self._reaped(child):
+            if child.popen is not None and check and not self.stopping and self._reaped(child):
                 self._crashed(child, now)
             elif child.restart_at is not None and now >= child.restart_at and not self.stopping:
                 self.say(f"restarting {child.name}")
