@@ -10,7 +10,10 @@ requests wrk counted), each next to its target:
 - through-gateway throughput at least 0.9x direct (under load: fixed connections, one wrk thread);
 - under 0.5 ms added at p50, at one connection;
 - under 80 us of gateway CPU per request (Kong's published figures work out to roughly
-  120-160 us per request per vCPU).
+  120-160 us per request per vCPU);
+- at most 1000 us of users-service CPU per request (its gunicorn master and workers, direct,
+  under load), and where it goes: one more direct run with py-spy sampling the workers, the
+  samples by stage of the request path (infra/bench/request_profile.py) scaled to that figure.
 
 For scale it also runs, under load, a third target: HAProxy with the gateway's own ``global``
 and ``defaults`` and no rules at all (``bare-haproxy``), i.e. what proxying alone costs on this
