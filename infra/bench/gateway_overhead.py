@@ -10,7 +10,10 @@ requests wrk counted), each next to its target:
 - through-gateway throughput at least 0.9x direct (under load: fixed connections, one wrk thread);
 - under 0.5 ms added at p50, at one connection;
 - under 80 us of gateway CPU per request (Kong's published figures work out to roughly
-  120-160 us per request per vCPU).
+  120-160 us per request per vCPU);
+- at most 1000 us of users-service CPU per request (its gunicorn master and workers, direct,
+  under load), and where it goes: one more direct run with py-spy sampling the workers, the
+  samples by stage of the request path (infra/bench/request_profile.py) scaled to that figure.
 
 For scale it also runs, under load, a third target: HAProxy with the gateway's own ``global``
 and ``defaults`` and no rules at all (``bare-haproxy``), i.e. what proxying alone costs on this
@@ -41,6 +44,7 @@ plus gateway_overhead-latest.md. This is a benchmark: nothing asserts the target
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -49,10 +53,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import request_profile
 
 import benchlib
 from benchlib import (
@@ -70,6 +76,7 @@ ENDPOINT = "/api/v1/users/me"
 TOKEN_LIFETIME = 300  # users-service's access tokens (JWT_ACCESS_SECONDS default)
 SERVICE_THROTTLE = "100000/min"  # users-service's own per-IP auth throttles, raised
 TARGET_RATIO, TARGET_ADDED_P50_MS, TARGET_CPU_US = 0.9, 0.5, 80.0
+TARGET_SERVICE_CPU_US = 1000.0  # users-service's gunicorn (master and workers), per request
 KONG_NOTE = "Kong's published figures work out to roughly 120-160 us per request per vCPU"
 RATE_NOTE = (
     f"rate limits raised to {RAISED_LIMIT:,}/minute for the measurement (counting still runs); "
@@ -218,6 +225,7 @@ def cpu_by_process(platform: Platform) -> dict[str, float]:
 def measure(platform: Platform, load: Load, target: str) -> dict:
     """One wrk run with the CPU each platform process and the whole machine spent during it."""
     token = access_token(platform)
+    users_before = service_cpu(platform, "users")
     result, cpu = benchlib.wrk_cpu(
         load,
         platform.urls[target] + ENDPOINT,
@@ -225,6 +233,7 @@ def measure(platform: Platform, load: Load, target: str) -> dict:
         [f"Authorization: Bearer {token}"],
     )
     result["cpu_s"] = {name: round(seconds, 3) for name, seconds in cpu.items()}
+    result["users_cpu_s"] = round(service_cpu(platform, "users") - users_before, 3)
     result.update(target=target, connections=load.connections, duration_s=load.duration)
     return result
 
@@ -262,6 +271,9 @@ def summarize(runs: list[dict]) -> dict:
         **benchlib.latency_summary(runs),
         **benchlib.means(runs, {"machine_busy": 3, "other_load_cores": 2}),
         "cpu_us_per_request": {name: round(cpu[name] / requests * 1e6, 1) for name in names},
+        "users_cpu_us_per_request": round(
+            sum(run.get("users_cpu_s", 0.0) for run in runs) / requests * 1e6, 1
+        ),
     }
 
 
@@ -291,7 +303,7 @@ def verdicts(load: dict, single: dict) -> list[dict]:
         ),
         verdict("latency added at p99, one connection (ms)", added["p99_ms"]),
     ]
-    return rows + scale(load)
+    return [*rows, service_verdict(load), *scale(load)]
 
 
 def scale(load: dict) -> list[dict]:
@@ -382,10 +394,67 @@ def rows_cpu(report: dict) -> list[list[str]]:
     return rows
 
 
+# --- users-service's own CPU and where it goes (py-spy: infra/bench/request_profile.py) ---
+
+
+def service_cpu(platform: Platform, service: str) -> float:
+    """CPU seconds of the service's gunicorn (master and workers, reaped ones included):
+    the platform's gunicorn processes whose working directory is the service's."""
+    home = str(benchlib.ROOT / benchlib.SERVICES[service].dir)
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in service_pids(platform, home):
+        with contextlib.suppress(OSError, ValueError):
+            total += sum(int(v) for v in benchlib.stat_fields(pid)[11:15]) / tick
+    return total
+
+
+def service_pids(platform: Platform, home: str) -> list[int]:
+    pids = []
+    for pid in process_tree(platform.process.pid):
+        with contextlib.suppress(OSError):
+            comm = Path(f"/proc/{pid}/comm").read_text()
+            if comm.startswith("gunicorn") and os.readlink(f"/proc/{pid}/cwd") == home:
+                pids.append(pid)
+    return pids
+
+
+def service_verdict(load: dict) -> dict:
+    cpu_us = load["direct"]["users_cpu_us_per_request"]
+    return verdict(
+        "users-service CPU per request (us), direct, under load",
+        cpu_us,
+        f"<= {TARGET_SERVICE_CPU_US:g}",
+        cpu_us <= TARGET_SERVICE_CPU_US,
+    )
+
+
+def profile_users(platform: Platform, args: argparse.Namespace, cpu_us: float) -> dict:
+    """One more direct run under load with py-spy sampling users-service's workers."""
+    home = str(benchlib.ROOT / benchlib.SERVICES["users"].dir)
+    load = Load(args.wrk, args.script, args.duration, args.connections)
+    print(f"profile: {args.duration} s direct, py-spy on users-service's gunicorn", flush=True)
+    _, counts, note = request_profile.profile(
+        service_pids(platform, home), args.duration, lambda: measure(platform, load, "direct")
+    )
+    return {"samples": dict(counts), "cpu_us": cpu_us, "note": note}
+
+
+def rows_profile(report: dict) -> list[list[str]]:
+    profile = report.get("profile") or {}
+    if not profile.get("samples"):
+        return [["stage"], [profile.get("note") or "not profiled"]]
+    return request_profile.breakdown(Counter(profile["samples"]), profile["cpu_us"])
+
+
 TABLES = (
     ("Targets", benchlib.rows_targets),
     ("Load and latency (medians over rounds)", rows_series),
     ("CPU per request by process, under load (us; all rounds of each target)", rows_cpu),
+    (
+        "Where users-service's CPU per request goes (py-spy samples by stage, scaled to its "
+        "CPU per request direct under load)",
+        rows_profile,
+    ),
 )
 
 
@@ -456,6 +525,8 @@ def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
         "runs": {"load": loaded, "single": single},
     }
     report["targets"] = verdicts(summary["load"], summary["single"])
+    cpu_us = summary["load"]["direct"]["users_cpu_us_per_request"]
+    report["profile"] = profile_users(platform, args, cpu_us)
     return report
 
 

@@ -6,7 +6,11 @@ whole platform down, and a slow stop was cut short after 5 s with SIGKILL and ex
 
 - Start: every process in its own session (process group), through ``/bin/sh -c``, with
   the platform's environment; its stdout and stderr are relayed line by line, prefixed with
-  the time and its name (``12:00:01 users-web    | ...``), in one write per read.
+  the time and its name (``12:00:01 users-web    | ...``: infra/local/relay.py). Under a
+  stream of lines (every request's access line) the pipes are read at most every
+  ``coalesce`` seconds (0.1 s), all that arrived in one read and one write: the relay's CPU
+  per line stays small (infra/bench/gateway_overhead.py measures it); a lone line still shows
+  at once.
 - Crash: a process that exits while the platform is not stopping is restarted after a
   backoff (1, 2, 4, ... s, at most ``max_backoff``), with a log line naming it and its exit
   code. ``max_restarts`` crashes within ``window`` seconds and it is given up: a message
@@ -22,6 +26,7 @@ whole platform down, and a slow stop was cut short after 5 s with SIGKILL and ex
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
 import signal
@@ -34,9 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from relay import Relay
+
 # Exit statuses of a process that stopped because it was asked to.
 CLEAN_EXITS = {0, -signal.SIGTERM, 128 + signal.SIGTERM}
 TAIL_LINES = 20
+CHECK_EVERY = 0.25  # seconds between two looks at whether a process exited, at most
+PIPE_SIZE = 1 << 20  # each process's pipe (Linux's default, 64 KiB, could fill between reads)
 
 
 def read_procfile(path: Path) -> list[tuple[str, str]]:
@@ -60,8 +69,7 @@ class Child:
     name: str
     command: str
     popen: subprocess.Popen | None = None
-    pending: bytes = b""  # an incomplete last line
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+    relay: Relay | None = None  # its output (set by the Supervisor: the prefix's width)
     crashes: deque[float] = field(default_factory=deque)  # monotonic times, within the window
     restart_at: float | None = None
     gave_up: bool = False
@@ -82,6 +90,7 @@ class Supervisor:
         window: float = 300.0,
         max_backoff: float = 30.0,
         handle_signals: bool = True,
+        coalesce: float = 0.1,
     ) -> None:
         self.children = [Child(name, command) for name, command in processes]
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
@@ -93,6 +102,12 @@ class Supervisor:
         self.max_backoff = max_backoff
         self.handle_signals = handle_signals  # False: stopped by request_stop() (tests, threads)
         self.width = max([len("supervisor"), *(len(c.name) for c in self.children)])
+        for child in self.children:
+            child.relay = Relay(child.name.ljust(self.width).encode())
+        self.coalesce = coalesce  # seconds between two reads of the pipes, at least
+        self._last_read = 0.0
+        self._next_check = 0.0
+        self._stamp = (0, b"")  # (second, its HH:MM:SS)
         self.selector = selectors.DefaultSelector()
         self.stopping = False
         self._wake_r, self._wake_w = os.pipe()
@@ -101,32 +116,25 @@ class Supervisor:
 
     # --- output ---------------------------------------------------------------------------
 
-    def _prefix(self, name: str) -> bytes:
-        return f"{time.strftime('%H:%M:%S')} {name:<{self.width}} | ".encode()
+    def _time(self) -> bytes:
+        now = int(time.time())
+        if now != self._stamp[0]:
+            self._stamp = (now, time.strftime("%H:%M:%S", time.localtime(now)).encode())
+        return self._stamp[1]
 
     def say(self, message: str) -> None:
         """A line of the supervisor's own, in the same stream as the processes' lines."""
-        self._write([self._prefix("supervisor") + message.encode()])
+        name = "supervisor".ljust(self.width)
+        self._write(f"{self._time().decode()} {name} | {message}\n".encode())
 
-    def _write(self, lines: list[bytes]) -> None:
-        if not lines:
+    def _write(self, data: bytes) -> None:
+        if not data:
             return
         try:
-            self.out.write(b"\n".join(lines) + b"\n")
+            self.out.write(data)
             self.out.flush()
         except (BrokenPipeError, ValueError):  # our own output went away: keep supervising
             pass
-
-    def _relay(self, child: Child, data: bytes, final: bool = False) -> None:
-        chunk = child.pending + data
-        *complete, child.pending = chunk.split(b"\n")
-        if final and child.pending:
-            complete.append(child.pending)
-            child.pending = b""
-        prefix = self._prefix(child.name)
-        for line in complete[-TAIL_LINES:]:
-            child.tail.append(line.decode(errors="replace"))
-        self._write([prefix + line for line in complete])
 
     # --- processes -----------------------------------------------------------------------
 
@@ -143,26 +151,33 @@ class Supervisor:
         )
         assert child.popen.stdout is not None
         os.set_blocking(child.popen.stdout.fileno(), False)
+        with contextlib.suppress(OSError, AttributeError):  # Linux only; a smaller one will do
+            fcntl.fcntl(child.popen.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
         self.selector.register(child.popen.stdout, selectors.EVENT_READ, child)
 
-    def _drain(self, child: Child) -> None:
-        """Relay what the child wrote and stop watching its pipe once closed."""
+    def _drain(self, child: Child) -> bool:
+        """Relay what the child wrote (one write) and stop watching its pipe once closed
+        (then True)."""
         if child.popen is None or child.popen.stdout is None or child.popen.stdout.closed:
-            return
-        stream = child.popen.stdout
+            return False
+        assert child.relay is not None
+        stream, stamp, out, closed = child.popen.stdout, self._time(), [], False
         while True:
             try:
-                data = os.read(stream.fileno(), 65536)
+                data = os.read(stream.fileno(), PIPE_SIZE)
             except BlockingIOError:
-                return
+                break
             except OSError:
                 data = b""
             if not data:
-                self._relay(child, b"", final=True)
+                out.append(child.relay.finish(stamp))
                 self.selector.unregister(stream)
                 stream.close()
-                return
-            self._relay(child, data)
+                closed = True
+                break
+            out.append(child.relay.feed(data, stamp))
+        self._write(b"".join(out))
+        return closed
 
     def _signal(self, child: Child, signum: int) -> None:
         if child.popen is not None and child.popen.poll() is None:
@@ -203,7 +218,9 @@ class Supervisor:
             child.crashes.popleft()
         if len(child.crashes) >= self.max_restarts:
             child.gave_up = True
-            lines = "\n".join(f"    {line}" for line in child.tail) or "    (no output)"
+            assert child.relay is not None
+            tail = child.relay.tail(TAIL_LINES)
+            lines = "\n".join(f"    {line}" for line in tail) or "    (no output)"
             self.say(
                 f"{child.name} exited {len(child.crashes)} times within {self.window:.0f} s "
                 f"(last exit code {code}): given up, not restarting it. Its last lines:\n{lines}"
@@ -245,15 +262,26 @@ class Supervisor:
     def _tick(self, timeout: float) -> None:
         now = time.monotonic()
         waits = [c.restart_at - now for c in self.children if c.restart_at is not None]
-        for key, _ in self.selector.select(max(0.0, min([timeout, *waits]))):
+        ready = self.selector.select(max(0.0, min([timeout, *waits])))
+        if any(key.data is not None for key, _ in ready) and not self.stopping:
+            # Lines keep coming: let them gather, then read them all at once.
+            time.sleep(max(0.0, self._last_read + self.coalesce - time.monotonic()))
+            self._last_read = time.monotonic()
+        closed = False
+        for key, _ in ready:
             if key.data is None:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
             else:
-                self._drain(key.data)
+                closed |= self._drain(key.data)
         now = time.monotonic()
+        # Whether a process exited: at once when a pipe closed, else every CHECK_EVERY (not
+        # on every read of a stream of lines: a waitpid per process each time).
+        check = closed or now >= self._next_check
+        if check:
+            self._next_check = now + CHECK_EVERY
         for child in self.children:
-            if child.popen is not None and not self.stopping and self._reaped(child):
+            if child.popen is not None and check and not self.stopping and self._reaped(child):
                 self._crashed(child, now)
             elif child.restart_at is not None and now >= child.restart_at and not self.stopping:
                 self.say(f"restarting {child.name}")

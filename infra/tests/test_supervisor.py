@@ -37,7 +37,7 @@ class Output(io.RawIOBase):
 
     def text(self) -> str:
         with self.lock:
-            return self.data.decode()
+            return self.data.decode(errors="replace")
 
 
 class Running:
@@ -118,6 +118,20 @@ def test_a_crashing_process_is_restarted_then_given_up_with_its_last_lines(super
 
     assert running.stop() == 1  # the platform ran degraded: its exit code says so
     assert "given up earlier: crasher" in running.output.text()
+
+
+def test_a_line_cut_across_writes_and_the_unfinished_last_line_are_relayed_whole(
+    supervise,
+) -> None:
+    running = supervise(
+        [("half", "printf 'one\\ntwo\\nthr'; sleep 0.3; printf 'ee\\nfo\\377r'; exit 0")],
+        max_restarts=1,
+    )
+    eventually(lambda: "given up" in running.output.text(), "the process was never given up")
+    assert running.lines("half") == ["one", "two", "three", "fo\ufffdr"]
+    assert running.output.data.count(b"half       | fo\xffr\n") == 1  # relayed as written
+    assert "    three\n    fo\ufffdr" in running.output.text()
+    assert running.stop() == 1
 
 
 def test_stop_ends_every_process_on_sigterm_and_exits_0(supervise, tmp_path: Path) -> None:
