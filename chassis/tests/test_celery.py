@@ -128,3 +128,14 @@ def test_a_broken_connection_is_closed_after_the_task_so_the_retry_gets_a_new_on
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.django_db
+def test_a_task_run_eagerly_leaves_the_callers_connection_alone():
+    from django.db import connection
+
+    connection.ensure_connection()
+    before = connection.connection
+    task = SimpleNamespace(request=SimpleNamespace(is_eager=True))
+    signals.task_postrun.send(sender=None, task_id="t", task=task)
+    assert connection.connection is before

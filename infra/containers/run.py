@@ -137,7 +137,7 @@ def commands(name: str) -> dict[str, list[str]]:
         "web": ["gunicorn", "-c", "gunicorn.conf.py", "config.wsgi"],
         "worker": [
             "celery", "-A", "config", "worker", "--hostname", f"{name}.{runner.PLATFORM_ID}@%h",
-            "--concurrency", "1", "--loglevel", "INFO",
+            "--concurrency", "2", "--loglevel", "INFO",
         ],
         "beat": ["celery", "-A", "config", "beat", "--schedule", f"{TMP}/celerybeat-{name}",
                  "--loglevel", "INFO"],

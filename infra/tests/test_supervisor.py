@@ -226,7 +226,7 @@ def test_the_procfile_gives_a_new_service_its_own_directory_variables_and_node(
         "payments-web": own + 'gunicorn -c gunicorn.conf.py --bind "127.0.0.1:$PAYMENTS_PORT" '
         "config.wsgi",
         "payments-worker": own + 'celery -A config worker --hostname "payments.$PLATFORM_ID@%h" '
-        "--concurrency 1 --loglevel INFO",
+        "--concurrency 2 --loglevel INFO",
         "payments-beat": own + 'celery -A config beat --schedule "$VAR_DIR/celerybeat-payments" '
         "--loglevel INFO",
         "mail": 'exec python infra/local/mailsink.py --port "$SMTP_PORT" --dir "$VAR_DIR/mail"',

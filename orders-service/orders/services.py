@@ -137,6 +137,7 @@ def order_place(*, user_id: str, user_email: str, lines: list[LineRequest]) -> O
         for line in lines
     ]
     OrderLine.objects.bulk_create(rows)
+    order._prefetched_objects_cache = {"lines": rows}  # type: ignore[attr-defined] # rendered unqueried
     publish(
         "order.placed",
         {

@@ -57,10 +57,11 @@ def make_celery(service: str, settings_module: str = "config.settings") -> Celer
 DB_REUSE_MAX = 10_000  # tasks between Celery's own closes of the database connections
 
 
-def _close_old_connections(**kwargs: Any) -> None:
+def _close_old_connections(task: Any = None, **kwargs: Any) -> None:
     from django.db import close_old_connections
 
-    close_old_connections()
+    if not getattr(getattr(task, "request", None), "is_eager", False):  # eager: the caller's
+        close_old_connections()
 
 
 def _connections_as_requests_do() -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django_guid import get_guid
 
@@ -203,11 +204,10 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
                 break
             broker_state.record(reachable=True, source=PUBLISH)
             sent.append(row)
-        if sent:  # one statement for the batch; each row's attempts were read under its lock
-            now = timezone.now()
-            for row in sent:
-                row.published_at = now
-            OutboxEvent.objects.bulk_update(sent, ["attempts", "published_at"])
+        if sent:  # one statement for the batch (the rows are locked by this transaction)
+            OutboxEvent.objects.filter(id__in=[row.id for row in sent]).update(
+                attempts=F("attempts") + 1, published_at=timezone.now()
+            )
     return len(sent)
 
 
