@@ -65,10 +65,11 @@ bench-gateway-rules: bootstrap
 bench-catalog: bootstrap
 	$(TOOLS)/python infra/bench/catalog_scale.py $(BENCH_ARGS)
 
-## bench-saga: the order saga under a steady load through the gateway: orders placed at a fixed
-## rate (20/s for 30 s by default) with Idempotency-Keys, each polled until final; accepted
-## orders per second and p50/p99 from POST to CONFIRMED (own platform, about 2 minutes;
-## BENCH_ARGS="--rate 10 --duration 5" for a quick run)
+## bench-saga: the order saga's knee through the gateway: the offered rate stepped up (10, 25,
+## 50, 75, 100, 125, 150 orders/s, 20 s each, stopping after two steps that did not keep up), then
+## 100/s held for 60 s; per step accepted/CONFIRMED per second, latencies, CPU by process group;
+## pgbench and RabbitMQ ceilings (own platform, about 5-10 minutes;
+## BENCH_ARGS="--steps 10,20 --step-seconds 5 --sustain 0" for a quick run)
 bench-saga: bootstrap
 	$(TOOLS)/python infra/bench/order_saga.py $(BENCH_ARGS)
 

@@ -2,10 +2,12 @@
 
 It steps the offered rate up (``--steps``, orders per second, ``--step-seconds`` each, open
 loop: each order is sent at its due time whatever the earlier ones are doing), then holds
-``--sustain`` orders per second for ``--sustain-seconds``. Every order is a
+``--sustain`` orders per second for ``--sustain-seconds`` (when a step of at least half that
+rate kept up: otherwise its backlog would take minutes to drain). Every order is a
 ``POST /api/v1/orders/`` through the gateway with an ``Idempotency-Key``, for ``--lines``
 distinct products (1 unit each) out of ``--products``, buyers in turn. After each step's
-window it waits until no order of the step is PENDING and reads them all in bulk
+window it waits (up to ``--timeout``) until no order of the step is PENDING and reads them
+all in bulk
 (saga_client.py: no per-order polling). Per step it reports:
 
 - offered, accepted (201) and CONFIRMED per second (confirmed orders over the time from the
@@ -101,7 +103,7 @@ def run_step(
     commits_after = saga_cpu.database_counts(platform)
     found = outcomes(client, staff, since)
     figures = saga_report.step_figures(rate, seconds, sent, found, args.lines)
-    figures["drain_s"] = round(drained, 1)
+    figures["drain_s"] = round(drained, 1) if drained is not None else f">{args.timeout:g}"
     figures["cpu"] = saga_cpu.per_order_cpu(cpu, figures["confirmed"])
     figures["per_order"] = saga_cpu.per_order(commits_before, commits_after, figures["confirmed"])
     kept = figures["confirmed_per_s"] >= KEPT_UP * rate and not figures["errors"]
@@ -133,8 +135,11 @@ def benchmark(platform: Platform, args: argparse.Namespace) -> dict:
                 print("two steps in a row did not keep up: stepping stops", flush=True)
                 break
         sustained = None
-        if args.sustain:
+        kept = [step["offered_per_s"] for step in steps if step["kept_up"]]
+        if args.sustain and max(kept, default=0) >= args.sustain / 2:
             sustained = run_step(shop, platform, args.sustain, args.sustain_seconds, args)
+        elif args.sustain:  # its backlog would take minutes to drain and tell nothing more
+            print(f"knee below {args.sustain / 2:g}/s: the {args.sustain:g}/s hold is not run")
         after = stocks(client, products)
     return {
         "ceilings": ceilings,

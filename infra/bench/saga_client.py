@@ -180,9 +180,9 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def wait_final(client: httpx.Client, staff: Account, since: float, timeout: float) -> float:
+def wait_final(client: httpx.Client, staff: Account, since: float, timeout: float) -> float | None:
     """Wait until no order created since ``since`` is PENDING; returns the seconds waited,
-    or raises BenchError after ``timeout``."""
+    or None when some still were after ``timeout`` (the step's figures count them)."""
     started = time.monotonic()
     query = {"status": "PENDING", "created_after": iso(since), "page_size": 1}
     while time.monotonic() - started < timeout:
@@ -192,7 +192,7 @@ def wait_final(client: httpx.Client, staff: Account, since: float, timeout: floa
         if not page.json()["results"]:
             return time.monotonic() - started
         time.sleep(0.5)
-    raise BenchError(f"orders still PENDING {timeout:.0f} s after the step")
+    return None
 
 
 def outcomes(client: httpx.Client, staff: Account, since: float) -> dict[str, dict]:

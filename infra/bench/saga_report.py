@@ -106,7 +106,10 @@ def targets(found: dict, stock_ok: bool) -> list[dict]:
     held = found["sustained"]
     half = next((s for s in found["steps"] if s["offered_per_s"] == LATENCY_RATE), None)
     rows = []
-    if held:
+    if held is None:
+        rows.append(verdict(f"sustained {TARGET_RATE:g}/s (not run: the knee is below half)",
+                            0, f">= {TARGET_RATE:g}", False))  # fmt: skip
+    else:
         sustain = f"{held['offered_per_s']:g}/s for {held['seconds']:g} s"
         rows += [
             verdict(f"accepted per second ({sustain})", held["accepted_per_s"],
