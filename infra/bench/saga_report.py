@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from benchlib import RESULTS, provenance, verdict, write_reports
+from benchlib import RESULTS, provenance, render, rows_targets, verdict, write_reports
 from charts import knee_chart
 from saga_client import Sent
 
@@ -159,11 +159,8 @@ def tables(found: dict, report_targets: list[dict]) -> list[tuple[str, list[list
     ]
     per_order += [[f"({key} per order)", *(str(run["per_order"][key]) for _, run in runs)]
                   for key in ("commits", "events")]  # fmt: skip
-    target_rows = [["figure", "value", "target", "verdict"]] + [
-        [t["figure"], f"{t['value']:g}", t["target"], t["verdict"]] for t in report_targets
-    ]
     return [
-        ("Targets", target_rows),
+        ("Targets", rows_targets({"targets": report_targets})),
         ("Steps (latencies in ms)", steps),
         ("CPU by process group (cores)", cores),
         ("CPU per CONFIRMED order (ms), and what each order cost the databases", per_order),
@@ -171,8 +168,6 @@ def tables(found: dict, report_targets: list[dict]) -> list[tuple[str, list[list
 
 
 def publish(found: dict, args: argparse.Namespace, load: str, backing: str) -> None:
-    from benchlib import render  # the report layout every benchmark shares
-
     units = sum(run["units_confirmed"] for _, run in _runs(found))
     stock_ok = units == found["stock_taken"]
     report_targets = targets(found, stock_ok)
