@@ -6,7 +6,7 @@ TOOLS := var/tools/bin
 # The gateway's renderer, then every service the registry (infra/services.toml) names.
 PARTS := gateway-config $(shell $(PYTHON) infra/local/registry.py dirs)
 
-.PHONY: up down test lint bootstrap test-chassis test-services test-system bench bench-catalog \
+.PHONY: up down test lint bootstrap test-chassis test-gateway test-services test-system bench bench-catalog \
 	bench-saga bench-broker bench-gateway-rules load scaffold-sync new-service workflows
 
 ## up: install, prepare and run the whole platform in the foreground (Ctrl-C stops it);
@@ -22,9 +22,11 @@ bootstrap:
 	@$(RUNNER) bootstrap
 
 ## test: every test of every part, against the local PostgreSQL / RabbitMQ / Redis
+## (each service's own pipeline runs once, in the system tests: alone in an empty directory,
+## from its lock and the chassis wheel, infra/tests/test_split.py)
 test: bootstrap lint
 	$(MAKE) test-chassis
-	$(MAKE) test-services
+	$(MAKE) test-gateway
 	$(MAKE) test-system
 
 # Each part's tests get database names and a RabbitMQ vhost of their own (infra/local/isolated),
@@ -32,6 +34,11 @@ test: bootstrap lint
 test-chassis:
 	infra/local/isolated chassis $(MAKE) -C chassis ci
 
+test-gateway:
+	infra/local/isolated gateway $(MAKE) -C gateway-config ci
+
+## test-services: the gateway's and every service's pipeline here, in the repository (quicker
+## feedback while working on one; `make test` runs the services' standalone instead)
 test-services:
 	@set -e; for part in $(PARTS); do infra/local/isolated $${part%-*} $(MAKE) -C $$part ci; done
 

@@ -23,7 +23,7 @@ from django.db import transaction
 
 from catalog.events import money
 from catalog.models import Product, Reservation, StockMovement
-from catalog.services import _movement
+from catalog.services import _movements
 
 ACTOR = "orders-saga"
 
@@ -137,23 +137,20 @@ def stock_reserve_for_order(
     reasons = _rejections(lines, products, currency)
     if reasons:
         return _reject(order_id, lines, currency, reasons)
-    reserved = []
-    for line in lines:
-        product = products[line["product_id"]]
-        _movement(
-            product,
-            -line["quantity"],
-            StockMovement.Reason.RESERVATION,
-            reference=order_id,
-            actor=ACTOR,
-        )
-        reserved.append(
-            {
-                "product_id": product.pk,
-                "quantity": line["quantity"],
-                "unit_price": money(product.price),
-            }
-        )
+    _movements(
+        [(products[line["product_id"]], -line["quantity"]) for line in lines],
+        StockMovement.Reason.RESERVATION,
+        reference=order_id,
+        actor=ACTOR,
+    )
+    reserved = [
+        {
+            "product_id": products[line["product_id"]].pk,
+            "quantity": line["quantity"],
+            "unit_price": money(products[line["product_id"]].price),
+        }
+        for line in lines
+    ]
     publish("stock.reserved", {"order_id": order_id, "currency": currency, "lines": reserved})
     return Reservation.objects.create(
         order_id=order_id, status=Reservation.Status.RESERVED, currency=currency, lines=reserved
@@ -177,14 +174,12 @@ def stock_release_for_order(*, order_id: UUID | str) -> Reservation:
     if reservation.status != Reservation.Status.RESERVED:
         return reservation
     products = _locked_products(line["product_id"] for line in reservation.lines)
-    for line in reservation.lines:
-        _movement(
-            products[line["product_id"]],
-            line["quantity"],
-            StockMovement.Reason.RELEASE,
-            reference=order_id,
-            actor=ACTOR,
-        )
+    _movements(
+        [(products[line["product_id"]], line["quantity"]) for line in reservation.lines],
+        StockMovement.Reason.RELEASE,
+        reference=order_id,
+        actor=ACTOR,
+    )
     reservation.status = Reservation.Status.RELEASED
     reservation.save(update_fields=["status", "updated_at"])
     return reservation

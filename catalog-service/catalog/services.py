@@ -220,13 +220,27 @@ def stock_adjust(
 
 def _movement(product: Product, delta: int, reason: str, *, reference: str, actor: str) -> Any:
     """Apply ``delta`` to the (locked or new) product and record it; inside a transaction."""
-    product.stock += delta
-    product.save(update_fields=["stock", "updated_at"])
-    return StockMovement.objects.create(
-        product=product,
-        delta=delta,
-        stock_after=product.stock,
-        reason=reason,
-        reference=reference,
-        actor=actor,
-    )
+    (movement,) = _movements([(product, delta)], reason, reference=reference, actor=actor)
+    return movement
+
+
+def _movements(
+    changes: list[tuple[Product, int]], reason: str, *, reference: str, actor: str
+) -> list[Any]:
+    """:func:`_movement` for several (locked) products at once, e.g. an order's lines: each
+    product saved, the ledger rows written in one INSERT."""
+    movements = []
+    for product, delta in changes:
+        product.stock += delta
+        product.save(update_fields=["stock", "updated_at"])
+        movements.append(
+            StockMovement(
+                product=product,
+                delta=delta,
+                stock_after=product.stock,
+                reason=reason,
+                reference=reference,
+                actor=actor,
+            )
+        )
+    return StockMovement.objects.bulk_create(movements)

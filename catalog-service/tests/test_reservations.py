@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product, Reservation, StockMovement
 from catalog.reservations import stock_release_for_order, stock_reserve_for_order
@@ -53,11 +54,16 @@ def test_reserving_takes_every_line_at_catalogs_prices():
     lamp = stocked(5, price=Decimal("19.90"))
     kettle = stocked(2, price=Decimal("24.50"))
 
-    reservation = stock_reserve_for_order(
-        order_id=ORDER, lines=[line(kettle, 2, "1.00"), line(lamp, 3)], currency="EUR"
-    )
+    with CaptureQueriesContext(connection) as queries:
+        reservation = stock_reserve_for_order(
+            order_id=ORDER, lines=[line(kettle, 2, "1.00"), line(lamp, 3)], currency="EUR"
+        )
 
     assert stocks(lamp, kettle) == [2, 0]
+    ledger_writes = [
+        q for q in queries if q["sql"].startswith('INSERT INTO "catalog_stockmovement"')
+    ]
+    assert len(ledger_writes) == 1  # every line's movement in one statement
     lines = [
         {"product_id": kettle.pk, "quantity": 2, "unit_price": "24.50"},
         {"product_id": lamp.pk, "quantity": 3, "unit_price": "19.90"},

@@ -249,6 +249,41 @@ def test_a_redelivered_event_changes_nothing():
     assert list(InboxEvent.objects.values_list("event_id", flat=True)) == [event.id]
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("first_commits", [True, False], ids=["commits", "rolls-back"])
+def test_a_delivery_racing_an_uncommitted_one_waits_for_its_outcome(first_commits):
+    """Two deliveries of one event at once (a redelivery while the first is still handled):
+    the second waits on the first's inbox row, then skips it (committed) or applies it
+    (rolled back); never both, never neither."""
+    event = Envelope(type="test.happened", payload={"n": 7}, producer="p", correlation_id="c-7")
+    results: list[bool] = []
+
+    def second() -> None:
+        try:
+            results.append(handle(event))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second)
+    with transaction.atomic():
+        InboxEvent.objects.create(event_id=event.id, type=event.type, producer="p")
+        thread.start()
+        with connection.cursor() as cursor:  # pg_locks is live, unlike pg_stat_activity
+
+            def second_is_waiting() -> bool:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                return cursor.fetchone()[0] > 0
+
+            wait_for(second_is_waiting, timeout=60)
+        assert results == []  # still waiting for this transaction's outcome
+        transaction.set_rollback(not first_commits)
+    thread.join(timeout=60)
+
+    assert results == [not first_commits]
+    assert handlers.seen() == ([] if first_commits else [[str(event.id), 7, "c-7"]])
+    assert list(InboxEvent.objects.values_list("event_id", flat=True)) == [event.id]
+
+
 @pytest.mark.django_db
 def test_a_failing_handler_leaves_no_inbox_row():
     (handlers.state() / "broken").touch()

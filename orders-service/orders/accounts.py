@@ -68,7 +68,11 @@ def account_check_verified(*, claims: dict[str, Any]) -> None:
 
 def account_lock(*, user_id: str) -> Account:
     """The account's row, created (active) when missing, locked until the caller's
-    transaction ends. Call inside a transaction."""
+    transaction ends. Call inside a transaction. A known account costs one statement; a new
+    one is inserted (a concurrent insert of the same id is ignored) and then locked."""
+    account = Account.objects.select_for_update().filter(user_id=user_id).first()
+    if account is not None:
+        return account
     Account.objects.bulk_create([Account(user_id=user_id)], ignore_conflicts=True)
     return Account.objects.select_for_update().get(user_id=user_id)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from chassis.db import insert_or_skip
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -45,22 +46,25 @@ UNMAILABLE_DOMAIN = ".invalid"  # placeholders (orders/accounts.py) are never ma
 SWEEP_AFTER = timedelta(minutes=2)
 
 
-def order_email_record(*, order: Order) -> OrderEmail | None:
+def order_email_record(*, order: Order) -> int | None:
     """Record the email about ``order``'s new status (in the caller's transaction) and ask
-    the worker to send it after commit. None for a status that mails nothing."""
+    the worker to send it after commit; returns its id. None for a status that mails nothing
+    or an email recorded before (nothing is queued again). One statement
+    (chassis.db.insert_or_skip): it runs in every saga step that changes a status."""
     if order.status not in SUBJECTS:
         return None
-    email, created = OrderEmail.objects.get_or_create(order=order, status=order.status)
-    if created:
-        from orders.tasks import order_email_enqueue  # tasks imports this module
+    email_id = insert_or_skip(OrderEmail, key=["order", "status"], order=order, status=order.status)
+    if email_id is None:  # recorded before: that change's email is on its way already
+        return None
+    from orders.tasks import order_email_enqueue  # tasks imports this module
 
-        email_id = email.pk
-        transaction.on_commit(lambda: order_email_enqueue(email_id))
-    return email
+    transaction.on_commit(lambda: order_email_enqueue(email_id))
+    return email_id
 
 
 def _context(order: Order) -> dict[str, Any]:
-    names: dict[Any, str] = {line.product_id: line.name for line in order.lines.all()}
+    lines = list(order.lines.all())  # one query for both templates and the reasons' names
+    names: dict[Any, str] = {line.product_id: line.name for line in lines}
     texts: dict[Any, str] = REASONS
     reasons = [
         {
@@ -72,7 +76,7 @@ def _context(order: Order) -> dict[str, Any]:
         for r in order.rejection_reasons or []
         if isinstance(r, dict)
     ]
-    return {"order": order, "reasons": reasons}
+    return {"order": order, "lines": lines, "reasons": reasons}
 
 
 @transaction.atomic

@@ -38,16 +38,18 @@ from orders.services import order_lock, order_transition
 def order_confirm(*, order_id: Any, lines: list[dict[str, Any]]) -> bool:
     """stock.reserved: a PENDING order adopts catalog's unit prices (per product id; a line
     catalog does not price keeps its own) and its total, and is CONFIRMED. Returns False, and
-    changes nothing, when the order is missing or no longer PENDING."""
+    changes nothing, when the order is missing or no longer PENDING. Only a line whose price
+    changed is written (usually none: the order was priced from catalog's own events)."""
     order = order_lock(order_id=order_id)
     if order is None or order.status != Status.PENDING:
         return False
     prices = {line["product_id"]: Decimal(line["unit_price"]) for line in lines}
     total = Decimal(0)
     for row in order.lines.all():
-        row.unit_price = prices.get(row.product_id, row.unit_price)
-        row.line_total = row.unit_price * row.quantity
-        row.save(update_fields=["unit_price", "line_total"])
+        price = prices.get(row.product_id, row.unit_price)
+        if price != row.unit_price or row.line_total != price * row.quantity:
+            row.unit_price, row.line_total = price, price * row.quantity
+            row.save(update_fields=["unit_price", "line_total"])  # rare: catalog re-priced
         total += row.line_total
     order_transition(order=order, to=Status.CONFIRMED, total=total)
     saga_finished(status=Status.CONFIRMED, placed_at=order.created_at)

@@ -40,6 +40,18 @@ def account_event(event_type: str, *, minutes_ago: float, user_id: str = USER_ID
 # --- placing ---------------------------------------------------------------------------------
 
 
+def test_an_account_is_created_active_on_first_lock_and_a_known_one_costs_one_query(
+    django_assert_num_queries: Any,
+):
+    with transaction.atomic():
+        first = accounts.account_lock(user_id=USER_ID)
+    assert (first.user_id, first.is_active) == (USER_ID, True)
+
+    with transaction.atomic(), django_assert_num_queries(1):  # SELECT ... FOR UPDATE
+        again = accounts.account_lock(user_id=USER_ID)
+    assert (again.pk, Account.objects.count()) == (first.pk, 1)
+
+
 def test_a_deactivated_account_cannot_order_with_its_still_valid_token(
     user_client: APIClient, lamp: Product
 ):

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from orders import services
-from orders.emails import order_email_send, order_emails_pending
+from orders.emails import order_email_record, order_email_send, order_emails_pending
 from orders.models import OrderEmail, Product, Status
 from orders.tasks import order_emails_sweep
 from tests.events import deliver
@@ -52,6 +52,29 @@ def test_a_confirmation_is_recorded_with_the_change_and_queued_after_commit(
     assert f"<p>Your order {order.pk} is confirmed" in html
 
 
+def test_an_email_reads_the_order_lines_once(
+    lamp: Product, kettle: Product, mailoutbox, django_assert_num_queries
+):
+    order = order_with_lines((lamp, 1), (kettle, 2))
+    deliver("stock.reserved", reserved(order))
+    (email_id,) = OrderEmail.objects.values_list("pk", flat=True)
+
+    # the email and its order (locked), the lines (both templates), sent_at; in a savepoint
+    with django_assert_num_queries(5) as queries:
+        assert order_email_send(email_id=email_id) is True
+
+    assert [q["sql"].split(" ", 1)[0] for q in queries] == [
+        "SAVEPOINT",
+        "SELECT",
+        "SELECT",
+        "UPDATE",
+        "RELEASE",
+    ]
+    (message,) = mailoutbox
+    assert f"1 x {lamp.name} ({lamp.sku})" in message.body
+    assert f"<td>2 x</td><td>{kettle.name} ({kettle.sku})</td>" in message.alternatives[0][0]
+
+
 def test_a_redelivered_event_mails_once(lamp: Product, mailoutbox):
     order = order_with_lines((lamp, 1))
     event_id = uuid.uuid4()
@@ -61,6 +84,25 @@ def test_a_redelivered_event_mails_once(lamp: Product, mailoutbox):
     assert send_all() == [True]
     assert send_all() == [False]  # the task run twice
     assert len(mailoutbox) == 1
+
+
+def test_recording_a_change_twice_keeps_one_email_and_queues_it_once(
+    lamp: Product, django_capture_on_commit_callbacks
+):
+    order = order_with_lines((lamp, 1))
+    order.status = Status.CONFIRMED
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = order_email_record(order=order)
+        again = order_email_record(order=order)
+
+    assert (isinstance(first, int), again) == (True, None)
+    assert list(OrderEmail.objects.values_list("pk", "order_id", "status")) == [
+        (first, order.pk, Status.CONFIRMED)
+    ]
+    assert len(callbacks) == 1
+    order.status = Status.PENDING  # no email for it: nothing recorded, nothing queued
+    assert order_email_record(order=order) is None
+    assert OrderEmail.objects.count() == 1
 
 
 def test_a_rejection_names_the_reasons(lamp: Product, mailoutbox):

@@ -14,6 +14,8 @@ from chassis.events.consumer import handlers
 from chassis.events.models import InboxEvent, OutboxEvent
 from chassis.pytest_plugin import STAFF_ID, USER_ID
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order, Product, Status
 from tests.events import deliver, outbox, product_changed
@@ -84,10 +86,13 @@ def test_stock_reserved_confirms_at_catalogs_prices(lamp: Product, kettle: Produ
 def test_stock_reserved_at_unchanged_prices_keeps_the_total(lamp: Product):
     order = order_with_lines((lamp, 2))
 
-    deliver("stock.reserved", reserved(order))
+    with CaptureQueriesContext(connection) as queries:
+        deliver("stock.reserved", reserved(order))
 
     order.refresh_from_db()
     assert (order.status, order.total) == (Status.CONFIRMED, Decimal("39.80"))
+    # the saga's usual case writes no line: only a re-priced line is updated
+    assert [q["sql"] for q in queries if q["sql"].startswith('UPDATE "orders_orderline"')] == []
 
 
 @pytest.mark.parametrize("status", [Status.CANCELLED, Status.REJECTED, Status.SHIPPED])

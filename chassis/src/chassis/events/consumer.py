@@ -20,11 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import current_app
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_guid import get_guid, set_guid
 
 from chassis import correlation, metrics
+from chassis.db import insert_or_skip
 from chassis.events.conf import CONSUME_TASK, PUBLISH_RETRY_POLICY, queue_name, service_name
 from chassis.events.envelope import Envelope
 from chassis.events.models import InboxEvent, ParkedEvent
@@ -88,12 +89,7 @@ def handle(envelope: Envelope) -> bool:
     try:
         with span:
             with transaction.atomic():
-                try:
-                    with transaction.atomic():
-                        InboxEvent.objects.create(
-                            event_id=envelope.id, type=envelope.type, producer=envelope.producer
-                        )
-                except IntegrityError:
+                if not _inbox_record(envelope):
                     logger.info("events.duplicate", extra={"event_id": str(envelope.id)})
                     metrics.event_outcome(envelope.type, "duplicate")
                     return False
@@ -105,6 +101,22 @@ def handle(envelope: Envelope) -> bool:
             return True
     finally:
         set_guid(previous or "")
+
+
+def _inbox_record(envelope: Envelope) -> bool:
+    """Record the event in the inbox (in the handler's transaction); False when it is there
+    already. One statement, no savepoint (chassis.db.insert_or_skip): a concurrent delivery
+    of the same event waits for the first one's outcome, then skips or applies it."""
+    return (
+        insert_or_skip(
+            InboxEvent,
+            key=["event_id"],
+            event_id=envelope.id,
+            type=envelope.type,
+            producer=envelope.producer,
+        )
+        is not None
+    )
 
 
 def _process_attributes(envelope: Envelope) -> dict[str, Any]:
