@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_guid import set_guid
 from kombu import Connection
 
@@ -119,6 +121,37 @@ def test_published_after_commit_with_confirms_and_the_correlation_id(broker):
         "correlation_id": "corr-123",
         "payload": {"n": 7},
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relaying_given_rows_sends_only_those_still_pending_in_three_statements(broker):
+    first, second, other = (
+        OutboxEvent.objects.create(type="test.happened", producer="chassis", payload={"n": n})
+        for n in (1, 2, 3)
+    )
+    OutboxEvent.objects.filter(pk=second.pk).update(published_at=timezone.now(), attempts=1)
+
+    with CaptureQueriesContext(connection) as queries:  # ids as the relay thread has them
+        assert relay_pending(ids=[str(first.id), second.id]) == 1
+
+    # one transaction: synchronous_commit, the claim, the mark; no statement per row
+    assert [q["sql"].split(" ", 1)[0] for q in queries] == [
+        "BEGIN",
+        "SET",
+        "SELECT",
+        "UPDATE",
+        "COMMIT",
+    ]
+    assert [e["payload"]["n"] for e in drain(broker)] == [1]
+    rows = OutboxEvent.objects.order_by("payload__n")
+    assert [(r.attempts, r.published_at is not None) for r in rows] == [
+        (1, True),
+        (1, True),
+        (0, False),
+    ]
+    assert relay_pending(ids=[]) == 0
+    assert relay_pending(ids=[other.id]) == 1
+    assert [e["payload"]["n"] for e in drain(broker)] == [3]
 
 
 @pytest.mark.django_db

@@ -26,7 +26,6 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django_guid import get_guid
 
@@ -180,12 +179,7 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
     sent: list[OutboxEvent] = []
     with transaction.atomic():
         _commit_without_waiting_for_disk()
-        rows = OutboxEvent.objects.select_for_update(skip_locked=True).filter(
-            published_at__isnull=True
-        )
-        if ids is not None:
-            rows = rows.filter(id__in=ids)
-        for row in rows.order_by("occurred_at", "id")[: limit or conf["RELAY_BATCH"]]:
+        for row in _claim(ids, limit or conf["RELAY_BATCH"]):
             row.attempts += 1
             try:
                 with event_span(
@@ -205,10 +199,52 @@ def relay_pending(*, ids: list[Any] | None = None, limit: int | None = None) -> 
             broker_state.record(reachable=True, source=PUBLISH)
             sent.append(row)
         if sent:  # one statement for the batch (the rows are locked by this transaction)
-            OutboxEvent.objects.filter(id__in=[row.id for row in sent]).update(
-                attempts=F("attempts") + 1, published_at=timezone.now()
-            )
+            _mark_published([row.id for row in sent])
     return len(sent)
+
+
+# The relay's claim and mark run for every batch, often of one event: written as SQL, as the
+# ORM spent longer building them than the database running them (~1 ms each on a slow core).
+
+
+def _claim(ids: list[Any] | None, limit: int) -> list[OutboxEvent]:
+    """Lock up to ``limit`` pending rows (of ``ids`` if given), oldest first, skipping rows
+    another relay holds (``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a time)."""
+    if ids is not None and not ids:
+        return []
+    connection = transaction.get_connection()
+    where, params = _ids_in(ids or [], connection) if ids is not None else ("", [])
+    lock = ""
+    if connection.features.has_select_for_update_skip_locked:
+        lock = " " + connection.ops.for_update_sql(skip_locked=True)
+    sql = (
+        f"SELECT * FROM {_table(connection)} WHERE published_at IS NULL{where}"  # noqa: S608
+        f" ORDER BY occurred_at, id LIMIT %s{lock}"
+    )
+    return list(OutboxEvent.objects.raw(sql, [*params, limit]))
+
+
+def _mark_published(ids: list[Any]) -> None:
+    connection = transaction.get_connection()
+    where, params = _ids_in(ids, connection)
+    published_at = OutboxEvent._meta.get_field("published_at")
+    sql = (
+        f"UPDATE {_table(connection)} SET attempts = attempts + 1, published_at = %s"  # noqa: S608
+        f" WHERE published_at IS NULL{where}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [published_at.get_db_prep_value(timezone.now(), connection), *params])
+
+
+def _table(connection: Any) -> str:
+    return str(connection.ops.quote_name(OutboxEvent._meta.db_table))
+
+
+def _ids_in(ids: list[Any], connection: Any) -> tuple[str, list[Any]]:
+    """`` AND id IN (...)`` and its parameters, as the database stores ids."""
+    pk = OutboxEvent._meta.get_field("id")
+    params = [pk.get_db_prep_value(value, connection) for value in ids]
+    return f" AND id IN ({', '.join(['%s'] * len(params))})", params
 
 
 def _commit_without_waiting_for_disk() -> None:
