@@ -1,13 +1,10 @@
 """Celery tasks of orders-service (thin: they call a service; safe to run twice)."""
 
-import logging
 from smtplib import SMTPException
 
 from celery import shared_task
 
 from orders import emails, services
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="orders.tasks.idempotency_keys_purge", ignore_result=True)
@@ -17,33 +14,37 @@ def idempotency_keys_purge() -> int:
 
 
 @shared_task(
-    name="orders.tasks.order_email_send",
+    name="orders.tasks.order_emails_send_batch",
     ignore_result=True,
     autoretry_for=(SMTPException, OSError),
     retry_backoff=10,
     retry_backoff_max=600,
     max_retries=8,
 )
-def order_email_send(email_id: int) -> bool:
-    """Send the buyer's email about an order's status change (orders.emails): once, recorded
-    in ``sent_at``; a second run sends nothing. Retried with backoff while the mail server
-    fails."""
-    return emails.order_email_send(email_id=email_id)
+def order_emails_send_batch() -> int:
+    """Send the buyers' unsent emails about their orders' status changes (orders.emails), in
+    batches over one SMTP connection each, until none is left (or one stays, refused or
+    failing: the sweep tries it again); returns how many were recorded. Retried with backoff
+    while the mail server fails; a second run sends nothing twice."""
+    recorded = 0
+    while True:
+        taken, done = emails.order_emails_send()
+        recorded += done
+        if taken < emails.BATCH or done < taken:
+            return recorded
+
+
+@shared_task(name="orders.tasks.order_email_send", ignore_result=True)
+def order_email_send(email_id: int) -> None:
+    """Queued by releases before the batches (one task per email): asks for a batch."""
+    order_emails_send_batch.delay()
 
 
 @shared_task(name="orders.tasks.order_emails_sweep", ignore_result=True)
 def order_emails_sweep() -> int:
-    """Queue again the order emails left unsent (every minute, beat); returns how many."""
+    """Ask for a batch when emails wait longer than orders.emails.SWEEP_AFTER (the broker
+    lost the request; every minute, beat); returns how many wait."""
     pending = emails.order_emails_pending()
-    for email_id in pending:
-        order_email_send.delay(email_id)
+    if pending:
+        order_emails_send_batch.delay()
     return len(pending)
-
-
-def order_email_enqueue(email_id: int) -> None:
-    """Queue an order email; called after commit. Never raises: the change has committed,
-    and the sweep queues the email again while the broker is down."""
-    try:
-        order_email_send.delay(email_id)
-    except Exception:
-        logger.exception("orders.email_not_queued", extra={"email_id": email_id})
