@@ -1,6 +1,6 @@
 """The chassis's content fingerprint: one line per released version in VERSION_FINGERPRINT.
 
-The services pin the chassis by version (``platform-chassis==0.7.0``), so a version must
+The services pin the chassis by version (``platform-chassis==0.8.0``), so a version must
 name one content: changing ``src/`` or the dependencies without a new version would give two
 different packages one name. ``tests/test_version.py`` fails when the content no longer
 matches the fingerprint recorded for the current version. After a change:

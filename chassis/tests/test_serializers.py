@@ -8,6 +8,7 @@ from chassis.filters import StrictFilterSet, UtcDateTimeFilter
 from chassis.serializers import (
     DecimalStringField,
     InputSerializer,
+    ModelOutputSerializer,
     ProblemSerializer,
     StrictIntegerField,
     StrictSlugRelatedField,
@@ -218,3 +219,53 @@ def test_blank_errors_carry_a_code():
 
     assert filterset.is_valid() is False
     assert filterset.errors.as_data()["name"][0].code == "blank"
+
+
+class GroupOutput(ModelOutputSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Group
+        fields = ("id", "name", "members")
+
+    def get_members(self, group: Group) -> int:
+        return 0
+
+
+class GroupModelOutput(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Group
+        fields = ("id", "name", "members")
+
+    def get_members(self, group: Group) -> int:
+        return 0
+
+
+def test_a_model_output_serializer_builds_its_fields_once_per_class(monkeypatch):
+    built = []
+    build = serializers.ModelSerializer.get_fields
+    monkeypatch.setattr(ModelOutputSerializer, "_built", {})
+    monkeypatch.setattr(
+        serializers.ModelSerializer, "get_fields", lambda self: built.append(self) or build(self)
+    )
+    groups = [Group(id=1, name="staff"), Group(id=2, name="buyers")]
+
+    first, second = GroupOutput(groups[0]), GroupOutput(groups[1])
+    assert (first.data, second.data) == (
+        {"id": 1, "name": "staff", "members": 0},
+        {"id": 2, "name": "buyers", "members": 0},
+    )
+    assert GroupOutput(groups, many=True).data == [first.data, second.data]
+    assert built == [first]  # the other instances copied what the first one built
+
+    # each instance has fields of its own, bound to it, as DRF's own are
+    assert first.fields["name"] is not second.fields["name"]
+    assert (first.fields["name"].parent, second.fields["name"].parent) == (first, second)
+    # the same fields as a plain ModelSerializer's: classes and arguments
+    plain = GroupModelOutput(groups[0])
+    assert first.data == plain.data
+    assert [(n, type(f), f._kwargs) for n, f in first.fields.items()] == [
+        (n, type(f), f._kwargs) for n, f in plain.fields.items()
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chassis.serializers import InputSerializer, StrictIntegerField
+from chassis.serializers import InputSerializer, ModelOutputSerializer, StrictIntegerField
 from rest_framework import serializers
 
 from orders.models import Order, OrderLine
@@ -38,7 +38,7 @@ class OrderCancelInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class OrderLineOutputSerializer(serializers.ModelSerializer):
+class OrderLineOutputSerializer(ModelOutputSerializer):
     class Meta:
         model = OrderLine
         fields = ("product_id", "sku", "name", "unit_price", "quantity", "line_total")
@@ -52,7 +52,7 @@ class RejectionReasonSerializer(serializers.Serializer):
     available = serializers.IntegerField()
 
 
-class OrderOutputSerializer(serializers.ModelSerializer):
+class OrderOutputSerializer(ModelOutputSerializer):
     lines = OrderLineOutputSerializer(many=True, read_only=True)
     rejection_reasons = RejectionReasonSerializer(many=True, read_only=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chassis.serializers import InputSerializer
+from chassis.serializers import InputSerializer, ModelOutputSerializer
 from rest_framework import serializers
 
 from users.models import User
@@ -69,7 +69,7 @@ class AcceptedOutputSerializer(serializers.Serializer):
 # --- output --------------------------------------------------------------------------------
 
 
-class UserOutputSerializer(serializers.ModelSerializer):
+class UserOutputSerializer(ModelOutputSerializer):
     """An account; ``groups`` come sorted (from the prefetch cache when there is one)."""
 
     groups = serializers.SerializerMethodField(help_text="Group names, sorted.")

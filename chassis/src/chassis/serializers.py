@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
 __all__ = [
     "DecimalStringField",
     "InputSerializer",
+    "ModelOutputSerializer",
     "ProblemItemSerializer",
     "ProblemSerializer",
     "StrictIntegerField",
@@ -56,6 +58,26 @@ def _non_strings(fields: Mapping[str, Any], data: Mapping[str, Any]) -> dict[str
         and data[name] is not None
         and not isinstance(data[name], str)
     }
+
+
+class ModelOutputSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose fields are built from the model once per class, then copied
+    for each instance, as DRF copies a serializer's declared fields.
+
+    DRF builds a ModelSerializer's fields again for every instance: the model's field
+    information, then a field class and its arguments per column, about 0.4 ms for a
+    serializer of ten fields on a small machine, on every response that uses it. For output
+    serializers whose fields depend on their class only (``Meta`` and the declared fields),
+    not on the request, the context or the instance: override ``get_fields`` otherwise.
+    """
+
+    _built: ClassVar[dict[type, dict[str, serializers.Field]]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        built = self._built.get(type(self))
+        if built is None:  # two threads may both build it: the same fields either way
+            built = self._built[type(self)] = super().get_fields()
+        return copy.deepcopy(built)
 
 
 class ProblemItemSerializer(serializers.Serializer):
