@@ -26,10 +26,8 @@ def test_a_new_key_is_written_with_its_defaults_and_a_taken_one_is_skipped():
     before = timezone.now()
 
     with CaptureQueriesContext(connection) as queries:
-        first = insert_or_skip(
-            InboxEvent, key=["event_id"], event_id=event_id, type="a", producer="p"
-        )
-    again = insert_or_skip(InboxEvent, key=["event_id"], event_id=event_id, type="b", producer="q")
+        first = insert_or_skip(InboxEvent, ["event_id"], event_id=event_id, type="a", producer="p")
+    again = insert_or_skip(InboxEvent, ["event_id"], event_id=event_id, type="b", producer="q")
 
     assert (first, again) == (event_id, None)
     assert len(queries) == 1  # no read, no savepoint
@@ -41,10 +39,10 @@ def test_a_new_key_is_written_with_its_defaults_and_a_taken_one_is_skipped():
 @pytest.mark.django_db
 def test_an_automatic_primary_key_is_returned():
     first = insert_or_skip(
-        ParkedEvent, key=["id"], event_id=uuid.uuid4(), type="t", envelope={}, error="e", attempts=1
+        ParkedEvent, ["id"], event_id=uuid.uuid4(), type="t", envelope={}, error="e", attempts=1
     )
     second = insert_or_skip(
-        ParkedEvent, key=["id"], event_id=uuid.uuid4(), type="t", envelope={}, error="e", attempts=2
+        ParkedEvent, ["id"], event_id=uuid.uuid4(), type="t", envelope={}, error="e", attempts=2
     )
 
     assert isinstance(first, int)
@@ -73,9 +71,9 @@ def test_sqlite_writes_and_skips_alike(sqlite: ConnectionHandler):
     at = timezone.now() - timedelta(days=1)
 
     first = insert_or_skip(
-        InboxEvent, key=["event_id"], event_id=event_id, type="a", producer="p", handled_at=at
+        InboxEvent, ["event_id"], event_id=event_id, type="a", producer="p", handled_at=at
     )
-    again = insert_or_skip(InboxEvent, key=["event_id"], event_id=event_id, type="b", producer="q")
+    again = insert_or_skip(InboxEvent, ["event_id"], event_id=event_id, type="b", producer="q")
 
     assert (first, again) == (event_id, None)
     with sqlite["default"].cursor() as cursor:  # stored as Django stores them on SQLite

@@ -72,7 +72,7 @@ def order_email_record(*, order: Order) -> int | None:
     (chassis.db.insert_or_skip): it runs in every saga step that changes a status."""
     if order.status not in SUBJECTS:
         return None
-    email_id = insert_or_skip(OrderEmail, key=["order", "status"], order=order, status=order.status)
+    email_id = insert_or_skip(OrderEmail, ["order", "status"], order=order, status=order.status)
     if email_id is None:  # recorded before: that change's email is on its way already
         return None
     transaction.on_commit(order_emails_enqueue)

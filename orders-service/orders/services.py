@@ -14,10 +14,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from chassis.db import insert_or_skip
 from chassis.errors import Conflict, DomainError
 from chassis.events.outbox import publish
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import status as http
@@ -181,16 +182,19 @@ def order_place_idempotent(
     A failed first attempt (an error answer) stores nothing: a retry tries again.
     """
     ttl = timedelta(seconds=settings.ORDERS_IDEMPOTENCY_TTL_SECONDS)
-    try:
-        with transaction.atomic():
-            record = IdempotencyKey.objects.create(
-                user_id=user_id,
-                key=key,
-                request_hash=body_hash,
-                response_status=0,
-                response_body={},
-            )
-    except IntegrityError:
+    # One INSERT that waits for a concurrent one with the same key, then finds it taken
+    # (chassis.db.insert_or_skip: no savepoint around it).
+    pk = insert_or_skip(
+        IdempotencyKey,
+        ["user_id", "key"],
+        user_id=user_id,
+        key=key,
+        request_hash=body_hash,
+        response_status=0,
+        response_body={},
+    )
+    renewed: dict[str, Any] = {}
+    if pk is None:
         record = IdempotencyKey.objects.select_for_update().get(user_id=user_id, key=key)
         if record.created_at >= timezone.now() - ttl:
             if record.request_hash != body_hash:
@@ -198,11 +202,12 @@ def order_place_idempotent(
                     "Send a new Idempotency-Key for a different request."
                 ) from None
             return PlaceResult(record.response_status, record.response_body, replayed=True)
-        record.request_hash, record.created_at = body_hash, timezone.now()  # expired: reuse
+        pk, renewed = record.pk, {"request_hash": body_hash, "created_at": timezone.now()}
     order = place()
     body = render(order)
-    record.response_status, record.response_body, record.order = http.HTTP_201_CREATED, body, order
-    record.save()
+    IdempotencyKey.objects.filter(pk=pk).update(
+        response_status=http.HTTP_201_CREATED, response_body=body, order=order, **renewed
+    )
     return PlaceResult(http.HTTP_201_CREATED, body, replayed=False)
 
 

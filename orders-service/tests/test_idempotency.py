@@ -11,6 +11,8 @@ import pytest
 from chassis.events.models import OutboxEvent
 from chassis.pytest_plugin import STAFF_ID, USER_ID, bearer
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -53,6 +55,23 @@ def test_a_retry_replays_the_first_answer(user_client: APIClient, lamp: Product)
     assert first.json()["total"] == "39.80"
     assert OutboxEvent.objects.count() == 1
     assert IdempotencyKey.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_first_request_writes_its_key_in_two_statements(user_client: APIClient, lamp: Product):
+    with CaptureQueriesContext(connection) as queries:
+        first = place(user_client, one_lamp(lamp))
+
+    assert first.status_code == 201
+    keys = [q["sql"] for q in queries if "orders_idempotencykey" in q["sql"]]
+    # the key taken (no savepoint around it), then the answer stored with the order
+    assert [sql.split(" ", 1)[0] for sql in keys] == ["INSERT", "UPDATE"]
+    assert "ON CONFLICT" in keys[0]
+    assert 'SET "response_status"' in keys[1]
+    assert '"request_hash"' not in keys[1]  # the columns that change only
+    stored = IdempotencyKey.objects.get()
+    assert (stored.response_status, stored.response_body) == (201, first.json())
+    assert str(stored.order_id) == first.json()["id"]
 
 
 @pytest.mark.django_db

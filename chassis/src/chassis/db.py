@@ -21,10 +21,11 @@ from django.db import connections, models, router
 __all__ = ["insert_or_skip"]
 
 
-def insert_or_skip(model: type[models.Model], *, key: Sequence[str], **values: Any) -> Any | None:
+def insert_or_skip(model: type[models.Model], key: Sequence[str], /, **values: Any) -> Any | None:
     """Insert a ``model`` row with ``values`` (fields left out take their defaults) unless a
     row with the same ``key`` fields exists (a unique constraint or the primary key); the new
-    row's primary key, or None when it was skipped. Runs in the caller's transaction."""
+    row's primary key, or None when it was skipped. Runs in the caller's transaction.
+    ``model`` and ``key`` are positional: a model may have fields of those names."""
     connection = connections[router.db_for_write(model)]
     opts = model._meta
     row = model(**values)

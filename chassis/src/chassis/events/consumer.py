@@ -110,7 +110,7 @@ def _inbox_record(envelope: Envelope) -> bool:
     return (
         insert_or_skip(
             InboxEvent,
-            key=["event_id"],
+            ["event_id"],
             event_id=envelope.id,
             type=envelope.type,
             producer=envelope.producer,
