@@ -79,7 +79,7 @@ def run(
     return result.stdout
 
 
-def run_pipeline(part: Path, short: str) -> str:
+def run_pipeline(part: Path, short: str, timeout: int = PIPELINE_TIMEOUT) -> str:
     """``make ci`` in ``part`` with databases and a vhost of its own, removed afterwards."""
     run_id = f"t{secrets.token_hex(4)}_{short}"
     env = {
@@ -95,7 +95,7 @@ def run_pipeline(part: Path, short: str) -> str:
     else:  # a broker in a container: the default vhost, as the parts' own pipelines use
         env["CELERY_BROKER_URL"] = "amqp://guest:guest@127.0.0.1:5672//"
     try:
-        return run(["make", "ci"], cwd=part, env=env, timeout=PIPELINE_TIMEOUT)
+        return run(["make", "ci"], cwd=part, env=env, timeout=timeout)
     finally:
         if rabbitmqctl:
             subprocess.run([rabbitmqctl, "-q", "delete_vhost", run_id], check=False)
